@@ -1,0 +1,25 @@
+//! The connectors' error type.
+
+use weir_engine::EngineError;
+
+/// Result alias of this crate.
+pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+/// Errors of sources, sinks and formats.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// A connector's configuration is invalid; names the connector and the setting.
+    #[error("invalid {connector} configuration: {message}")]
+    Config {
+        connector: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+impl From<ConnectorError> for EngineError {
+    fn from(error: ConnectorError) -> Self {
+        EngineError::external("connector", error)
+    }
+}

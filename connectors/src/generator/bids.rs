@@ -1,0 +1,288 @@
+//! A seeded generator of auction bids: `auction, bidder, price, channel, event_time`.
+//!
+//! Event `i` is a pure function of `(seed, i)`, so any subtask can produce any slice of the
+//! stream and the same seed always gives the same events whatever the parallelism. Events
+//! are spread over `partitions` (event `i` belongs to partition `i % partitions`); a
+//! subtask reads the partitions `p % parallelism == subtask` and takes turns between them.
+//!
+//! Event time advances by `1 / events_per_second` per event from `start_time`. A share
+//! `disorder_fraction` of the events is moved back by up to `max_disorder`, so a watermark
+//! strategy with `max_out_of_orderness >= max_disorder` sees no late rows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use weir_engine::keys::mix64;
+use weir_engine::{Source, SourceBatch, SourcePlan, SubtaskInfo};
+
+use crate::error::{ConnectorError, Result};
+
+/// The bid channels, as in Nexmark.
+pub const CHANNELS: [&str; 4] = ["apple", "google", "facebook", "baidu"];
+
+/// Settings of the bid generator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BidGeneratorConfig {
+    pub seed: u64,
+    /// Total number of events; `None` generates forever.
+    pub events: Option<u64>,
+    /// Number of source partitions (each has its own watermark).
+    pub partitions: u32,
+    /// Rows per batch.
+    pub batch_size: usize,
+    /// Number of distinct auctions (the key cardinality).
+    pub auctions: u64,
+    /// Number of distinct bidders.
+    pub bidders: u64,
+    /// Event-time rate: how many events fall in one second of event time.
+    pub events_per_second: u64,
+    /// Event time of the first event, milliseconds since the Unix epoch.
+    pub start_time_ms: i64,
+    /// Share of events (0 to 1) whose event time is moved back.
+    pub disorder_fraction: f64,
+    /// How far back at most.
+    #[serde(with = "humantime_serde")]
+    pub max_disorder: Duration,
+    /// Wall-clock pacing of the whole source in events per second; `None` is as fast as possible.
+    pub rate_limit: Option<u64>,
+}
+
+impl Default for BidGeneratorConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            events: Some(1_000_000),
+            partitions: 4,
+            batch_size: 8192,
+            auctions: 10_000,
+            bidders: 100_000,
+            events_per_second: 100_000,
+            // 2026-01-01T00:00:00Z
+            start_time_ms: 1_767_225_600_000,
+            disorder_fraction: 0.1,
+            max_disorder: Duration::from_secs(2),
+            rate_limit: None,
+        }
+    }
+}
+
+/// One generated event (for tests and reference computations; the source itself builds
+/// columns directly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bid {
+    pub auction: i64,
+    pub bidder: i64,
+    pub price: i64,
+    pub channel: &'static str,
+    pub event_time_ms: i64,
+}
+
+impl BidGeneratorConfig {
+    fn validate(&self) -> Result<()> {
+        let fail = |message: String| {
+            Err(ConnectorError::Config {
+                connector: "bid generator",
+                message,
+            })
+        };
+        if self.partitions == 0 {
+            return fail("partitions must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return fail("batch_size must be at least 1".into());
+        }
+        if self.auctions == 0 || self.bidders == 0 {
+            return fail("auctions and bidders must be at least 1".into());
+        }
+        if self.events_per_second == 0 {
+            return fail("events_per_second must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.disorder_fraction) {
+            return fail(format!(
+                "disorder_fraction must be between 0 and 1, got {}",
+                self.disorder_fraction
+            ));
+        }
+        if self.rate_limit == Some(0) {
+            return fail("rate_limit must be at least 1 event per second".into());
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn field(&self, i: u64, field: u64) -> u64 {
+        mix64(self.seed ^ mix64(i.wrapping_mul(8).wrapping_add(field)))
+    }
+
+    /// Event `i` of the stream.
+    pub fn bid(&self, i: u64) -> Bid {
+        let threshold = (self.disorder_fraction * 1_000_000.0) as u64;
+        let max_back = self.max_disorder.as_millis() as u64;
+        let base = self.start_time_ms + (i as u128 * 1000 / self.events_per_second as u128) as i64;
+        let back = if self.field(i, 4) % 1_000_000 < threshold {
+            (self.field(i, 5) % (max_back + 1)) as i64
+        } else {
+            0
+        };
+        Bid {
+            auction: (self.field(i, 0) % self.auctions) as i64,
+            bidder: (self.field(i, 1) % self.bidders) as i64,
+            price: 1 + (self.field(i, 2) % 100_000) as i64,
+            channel: CHANNELS[(self.field(i, 3) % CHANNELS.len() as u64) as usize],
+            event_time_ms: base - back,
+        }
+    }
+}
+
+/// The generator as a source.
+#[derive(Debug)]
+pub struct BidGenerator {
+    config: Arc<BidGeneratorConfig>,
+    schema: SchemaRef,
+}
+
+impl BidGenerator {
+    pub fn new(config: BidGeneratorConfig) -> Result<Arc<Self>> {
+        config.validate()?;
+        Ok(Arc::new(Self {
+            config: Arc::new(config),
+            schema: Self::schema_ref(),
+        }))
+    }
+
+    /// The schema of generated bids.
+    pub fn schema_ref() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("auction", DataType::Int64, false),
+            Field::new("bidder", DataType::Int64, false),
+            Field::new("price", DataType::Int64, false),
+            Field::new("channel", DataType::Utf8, false),
+            Field::new(
+                "event_time",
+                DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+                false,
+            ),
+        ]))
+    }
+}
+
+impl SourcePlan for BidGenerator {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn create(&self, subtask: &SubtaskInfo) -> weir_engine::Result<Box<dyn Source>> {
+        let partitions: Vec<PartitionCursor> = (0..self.config.partitions)
+            .filter(|p| *p as usize % subtask.parallelism == subtask.index)
+            .map(|p| PartitionCursor {
+                partition: p,
+                next: 0,
+            })
+            .collect();
+        let share = partitions.len() as f64 / self.config.partitions as f64;
+        let rate = self.config.rate_limit.map(|r| r as f64 * share);
+        Ok(Box::new(BidReader {
+            config: self.config.clone(),
+            schema: self.schema.clone(),
+            partitions,
+            turn: 0,
+            started: Instant::now(),
+            emitted: 0,
+            rate,
+        }))
+    }
+}
+
+struct PartitionCursor {
+    partition: u32,
+    /// Index of the partition's next event within the partition.
+    next: u64,
+}
+
+struct BidReader {
+    config: Arc<BidGeneratorConfig>,
+    schema: SchemaRef,
+    partitions: Vec<PartitionCursor>,
+    turn: usize,
+    started: Instant,
+    emitted: u64,
+    rate: Option<f64>,
+}
+
+impl BidReader {
+    /// Number of events of partition `p` in a bounded stream.
+    fn partition_len(&self, p: u32) -> u64 {
+        match self.config.events {
+            None => u64::MAX,
+            Some(n) => {
+                let parts = self.config.partitions as u64;
+                n / parts + u64::from((p as u64) < n % parts)
+            }
+        }
+    }
+
+    fn batch(&self, partition: u32, from: u64, rows: usize) -> Result<RecordBatch> {
+        let c = &self.config;
+        let parts = c.partitions as u64;
+        let (mut auction, mut bidder, mut price, mut channel, mut time) = (
+            Vec::with_capacity(rows),
+            Vec::with_capacity(rows),
+            Vec::with_capacity(rows),
+            Vec::with_capacity(rows),
+            Vec::with_capacity(rows),
+        );
+        for k in from..from + rows as u64 {
+            let bid = c.bid(partition as u64 + k * parts);
+            auction.push(bid.auction);
+            bidder.push(bid.bidder);
+            price.push(bid.price);
+            channel.push(bid.channel);
+            time.push(bid.event_time_ms);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(auction)),
+            Arc::new(Int64Array::from(bidder)),
+            Arc::new(Int64Array::from(price)),
+            Arc::new(StringArray::from(channel)),
+            Arc::new(TimestampMillisecondArray::from(time).with_timezone("UTC")),
+        ];
+        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+}
+
+#[async_trait]
+impl Source for BidReader {
+    fn partitions(&self) -> Vec<u32> {
+        self.partitions.iter().map(|p| p.partition).collect()
+    }
+
+    async fn next_batch(&mut self) -> weir_engine::Result<Option<SourceBatch>> {
+        let n = self.partitions.len();
+        for k in 0..n {
+            let i = (self.turn + k) % n;
+            let (partition, next) = (self.partitions[i].partition, self.partitions[i].next);
+            let remaining = self.partition_len(partition) - next;
+            if remaining == 0 {
+                continue;
+            }
+            let rows = remaining.min(self.config.batch_size as u64) as usize;
+            if let Some(rate) = self.rate {
+                let due = self.started + Duration::from_secs_f64(self.emitted as f64 / rate);
+                tokio::time::sleep_until(due).await;
+            }
+            let batch = self.batch(partition, next, rows)?;
+            self.partitions[i].next += rows as u64;
+            self.emitted += rows as u64;
+            self.turn = (i + 1) % n;
+            return Ok(Some(SourceBatch { partition, batch }));
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,5 @@
+//! Deterministic, seeded data generators.
+
+pub mod bids;
+
+pub use bids::{BidGenerator, BidGeneratorConfig};

@@ -1,0 +1,76 @@
+//! The engine's error type.
+
+use arrow::error::ArrowError;
+use datafusion::error::DataFusionError;
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while building or running a job graph.
+///
+/// Variants caused by the user (a bad expression, an invalid graph or configuration)
+/// name the node and the offending text; the others wrap a lower layer.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A SQL expression failed to parse or plan. `position` is "line L, column C" when known.
+    #[error("invalid {role} `{expr}` in node '{node}'{}: {message}", position.as_ref().map(|p| format!(" at {p}")).unwrap_or_default())]
+    Expression {
+        node: String,
+        role: &'static str,
+        expr: String,
+        position: Option<String>,
+        message: String,
+    },
+    /// The graph itself is malformed (unknown port, mismatched schemas, bad parallelism).
+    #[error("invalid job graph: {0}")]
+    Graph(String),
+    /// A node's configuration is invalid.
+    #[error("invalid configuration of node '{node}': {message}")]
+    Config { node: String, message: String },
+    /// A source, operator or sink failed at run time.
+    #[error("{node}[{subtask}] failed: {source}")]
+    Task {
+        node: String,
+        subtask: usize,
+        #[source]
+        source: Box<EngineError>,
+    },
+    /// An error raised by a connector or other code outside the engine.
+    #[error("{context}: {source}")]
+    External {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A downstream task stopped, so its input channel closed.
+    #[error("a downstream task stopped")]
+    Disconnected,
+    /// A task of the runtime panicked or was cancelled.
+    #[error("runtime task ended abnormally: {0}")]
+    Join(String),
+    #[error(transparent)]
+    Arrow(#[from] ArrowError),
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+}
+
+impl EngineError {
+    /// Wraps an error from outside the engine with a description of where it happened.
+    pub fn external(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        EngineError::External {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// A configuration error of `node`.
+    pub fn config(node: impl Into<String>, message: impl Into<String>) -> Self {
+        EngineError::Config {
+            node: node.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! weir-engine: the dataflow runtime.
+//!
+//! A job is a graph of sources, operators and sinks ([`GraphBuilder`]). Rows travel as Arrow
+//! [`RecordBatch`](arrow::record_batch::RecordBatch)es with watermarks, checkpoint barriers
+//! and end-of-stream in the same channels ([`Message`]). Each node runs as `parallelism`
+//! tokio tasks; edges are row-bounded channels partitioned forward, by key hash (into key
+//! groups), broadcast or round-robin. Filters, projections and aggregates are SQL compiled
+//! once by DataFusion.
+//!
+//! This crate knows nothing of Kafka or Delta: connectors plug in through [`Source`] and
+//! [`Operator`].
+
+pub mod channel;
+pub mod error;
+pub mod event_time;
+pub mod expr;
+pub mod graph;
+pub mod keys;
+pub mod message;
+pub mod operator;
+pub mod operators;
+pub mod runtime;
+pub mod sinks;
+pub mod source;
+pub mod sources;
+pub mod watermark;
+
+pub use error::{EngineError, Result};
+pub use graph::{GraphBuilder, Input, JobGraph, Node, Partitioning, Stream};
+pub use message::{CheckpointBarrier, Message, Watermark};
+pub use operator::{
+    Collector, Operator, OperatorFactory, OperatorPlan, OutputPort, PlanContext, SubtaskInfo,
+};
+pub use operators::filter::FilterConfig;
+pub use operators::project::ProjectConfig;
+pub use operators::union::UnionConfig;
+pub use operators::window::{WindowAggregateConfig, WindowSpec, LATE_PORT, LATE_REASON_COLUMN};
+pub use operators::OperatorConfig;
+pub use runtime::metrics::JobMetrics;
+pub use runtime::{RunningJob, RuntimeConfig};
+pub use source::{Source, SourceBatch, SourcePlan};
+pub use watermark::WatermarkStrategy;

@@ -1,0 +1,345 @@
+//! Tumbling and sliding windows, aggregated in panes.
+//!
+//! Time is cut into panes of `slide` milliseconds; a window of `size` is `size / slide`
+//! consecutive panes (tumbling windows are one pane). Rows update the vectorised DataFusion
+//! accumulators of their pane, so each row is aggregated once however many windows overlap
+//! it. When a window fires, the panes' intermediate states are merged. A pane whose state is
+//! read by a window is frozen into a state batch (keys + accumulator states) so later windows
+//! and late updates can merge it again; a tumbling window without allowed lateness is
+//! evaluated straight from its accumulators.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, UInt32Array};
+use arrow::compute::take;
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+use datafusion::physical_plan::aggregates::group_values::{new_group_values, GroupValues};
+use datafusion::physical_plan::aggregates::order::GroupOrdering;
+
+use super::aggregates::AggregateInputs;
+use super::late::{late_reason, late_rows};
+use super::WindowLayout;
+use crate::error::Result;
+use crate::event_time::event_times_ms;
+use crate::message::Watermark;
+use crate::operator::{Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
+
+const LATE_PORT_INDEX: usize = 1;
+
+/// Compiled tumbling or sliding window aggregation.
+#[derive(Debug)]
+pub(crate) struct PaneWindowPlan {
+    layout: Arc<WindowLayout>,
+    size: i64,
+    slide: i64,
+    state_schema: SchemaRef,
+}
+
+impl PaneWindowPlan {
+    pub fn new(layout: WindowLayout, size: i64, slide: i64) -> Self {
+        let mut fields: Vec<_> = layout.key_schema.fields().iter().cloned().collect();
+        fields.extend(layout.aggregates.state_fields().iter().cloned());
+        Self {
+            layout: Arc::new(layout),
+            size,
+            slide,
+            state_schema: Arc::new(Schema::new(fields)),
+        }
+    }
+}
+
+impl OperatorPlan for PaneWindowPlan {
+    fn outputs(&self) -> Vec<OutputPort> {
+        self.layout.outputs()
+    }
+
+    fn create(&self, _: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(PaneWindow {
+            layout: self.layout.clone(),
+            size: self.size,
+            slide: self.slide,
+            state_schema: self.state_schema.clone(),
+            panes: BTreeMap::new(),
+            watermark: None,
+            groups: Vec::new(),
+        }))
+    }
+}
+
+/// Keys interned to group indices plus one vectorised accumulator per aggregate call.
+struct GroupTable {
+    values: Box<dyn GroupValues>,
+    accumulators: Vec<Box<dyn GroupsAccumulator>>,
+}
+
+impl GroupTable {
+    fn new(layout: &WindowLayout) -> Result<Self> {
+        Ok(Self {
+            values: new_group_values(layout.key_schema.clone(), &GroupOrdering::None)?,
+            accumulators: layout.aggregates.groups_accumulators()?,
+        })
+    }
+
+    fn update(
+        &mut self,
+        keys: &[ArrayRef],
+        inputs: &AggregateInputs,
+        groups: &mut Vec<usize>,
+    ) -> Result<()> {
+        self.values.intern(keys, groups)?;
+        let total = self.values.len();
+        for ((acc, args), filter) in self
+            .accumulators
+            .iter_mut()
+            .zip(&inputs.args)
+            .zip(&inputs.filters)
+        {
+            acc.update_batch(args, groups, filter.as_ref(), total)?;
+        }
+        Ok(())
+    }
+
+    fn merge(
+        &mut self,
+        layout: &WindowLayout,
+        state: &RecordBatch,
+        groups: &mut Vec<usize>,
+    ) -> Result<()> {
+        let key_count = layout.key_columns.len();
+        let columns = state.columns();
+        self.values.intern(&columns[..key_count], groups)?;
+        let total = self.values.len();
+        let states = layout.aggregates.split_states(&columns[key_count..]);
+        for (acc, state) in self.accumulators.iter_mut().zip(states) {
+            acc.merge_batch(state, groups, total)?;
+        }
+        Ok(())
+    }
+
+    /// Drains the table into a state batch laid out as `state_schema`.
+    fn into_state(mut self, state_schema: &SchemaRef) -> Result<RecordBatch> {
+        let mut columns = self.values.emit(EmitTo::All)?;
+        for acc in &mut self.accumulators {
+            columns.extend(acc.state(EmitTo::All)?);
+        }
+        Ok(RecordBatch::try_new(state_schema.clone(), columns)?)
+    }
+
+    /// Drains the table into key columns and final aggregate values.
+    fn evaluate(mut self) -> Result<(Vec<ArrayRef>, Vec<ArrayRef>)> {
+        let keys = self.values.emit(EmitTo::All)?;
+        let values = self
+            .accumulators
+            .iter_mut()
+            .map(|acc| acc.evaluate(EmitTo::All))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        Ok((keys, values))
+    }
+}
+
+#[derive(Default)]
+struct Pane {
+    /// Accumulators receiving rows since the pane was last frozen.
+    live: Option<GroupTable>,
+    /// Earlier contents, as state batches.
+    frozen: Vec<RecordBatch>,
+}
+
+struct PaneWindow {
+    layout: Arc<WindowLayout>,
+    size: i64,
+    slide: i64,
+    state_schema: SchemaRef,
+    /// Panes by start time.
+    panes: BTreeMap<i64, Pane>,
+    /// The last watermark received; windows ending at or before it have fired.
+    watermark: Option<i64>,
+    groups: Vec<usize>,
+}
+
+impl PaneWindow {
+    fn pane_of(&self, t: i64) -> i64 {
+        t - t.rem_euclid(self.slide)
+    }
+
+    /// Start times of the windows containing pane `p`, in order.
+    fn windows_of(&self, p: i64) -> impl Iterator<Item = i64> {
+        let (size, slide) = (self.size, self.slide);
+        (0..size / slide).rev().map(move |k| p - k * slide)
+    }
+
+    /// The last event time of window `s`; it fires once the watermark reaches this.
+    fn last_of(&self, s: i64) -> i64 {
+        s.saturating_add(self.size - 1)
+    }
+
+    /// Whether window `s` is past its allowed lateness at watermark `w`.
+    fn is_closed(&self, s: i64, w: i64) -> bool {
+        self.last_of(s).saturating_add(self.layout.lateness_ms) <= w
+    }
+
+    fn update_pane(&mut self, p: i64, keys: &[ArrayRef], inputs: &AggregateInputs) -> Result<()> {
+        let pane = self.panes.entry(p).or_default();
+        if pane.live.is_none() {
+            pane.live = Some(GroupTable::new(&self.layout)?);
+        }
+        let table = pane.live.as_mut().expect("just created");
+        table.update(keys, inputs, &mut self.groups)
+    }
+
+    fn fire(&mut self, s: i64, out: &mut Collector) -> Result<()> {
+        let end = s.saturating_add(self.size);
+        let starts: Vec<i64> = self.panes.range(s..end).map(|(p, _)| *p).collect();
+        let (keys, values) = match starts.as_slice() {
+            [] => return Ok(()),
+            [p] if self.size == self.slide
+                && self.layout.lateness_ms == 0
+                && self.panes[p].frozen.is_empty() =>
+            {
+                match self.panes.remove(p).and_then(|pane| pane.live) {
+                    Some(table) => table.evaluate()?,
+                    None => return Ok(()),
+                }
+            }
+            _ => {
+                let mut merged = GroupTable::new(&self.layout)?;
+                for p in starts {
+                    let pane = self.panes.get_mut(&p).expect("listed above");
+                    if let Some(table) = pane.live.take() {
+                        pane.frozen.push(table.into_state(&self.state_schema)?);
+                    }
+                    for state in &pane.frozen {
+                        merged.merge(&self.layout, state, &mut self.groups)?;
+                    }
+                }
+                merged.evaluate()?
+            }
+        };
+        let rows = keys.first().map_or(0, |k| k.len());
+        out.emit(
+            self.layout
+                .result(keys, vec![s; rows], vec![end; rows], values)?,
+        );
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Operator for PaneWindow {
+    async fn process_batch(
+        &mut self,
+        _: usize,
+        batch: RecordBatch,
+        out: &mut Collector,
+    ) -> Result<()> {
+        let time_column = batch.column(self.layout.time_column).clone();
+        let (times, has_nulls) = event_times_ms(&time_column)?;
+        let watermark = self.watermark.unwrap_or(i64::MIN);
+        let keys = self.layout.keys_of(&batch);
+        let inputs = self.layout.aggregates.inputs(&batch)?;
+
+        // Common case: every row in one open pane.
+        if !has_nulls && !times.is_empty() {
+            let (min, max) = times
+                .iter()
+                .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+            let p = self.pane_of(min);
+            if p == self.pane_of(max) && !self.is_closed(p, watermark) {
+                self.update_pane(p, &keys, &inputs)?;
+                return self.refire_touched([p], watermark, out);
+            }
+        }
+
+        let mut by_pane: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        let (mut late, mut reasons) = (Vec::new(), Vec::new());
+        for (row, &t) in times.iter().enumerate() {
+            let valid = !has_nulls || time_column.is_valid(row);
+            let p = self.pane_of(t);
+            if valid && !self.is_closed(p, watermark) {
+                by_pane.entry(p).or_default().push(row as u32);
+            } else {
+                late.push(row as u32);
+                reasons.push(late_reason(
+                    valid.then_some(t),
+                    watermark,
+                    self.layout.lateness_ms,
+                ));
+            }
+        }
+        let touched: Vec<i64> = by_pane.keys().copied().collect();
+        for (p, rows) in by_pane {
+            let indices = UInt32Array::from(rows);
+            let pane_keys = keys
+                .iter()
+                .map(|k| take(k, &indices, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.update_pane(p, &pane_keys, &inputs.take(&indices)?)?;
+        }
+        if !late.is_empty() {
+            out.emit_to(
+                LATE_PORT_INDEX,
+                late_rows(&self.layout.late_schema, &batch, late, reasons)?,
+            );
+        }
+        self.refire_touched(touched, watermark, out)
+    }
+
+    async fn on_watermark(
+        &mut self,
+        watermark: i64,
+        out: &mut Collector,
+    ) -> Result<Option<Watermark>> {
+        let previous = self.watermark.unwrap_or(i64::MIN);
+        if watermark <= previous {
+            return Ok(Some(Watermark::EventTime(watermark)));
+        }
+        self.watermark = Some(watermark);
+        let mut due = BTreeSet::new();
+        for &p in self.panes.keys() {
+            for s in self.windows_of(p) {
+                let last = self.last_of(s);
+                if last > previous && last <= watermark {
+                    due.insert(s);
+                }
+            }
+        }
+        for s in due {
+            self.fire(s, out)?;
+        }
+        let (size, lateness) = (self.size, self.layout.lateness_ms);
+        self.panes
+            .retain(|&p, _| p.saturating_add(size - 1).saturating_add(lateness) > watermark);
+        Ok(Some(Watermark::EventTime(watermark)))
+    }
+}
+
+impl PaneWindow {
+    /// Emits updated results for windows that already fired, are still within their allowed
+    /// lateness, and contain one of the `touched` panes.
+    fn refire_touched(
+        &mut self,
+        touched: impl IntoIterator<Item = i64>,
+        watermark: i64,
+        out: &mut Collector,
+    ) -> Result<()> {
+        if self.layout.lateness_ms == 0 || self.watermark.is_none() {
+            return Ok(());
+        }
+        let mut again = BTreeSet::new();
+        for p in touched {
+            for s in self.windows_of(p) {
+                if self.last_of(s) <= watermark && !self.is_closed(s, watermark) {
+                    again.insert(s);
+                }
+            }
+        }
+        for s in again {
+            self.fire(s, out)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,215 @@
+//! Runs a [`JobGraph`] on tokio: one task per subtask, row-bounded channels on every edge.
+
+mod inputs;
+pub mod metrics;
+mod operator_task;
+mod outputs;
+mod router;
+mod source_task;
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use crate::channel::channel;
+use crate::error::{EngineError, Result};
+use crate::graph::{JobGraph, NodeKind, Partitioning};
+use crate::operator::SubtaskInfo;
+use inputs::{InputChannel, Inputs};
+use metrics::{ChannelInfo, JobMetrics, NodeMetrics};
+use outputs::Outputs;
+use router::Router;
+
+/// Settings of the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Rows one channel may hold before its sender waits (default 32,768).
+    pub channel_rows: usize,
+    /// Messages one channel may hold before its sender waits (default 1,024).
+    pub channel_messages: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            channel_rows: 32 * 1024,
+            channel_messages: 1024,
+        }
+    }
+}
+
+/// A job whose tasks are running. Dropping it stops every task.
+pub struct RunningJob {
+    tasks: JoinSet<Result<()>>,
+    metrics: Arc<JobMetrics>,
+}
+
+impl std::fmt::Debug for RunningJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningJob")
+            .field("tasks", &self.tasks.len())
+            .finish()
+    }
+}
+
+impl RunningJob {
+    /// Live counters of the job.
+    pub fn metrics(&self) -> &Arc<JobMetrics> {
+        &self.metrics
+    }
+
+    /// Waits until every task has finished. On the first failure the other tasks are stopped
+    /// and the error that caused it is returned.
+    pub async fn join(mut self) -> Result<Arc<JobMetrics>> {
+        let mut first_error: Option<EngineError> = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let error = match joined {
+                Ok(Ok(())) => continue,
+                Ok(Err(error)) => error,
+                Err(e) if e.is_cancelled() => continue,
+                Err(e) => EngineError::Join(e.to_string()),
+            };
+            self.tasks.abort_all();
+            // A task that failed because its downstream stopped is a symptom; keep the cause.
+            match &first_error {
+                None => first_error = Some(error),
+                Some(existing) if is_disconnect(existing) && !is_disconnect(&error) => {
+                    first_error = Some(error)
+                }
+                Some(_) => {}
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(self.metrics),
+        }
+    }
+}
+
+fn is_disconnect(error: &EngineError) -> bool {
+    matches!(error, EngineError::Task { source, .. } if matches!(**source, EngineError::Disconnected))
+}
+
+impl JobGraph {
+    /// Starts every subtask on the current tokio runtime.
+    pub fn start(self, config: &RuntimeConfig) -> Result<RunningJob> {
+        let node_metrics: Vec<Arc<NodeMetrics>> = self
+            .nodes
+            .iter()
+            .map(|n| Arc::new(NodeMetrics::new(&n.name)))
+            .collect();
+        let mut inputs: Vec<Vec<Vec<InputChannel>>> = self
+            .nodes
+            .iter()
+            .map(|n| (0..n.parallelism).map(|_| Vec::new()).collect())
+            .collect();
+        let mut routers: Vec<Vec<Vec<Vec<Router>>>> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                (0..n.parallelism)
+                    .map(|_| (0..n.ports.len()).map(|_| Vec::new()).collect())
+                    .collect()
+            })
+            .collect();
+        let mut channels = Vec::new();
+
+        for edge in &self.edges {
+            let from = &self.nodes[edge.from.0];
+            let to = &self.nodes[edge.to.0];
+            for u in 0..from.parallelism {
+                let targets: Vec<usize> = match edge.partitioning {
+                    Partitioning::Forward => vec![u],
+                    _ => (0..to.parallelism).collect(),
+                };
+                let mut senders = Vec::with_capacity(targets.len());
+                for d in targets {
+                    let (tx, rx, metrics) = channel(config.channel_rows, config.channel_messages);
+                    senders.push(tx);
+                    inputs[edge.to.0][d].push(InputChannel {
+                        rx,
+                        input: edge.input,
+                        blocked: false,
+                        ended: false,
+                    });
+                    channels.push(ChannelInfo {
+                        from: format!("{}[{u}]", from.name),
+                        to: format!("{}[{d}]", to.name),
+                        metrics,
+                    });
+                }
+                routers[edge.from.0][u][edge.port].push(Router::new(
+                    edge.partitioning.clone(),
+                    senders,
+                    edge.key_columns.clone(),
+                    self.max_parallelism,
+                ));
+            }
+        }
+
+        let mut tasks = JoinSet::new();
+        for (n, node) in self.nodes.into_iter().enumerate() {
+            let port_names: Vec<String> = node.ports.iter().map(|p| p.name.clone()).collect();
+            let node_inputs = std::mem::take(&mut inputs[n]);
+            let node_routers = std::mem::take(&mut routers[n]);
+            for (index, (subtask_inputs, subtask_routers)) in
+                node_inputs.into_iter().zip(node_routers).enumerate()
+            {
+                let info = SubtaskInfo {
+                    node: node.name.clone(),
+                    index,
+                    parallelism: node.parallelism,
+                    max_parallelism: self.max_parallelism,
+                };
+                let outputs = Outputs::new(
+                    subtask_routers,
+                    port_names.clone(),
+                    node_metrics[n].clone(),
+                    node.name.clone(),
+                );
+                let metrics = node_metrics[n].clone();
+                let (task_node, task_index) = (info.node.clone(), info.index);
+                let wrap = move |r: Result<()>| {
+                    r.map_err(|e| EngineError::Task {
+                        node: task_node,
+                        subtask: task_index,
+                        source: Box::new(e),
+                    })
+                };
+                match &node.kind {
+                    NodeKind::Source { plan, watermarks } => {
+                        let source = plan.create(&info)?;
+                        let watermarks = watermarks.clone();
+                        tasks.spawn(async move {
+                            wrap(
+                                source_task::run_source(source, watermarks, outputs, metrics).await,
+                            )
+                        });
+                    }
+                    NodeKind::Operator { plan } => {
+                        let operator = plan.create(&info)?;
+                        let inputs = Inputs::new(subtask_inputs);
+                        tasks.spawn(async move {
+                            wrap(
+                                operator_task::run_operator(operator, inputs, outputs, metrics)
+                                    .await,
+                            )
+                        });
+                    }
+                }
+            }
+        }
+        Ok(RunningJob {
+            tasks,
+            metrics: Arc::new(JobMetrics {
+                nodes: node_metrics,
+                channels,
+            }),
+        })
+    }
+
+    /// Starts the job and waits for it to finish.
+    pub async fn run(self, config: &RuntimeConfig) -> Result<Arc<JobMetrics>> {
+        self.start(config)?.join().await
+    }
+}

@@ -1,0 +1,89 @@
+//! The task running one operator subtask.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::message::{Message, Watermark};
+use crate::operator::{Collector, Operator};
+use crate::runtime::inputs::Inputs;
+use crate::runtime::metrics::NodeMetrics;
+use crate::runtime::outputs::Outputs;
+use crate::watermark::InputWatermarks;
+
+pub(crate) async fn run_operator(
+    mut operator: Box<dyn Operator>,
+    mut inputs: Inputs,
+    mut outputs: Outputs,
+    metrics: Arc<NodeMetrics>,
+) -> Result<()> {
+    let mut watermarks = InputWatermarks::new(inputs.len());
+    let mut out = Collector::new(outputs.port_count());
+    let mut pending_barrier = None;
+    while let Some((channel, envelope)) = inputs.recv().await {
+        let Some(envelope) = envelope else {
+            // Senders gone without an end marker: the upstream task stopped; its own error
+            // is what the job reports.
+            inputs.end(channel);
+            continue;
+        };
+        let (message, in_flight) = envelope.open();
+        match message {
+            Message::Data(batch) => {
+                watermarks.on_data(channel);
+                metrics.add_in(batch.num_rows());
+                operator
+                    .process_batch(inputs.input_of(channel), batch, &mut out)
+                    .await?;
+                drop(in_flight);
+                outputs.flush(&mut out).await?;
+            }
+            Message::Watermark(w) => {
+                if let Some(combined) = watermarks.update(channel, w) {
+                    advance(&mut *operator, combined, &mut out, &mut outputs).await?;
+                }
+            }
+            Message::Barrier(barrier) => {
+                inputs.block(channel);
+                pending_barrier = Some(barrier);
+            }
+            Message::End => {
+                inputs.end(channel);
+                if let Some(combined) = watermarks.on_end(channel) {
+                    advance(&mut *operator, combined, &mut out, &mut outputs).await?;
+                }
+            }
+        }
+        if let Some(barrier) = pending_barrier {
+            if inputs.all_live_blocked() {
+                pending_barrier = None;
+                operator.on_barrier(barrier, &mut out).await?;
+                outputs.flush(&mut out).await?;
+                outputs.broadcast(Message::Barrier(barrier)).await?;
+                inputs.unblock_all();
+            }
+        }
+    }
+    operator.on_end(&mut out).await?;
+    outputs.flush(&mut out).await?;
+    outputs.broadcast(Message::End).await
+}
+
+async fn advance(
+    operator: &mut dyn Operator,
+    watermark: Watermark,
+    out: &mut Collector,
+    outputs: &mut Outputs,
+) -> Result<()> {
+    let forward = match watermark {
+        Watermark::EventTime(t) => {
+            let forward = operator.on_watermark(t, out).await?;
+            outputs.flush(out).await?;
+            forward
+        }
+        Watermark::Idle => Some(Watermark::Idle),
+    };
+    match forward {
+        Some(w) => outputs.broadcast(Message::Watermark(w)).await,
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,44 @@
+//! Sources: where rows enter a job graph.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::operator::SubtaskInfo;
+
+/// A batch read from one partition of a source.
+#[derive(Debug, Clone)]
+pub struct SourceBatch {
+    /// The source partition (Kafka partition, file, generator stream) the rows came from.
+    /// Watermarks are tracked per partition.
+    pub partition: u32,
+    pub batch: RecordBatch,
+}
+
+/// A source's configuration, compiled once; creates one reader per subtask.
+pub trait SourcePlan: Send + Sync {
+    /// The schema of every batch the source produces.
+    fn schema(&self) -> SchemaRef;
+    /// A reader for one subtask; together the subtasks read every partition exactly once.
+    fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Source>>;
+}
+
+/// One subtask's reader.
+#[async_trait]
+pub trait Source: Send {
+    /// The partitions this subtask reads. Until a partition has produced rows (or has been
+    /// idle for the idle timeout) it holds the subtask's watermark back.
+    fn partitions(&self) -> Vec<u32>;
+
+    /// The next batch, or `None` when a bounded source is exhausted.
+    ///
+    /// Must be cancel safe: the runtime may drop the returned future when a timer fires and
+    /// call again later, and no rows may be lost by that.
+    async fn next_batch(&mut self) -> Result<Option<SourceBatch>>;
+}
+
+/// Shared, type-erased source plan.
+pub type SourcePlanRef = Arc<dyn SourcePlan>;

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test of weir on a fresh machine. Whatever the tests need beyond the Rust
+# toolchain is installed and started here, idempotently, and stopped on exit.
+# (Today the tests need nothing else: the Kafka broker arrives with the Kafka connector.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo test --workspace --all-targets --locked
+# Examples are part of the docs: run each once on a small input.
+cargo run --locked --quiet --example engine_bench -- --events 20000 >/dev/null
+echo "examples: 1 passed, 0 failed"
