@@ -12,7 +12,8 @@ use clap::Args;
 use weir_connectors::generator::{BidGenerator, BidGeneratorConfig};
 use weir_engine::sinks::CollectSink;
 use weir_engine::{
-    GraphBuilder, RuntimeConfig, WatermarkStrategy, WindowAggregateConfig, WindowSpec,
+    GraphBuilder, ProjectConfig, RuntimeConfig, WatermarkStrategy, WindowAggregateConfig,
+    WindowSpec,
 };
 
 #[derive(Debug, Args)]
@@ -70,8 +71,23 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         vec![bids.main().hash(["channel"])],
         args.parallelism,
     )?;
+    let rounded = graph.operator(
+        "rounded",
+        &ProjectConfig::new([
+            "channel",
+            "window_start",
+            "window_end",
+            "bids",
+            "auctions",
+            "max_price",
+            "round(avg_price, 2) AS avg_price",
+            "round(p95_price, 2) AS p95_price",
+        ]),
+        vec![windows.main().forward()],
+        args.parallelism,
+    )?;
     let sink = CollectSink::new();
-    graph.operator("results", &sink, vec![windows.main().rebalance()], 1)?;
+    graph.operator("results", &sink, vec![rounded.main().rebalance()], 1)?;
 
     let started = Instant::now();
     let metrics = graph.build()?.run(&RuntimeConfig::default()).await?;

@@ -1,1 +1,1 @@
-
+//! weir-sql: SQL over the lake (Delta tables) with DataFusion. Built in the SQL issue.
