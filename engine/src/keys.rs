@@ -191,7 +191,7 @@ mod tests {
         let ints: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, Some(42)]));
         let strs: ArrayRef = Arc::new(StringArray::from(vec![Some("a"), Some("b"), None]));
         let mut hashes = Vec::new();
-        hash_columns(&[ints.clone()], &mut hashes).unwrap();
+        hash_columns(std::slice::from_ref(&ints), &mut hashes).unwrap();
         assert_eq!(hashes, vec![mix64(1), NULL_HASH, mix64(42)]);
         hash_columns(&[ints, strs], &mut hashes).unwrap();
         assert_eq!(hashes[2], combine(mix64(42), NULL_HASH));

@@ -111,7 +111,7 @@ impl PartitionWatermarks {
 
     /// The watermark to send now, if it differs from the last one sent. Event-time
     /// watermarks never decrease, also when an idle partition comes back.
-    pub fn next(&mut self) -> Option<Watermark> {
+    pub fn take_new(&mut self) -> Option<Watermark> {
         let mut min = None::<i64>;
         let mut any_active = false;
         for p in self.partitions.iter().filter(|p| !p.idle) {
@@ -277,21 +277,21 @@ mod tests {
         let t0 = Instant::now();
         let mut w = PartitionWatermarks::new(&strategy, &[0, 1], t0);
         w.observe(0, Some(1_000), t0);
-        assert_eq!(w.next(), None, "partition 1 has produced nothing yet");
+        assert_eq!(w.take_new(), None, "partition 1 has produced nothing yet");
         w.check_idle(t0 + Duration::from_secs(4));
-        assert_eq!(w.next(), None);
+        assert_eq!(w.take_new(), None);
         w.observe(0, Some(2_000), t0 + Duration::from_secs(5));
         w.check_idle(t0 + Duration::from_secs(5));
-        assert_eq!(w.next(), Some(Watermark::EventTime(1_899)));
+        assert_eq!(w.take_new(), Some(Watermark::EventTime(1_899)));
         w.observe(1, Some(500), t0 + Duration::from_secs(6));
         assert_eq!(
-            w.next(),
+            w.take_new(),
             None,
             "a waking partition never moves the watermark back"
         );
         w.observe(1, Some(3_000), t0 + Duration::from_secs(6));
-        assert_eq!(w.next(), None);
+        assert_eq!(w.take_new(), None);
         w.observe(0, Some(4_000), t0 + Duration::from_secs(6));
-        assert_eq!(w.next(), Some(Watermark::EventTime(2_899)));
+        assert_eq!(w.take_new(), Some(Watermark::EventTime(2_899)));
     }
 }

@@ -4,7 +4,9 @@ mod engine {
     pub mod backpressure;
     pub mod common;
     pub mod expressions;
+    pub mod partitioning;
     pub mod reference;
+    pub mod registry;
     pub mod watermarks;
     pub mod windows;
 }

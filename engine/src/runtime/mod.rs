@@ -117,7 +117,7 @@ impl JobGraph {
         for edge in &self.edges {
             let from = &self.nodes[edge.from.0];
             let to = &self.nodes[edge.to.0];
-            for u in 0..from.parallelism {
+            for (u, subtask_routers) in routers[edge.from.0].iter_mut().enumerate() {
                 let targets: Vec<usize> = match edge.partitioning {
                     Partitioning::Forward => vec![u],
                     _ => (0..to.parallelism).collect(),
@@ -138,7 +138,7 @@ impl JobGraph {
                         metrics,
                     });
                 }
-                routers[edge.from.0][u][edge.port].push(Router::new(
+                subtask_routers[edge.port].push(Router::new(
                     edge.partitioning.clone(),
                     senders,
                     edge.key_columns.clone(),

@@ -50,7 +50,7 @@ pub(crate) async fn run_source(
             _ = tick(&mut idle_timer) => {
                 if let Some((w, _)) = &mut watermarks {
                     w.check_idle(Instant::now());
-                    if let Some(wm) = w.next() {
+                    if let Some(wm) = w.take_new() {
                         outputs.broadcast(Message::Watermark(wm)).await?;
                     }
                 }
@@ -70,7 +70,7 @@ pub(crate) async fn run_source(
                 let now = Instant::now();
                 w.observe(partition, max_event_time_ms(batch.column(*column))?, now);
                 w.check_idle(now);
-                w.next()
+                w.take_new()
             }
             None => None,
         };

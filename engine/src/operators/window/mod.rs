@@ -88,7 +88,7 @@ pub(crate) struct WindowLayout {
 
 fn millis(node: &str, what: &str, d: Duration) -> Result<i64> {
     let ms = d.as_millis();
-    if ms == 0 || d.subsec_nanos() % 1_000_000 != 0 {
+    if ms == 0 || !d.subsec_nanos().is_multiple_of(1_000_000) {
         return Err(EngineError::config(
             node,
             format!("{what} must be a positive whole number of milliseconds, got {d:?}"),

@@ -254,13 +254,24 @@ impl Operator for PaneWindow {
             }
         }
 
-        let mut by_pane: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        // A batch spans few panes: a short list with the last hit cached beats a map.
+        let mut by_pane: Vec<(i64, Vec<u32>)> = Vec::new();
+        let mut last_hit = 0;
         let (mut late, mut reasons) = (Vec::new(), Vec::new());
         for (row, &t) in times.iter().enumerate() {
             let valid = !has_nulls || time_column.is_valid(row);
             let p = self.pane_of(t);
             if valid && !self.is_closed(p, watermark) {
-                by_pane.entry(p).or_default().push(row as u32);
+                if by_pane.get(last_hit).is_none_or(|(q, _)| *q != p) {
+                    last_hit = match by_pane.iter().position(|(q, _)| *q == p) {
+                        Some(i) => i,
+                        None => {
+                            by_pane.push((p, Vec::new()));
+                            by_pane.len() - 1
+                        }
+                    };
+                }
+                by_pane[last_hit].1.push(row as u32);
             } else {
                 late.push(row as u32);
                 reasons.push(late_reason(
@@ -270,7 +281,7 @@ impl Operator for PaneWindow {
                 ));
             }
         }
-        let touched: Vec<i64> = by_pane.keys().copied().collect();
+        let touched: Vec<i64> = by_pane.iter().map(|(p, _)| *p).collect();
         for (p, rows) in by_pane {
             let indices = UInt32Array::from(rows);
             let pane_keys = keys
