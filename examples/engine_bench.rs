@@ -158,7 +158,9 @@ fn main() {
         .build()
         .expect("runtime");
     println!("{events} events, 10,000 auctions, {cores} cores");
-    println!("| job | parallelism | events/s | events/s per core | CPU s | peak MiB |");
+    println!(
+        "| job | parallelism | events/s | events/s per core (per CPU-second) | CPU s | peak MiB |"
+    );
     println!("|---|---|---|---|---|---|");
     for shape in [
         Shape::Passthrough,
@@ -173,7 +175,7 @@ fn main() {
                 shape.name(),
                 parallelism,
                 rate / 1e6,
-                rate / cores as f64 / 1e6,
+                events as f64 / cpu / 1e6,
                 cpu,
                 peak
             );
