@@ -42,6 +42,9 @@ pub enum EngineError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A checkpoint could not be taken.
+    #[error("checkpoint failed: {0}")]
+    Checkpoint(String),
     /// A downstream task stopped, so its input channel closed.
     #[error("a downstream task stopped")]
     Disconnected,

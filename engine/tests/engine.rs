@@ -2,6 +2,7 @@
 
 mod engine {
     pub mod backpressure;
+    pub mod barriers;
     pub mod common;
     pub mod expressions;
     pub mod partitioning;

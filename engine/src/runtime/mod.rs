@@ -1,5 +1,6 @@
 //! Runs a [`JobGraph`] on tokio: one task per subtask, row-bounded channels on every edge.
 
+mod checkpoint;
 mod inputs;
 pub mod metrics;
 mod operator_task;
@@ -9,12 +10,16 @@ mod source_task;
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::channel::channel;
 use crate::error::{EngineError, Result};
 use crate::graph::{JobGraph, NodeKind, Partitioning};
 use crate::operator::SubtaskInfo;
+use checkpoint::{CoordinatorLinks, Report, Waiter};
 use inputs::{InputChannel, Inputs};
 use metrics::{ChannelInfo, JobMetrics, NodeMetrics};
 use outputs::Outputs;
@@ -27,6 +32,8 @@ pub struct RuntimeConfig {
     pub channel_rows: usize,
     /// Messages one channel may hold before its sender waits (default 1,024).
     pub channel_messages: usize,
+    /// Take a checkpoint this often (default: only when asked, see [`RunningJob::checkpoint`]).
+    pub checkpoint_interval: Option<Duration>,
 }
 
 impl Default for RuntimeConfig {
@@ -34,6 +41,7 @@ impl Default for RuntimeConfig {
         Self {
             channel_rows: 32 * 1024,
             channel_messages: 1024,
+            checkpoint_interval: None,
         }
     }
 }
@@ -42,6 +50,7 @@ impl Default for RuntimeConfig {
 pub struct RunningJob {
     tasks: JoinSet<Result<()>>,
     metrics: Arc<JobMetrics>,
+    checkpoints: mpsc::Sender<Waiter>,
 }
 
 impl std::fmt::Debug for RunningJob {
@@ -56,6 +65,15 @@ impl RunningJob {
     /// Live counters of the job.
     pub fn metrics(&self) -> &Arc<JobMetrics> {
         &self.metrics
+    }
+
+    /// Triggers a checkpoint (or joins the one in progress) and waits until every subtask
+    /// has acknowledged it; returns its id. Checkpoint ids start at 1 and increase by one.
+    pub async fn checkpoint(&self) -> Result<u64> {
+        let (reply, done) = oneshot::channel();
+        let stopped = || EngineError::Checkpoint("the job has stopped".into());
+        self.checkpoints.send(reply).await.map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())?
     }
 
     /// Waits until every task has finished. On the first failure the other tasks are stopped
@@ -83,6 +101,37 @@ impl RunningJob {
             Some(error) => Err(error),
             None => Ok(self.metrics),
         }
+    }
+}
+
+/// A subtask's line to the checkpoint coordinator.
+pub(crate) struct TaskLink {
+    /// The subtask's index among all subtasks of the job.
+    subtask: usize,
+    reports: mpsc::Sender<Report>,
+}
+
+impl TaskLink {
+    /// Acknowledges checkpoint `checkpoint_id`.
+    pub async fn acknowledge(&self, checkpoint_id: u64) {
+        // The coordinator only stops when the job does.
+        let _ = self
+            .reports
+            .send(Report::Acknowledged {
+                subtask: self.subtask,
+                checkpoint_id,
+            })
+            .await;
+    }
+
+    /// Reports that the subtask processed its last message.
+    pub async fn finished(&self) {
+        let _ = self
+            .reports
+            .send(Report::Finished {
+                subtask: self.subtask,
+            })
+            .await;
     }
 }
 
@@ -147,7 +196,17 @@ impl JobGraph {
             }
         }
 
+        let (report_tx, reports) = mpsc::channel::<Report>(1024);
+        let (checkpoints, requests) = mpsc::channel::<Waiter>(16);
+        let mut links = CoordinatorLinks {
+            requests,
+            reports,
+            sources: Vec::new(),
+            operators: Vec::new(),
+            subtasks: self.nodes.iter().map(|n| n.parallelism).sum(),
+        };
         let mut tasks = JoinSet::new();
+        let mut global_index = 0;
         for (n, node) in self.nodes.into_iter().enumerate() {
             let port_names: Vec<String> = node.ports.iter().map(|p| p.name.clone()).collect();
             let node_inputs = std::mem::take(&mut inputs[n]);
@@ -168,6 +227,11 @@ impl JobGraph {
                     node.name.clone(),
                 );
                 let metrics = node_metrics[n].clone();
+                let link = TaskLink {
+                    subtask: global_index,
+                    reports: report_tx.clone(),
+                };
+                global_index += 1;
                 let (task_node, task_index) = (info.node.clone(), info.index);
                 let wrap = move |r: Result<()>| {
                     r.map_err(|e| EngineError::Task {
@@ -180,31 +244,42 @@ impl JobGraph {
                     NodeKind::Source { plan, watermarks } => {
                         let source = plan.create(&info)?;
                         let watermarks = watermarks.clone();
+                        let (barriers_tx, barriers) = mpsc::channel(16);
+                        links.sources.push(barriers_tx);
                         tasks.spawn(async move {
-                            wrap(
-                                source_task::run_source(source, watermarks, outputs, metrics).await,
-                            )
+                            let run = source_task::run_source(
+                                source, watermarks, outputs, metrics, barriers, link,
+                            );
+                            wrap(run.await)
                         });
                     }
                     NodeKind::Operator { plan } => {
                         let operator = plan.create(&info)?;
                         let inputs = Inputs::new(subtask_inputs);
+                        let (completed_tx, completed) = mpsc::channel(16);
+                        links.operators.push(completed_tx);
                         tasks.spawn(async move {
-                            wrap(
-                                operator_task::run_operator(operator, inputs, outputs, metrics)
-                                    .await,
-                            )
+                            let run = operator_task::run_operator(
+                                operator, inputs, outputs, metrics, completed, link,
+                            );
+                            wrap(run.await)
                         });
                     }
                 }
             }
         }
+        drop(report_tx);
+        tasks.spawn(checkpoint::run_coordinator(
+            links,
+            config.checkpoint_interval,
+        ));
         Ok(RunningJob {
             tasks,
             metrics: Arc::new(JobMetrics {
                 nodes: node_metrics,
                 channels,
             }),
+            checkpoints,
         })
     }
 

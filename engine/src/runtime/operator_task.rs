@@ -8,6 +8,7 @@ use crate::operator::{Collector, Operator};
 use crate::runtime::inputs::Inputs;
 use crate::runtime::metrics::NodeMetrics;
 use crate::runtime::outputs::Outputs;
+use crate::runtime::TaskLink;
 use crate::watermark::InputWatermarks;
 
 pub(crate) async fn run_operator(
@@ -15,11 +16,24 @@ pub(crate) async fn run_operator(
     mut inputs: Inputs,
     mut outputs: Outputs,
     metrics: Arc<NodeMetrics>,
+    mut completed: tokio::sync::mpsc::Receiver<u64>,
+    link: TaskLink,
 ) -> Result<()> {
     let mut watermarks = InputWatermarks::new(inputs.len());
     let mut out = Collector::new(outputs.port_count());
     let mut pending_barrier = None;
-    while let Some((channel, envelope)) = inputs.recv().await {
+    loop {
+        let next = tokio::select! {
+            biased;
+            Some(checkpoint_id) = completed.recv() => {
+                operator.on_checkpoint_complete(checkpoint_id).await?;
+                continue;
+            }
+            next = inputs.recv() => next,
+        };
+        let Some((channel, envelope)) = next else {
+            break;
+        };
         let Some(envelope) = envelope else {
             // Senders gone without an end marker: the upstream task stopped; its own error
             // is what the job reports.
@@ -59,13 +73,16 @@ pub(crate) async fn run_operator(
                 operator.on_barrier(barrier, &mut out).await?;
                 outputs.flush(&mut out).await?;
                 outputs.broadcast(Message::Barrier(barrier)).await?;
+                link.acknowledge(barrier.checkpoint_id).await;
                 inputs.unblock_all();
             }
         }
     }
     operator.on_end(&mut out).await?;
     outputs.flush(&mut out).await?;
-    outputs.broadcast(Message::End).await
+    outputs.broadcast(Message::End).await?;
+    link.finished().await;
+    Ok(())
 }
 
 async fn advance(

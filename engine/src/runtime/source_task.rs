@@ -7,9 +7,10 @@ use tokio::time::{interval, Instant, Interval, MissedTickBehavior};
 
 use crate::error::Result;
 use crate::event_time::max_event_time_ms;
-use crate::message::{Message, Watermark};
+use crate::message::{CheckpointBarrier, Message, Watermark};
 use crate::runtime::metrics::NodeMetrics;
 use crate::runtime::outputs::Outputs;
+use crate::runtime::TaskLink;
 use crate::source::{Source, SourceBatch};
 use crate::watermark::{PartitionWatermarks, WatermarkStrategy};
 
@@ -27,6 +28,8 @@ pub(crate) async fn run_source(
     strategy: Option<(WatermarkStrategy, usize)>,
     mut outputs: Outputs,
     metrics: Arc<NodeMetrics>,
+    mut barriers: tokio::sync::mpsc::Receiver<CheckpointBarrier>,
+    link: TaskLink,
 ) -> Result<()> {
     let partitions = source.partitions();
     let mut watermarks = strategy.as_ref().map(|(s, column)| {
@@ -46,6 +49,11 @@ pub(crate) async fn run_source(
     loop {
         let next = tokio::select! {
             biased;
+            Some(barrier) = barriers.recv() => {
+                outputs.broadcast(Message::Barrier(barrier)).await?;
+                link.acknowledge(barrier.checkpoint_id).await;
+                continue;
+            }
             next = source.next_batch() => next?,
             _ = tick(&mut idle_timer) => {
                 if let Some((w, _)) = &mut watermarks {
@@ -62,6 +70,7 @@ pub(crate) async fn run_source(
                 .broadcast(Message::Watermark(Watermark::END_OF_TIME))
                 .await?;
             outputs.broadcast(Message::End).await?;
+            link.finished().await;
             return Ok(());
         };
         metrics.add_in(batch.num_rows());

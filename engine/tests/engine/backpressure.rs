@@ -91,7 +91,7 @@ async fn a_slow_sink_bounds_the_rows_in_flight() {
         .unwrap();
     let config = RuntimeConfig {
         channel_rows: CAPACITY,
-        channel_messages: 1024,
+        ..RuntimeConfig::default()
     };
     let job = g.build().unwrap().start(&config).unwrap();
     sink.metrics.set(job.metrics().clone()).ok().unwrap();
