@@ -23,6 +23,7 @@ pub mod runtime;
 pub mod sinks;
 pub mod source;
 pub mod sources;
+pub mod state;
 pub mod watermark;
 
 pub use error::{EngineError, Result};

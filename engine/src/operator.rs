@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use crate::error::Result;
 use crate::expr::ExprCompiler;
 use crate::message::{CheckpointBarrier, Watermark};
+use crate::state::{OperatorSnapshot, StateTable};
 
 /// Where one subtask sits in the job.
 #[derive(Debug, Clone)]
@@ -78,7 +79,8 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub(crate) fn new(ports: usize) -> Self {
+    /// A collector for an operator with `ports` output ports.
+    pub fn new(ports: usize) -> Self {
         Self {
             ports: (0..ports).map(|_| Vec::new()).collect(),
         }
@@ -95,6 +97,11 @@ impl Collector {
         if batch.num_rows() > 0 {
             self.ports[port].push(batch);
         }
+    }
+
+    /// Takes the batches emitted on `port` so far.
+    pub fn take_port(&mut self, port: usize) -> Vec<RecordBatch> {
+        std::mem::take(&mut self.ports[port])
     }
 
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = (usize, RecordBatch)> + '_ {
@@ -140,6 +147,23 @@ pub trait Operator: Send {
 
     /// Every subtask of the job has acknowledged checkpoint `checkpoint_id`.
     async fn on_checkpoint_complete(&mut self, _checkpoint_id: u64) -> Result<()> {
+        Ok(())
+    }
+
+    /// The state tables this operator keeps; stateless operators keep none.
+    fn state_tables(&self) -> Vec<StateTable> {
+        Vec::new()
+    }
+
+    /// Captures the operator's state, as of everything processed so far, in its declared
+    /// tables. The operator carries on afterwards with unchanged results.
+    async fn snapshot(&mut self) -> Result<OperatorSnapshot> {
+        Ok(OperatorSnapshot::default())
+    }
+
+    /// Loads state before any input arrives. The snapshot holds exactly the rows of the key
+    /// groups this subtask owns, possibly gathered from several earlier subtasks.
+    async fn restore(&mut self, _snapshot: OperatorSnapshot) -> Result<()> {
         Ok(())
     }
 

@@ -8,6 +8,7 @@ mod engine {
     pub mod partitioning;
     pub mod reference;
     pub mod registry;
+    pub mod snapshots;
     pub mod watermarks;
     pub mod windows;
 }

@@ -8,13 +8,16 @@
 //! and late updates can merge it again; a tumbling window without allowed lateness is
 //! evaluated straight from its accumulators.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, UInt32Array};
+use arrow::array::{ArrayRef, AsArray, BooleanArray, Int64Array, UInt32Array};
 use arrow::compute::take;
+use arrow::compute::{filter, filter_record_batch};
+use arrow::datatypes::{DataType, Field, Int64Type};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use arrow::row::{RowConverter, SortField};
 use async_trait::async_trait;
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_plan::aggregates::group_values::{new_group_values, GroupValues};
@@ -27,6 +30,10 @@ use crate::error::Result;
 use crate::event_time::event_times_ms;
 use crate::message::Watermark;
 use crate::operator::{Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
+use crate::state::{shard_column, state_batch, OperatorSnapshot, StateChunk, StateTable};
+
+/// Name of the state table holding pane contents.
+const PANES_TABLE: &str = "panes";
 
 const LATE_PORT_INDEX: usize = 1;
 
@@ -37,17 +44,22 @@ pub(crate) struct PaneWindowPlan {
     size: i64,
     slide: i64,
     state_schema: SchemaRef,
+    panes_table: StateTable,
 }
 
 impl PaneWindowPlan {
     pub fn new(layout: WindowLayout, size: i64, slide: i64) -> Self {
         let mut fields: Vec<_> = layout.key_schema.fields().iter().cloned().collect();
         fields.extend(layout.aggregates.state_fields().iter().cloned());
+        let state_schema = Arc::new(Schema::new(fields));
+        let mut table_fields = vec![Arc::new(Field::new("pane_start", DataType::Int64, false))];
+        table_fields.extend(state_schema.fields().iter().cloned());
         Self {
             layout: Arc::new(layout),
             size,
             slide,
-            state_schema: Arc::new(Schema::new(fields)),
+            state_schema,
+            panes_table: StateTable::new(PANES_TABLE, table_fields),
         }
     }
 }
@@ -57,12 +69,22 @@ impl OperatorPlan for PaneWindowPlan {
         self.layout.outputs()
     }
 
-    fn create(&self, _: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+    fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
         Ok(Box::new(PaneWindow {
             layout: self.layout.clone(),
             size: self.size,
             slide: self.slide,
             state_schema: self.state_schema.clone(),
+            panes_table: self.panes_table.clone(),
+            max_parallelism: subtask.max_parallelism,
+            key_rows: RowConverter::new(
+                self.layout
+                    .key_schema
+                    .fields()
+                    .iter()
+                    .map(|f| SortField::new(f.data_type().clone()))
+                    .collect(),
+            )?,
             panes: BTreeMap::new(),
             watermark: None,
             groups: Vec::new(),
@@ -154,6 +176,10 @@ struct PaneWindow {
     size: i64,
     slide: i64,
     state_schema: SchemaRef,
+    panes_table: StateTable,
+    max_parallelism: usize,
+    /// Encodes keys as comparable bytes, to re-emit only the keys a late row updated.
+    key_rows: RowConverter,
     /// Panes by start time.
     panes: BTreeMap<i64, Pane>,
     /// The last watermark received; windows ending at or before it have fired.
@@ -191,7 +217,13 @@ impl PaneWindow {
         table.update(keys, inputs, &mut self.groups)
     }
 
-    fn fire(&mut self, s: i64, out: &mut Collector) -> Result<()> {
+    /// Emits window `s`; with `only`, just the rows of those keys (in row format).
+    fn fire(
+        &mut self,
+        s: i64,
+        only: Option<&HashSet<Box<[u8]>>>,
+        out: &mut Collector,
+    ) -> Result<()> {
         let end = s.saturating_add(self.size);
         let starts: Vec<i64> = self.panes.range(s..end).map(|(p, _)| *p).collect();
         let (keys, values) = match starts.as_slice() {
@@ -217,6 +249,21 @@ impl PaneWindow {
                     }
                 }
                 merged.evaluate()?
+            }
+        };
+        let (keys, values) = match only {
+            None => (keys, values),
+            Some(only) => {
+                let rows = self.key_rows.convert_columns(&keys)?;
+                let mask: BooleanArray = rows
+                    .iter()
+                    .map(|r| Some(only.contains(r.as_ref())))
+                    .collect();
+                let pick = |a: &ArrayRef| filter(a, &mask);
+                (
+                    keys.iter().map(pick).collect::<Result<Vec<_>, _>>()?,
+                    values.iter().map(pick).collect::<Result<Vec<_>, _>>()?,
+                )
             }
         };
         let rows = keys.first().map_or(0, |k| k.len());
@@ -250,7 +297,7 @@ impl Operator for PaneWindow {
             let p = self.pane_of(min);
             if p == self.pane_of(max) && !self.is_closed(p, watermark) {
                 self.update_pane(p, &keys, &inputs)?;
-                return self.refire_touched([p], watermark, out);
+                return self.refire_touched(vec![(p, keys)], watermark, out);
             }
         }
 
@@ -281,7 +328,7 @@ impl Operator for PaneWindow {
                 ));
             }
         }
-        let touched: Vec<i64> = by_pane.iter().map(|(p, _)| *p).collect();
+        let mut touched = Vec::with_capacity(by_pane.len());
         for (p, rows) in by_pane {
             let indices = UInt32Array::from(rows);
             let pane_keys = keys
@@ -289,6 +336,7 @@ impl Operator for PaneWindow {
                 .map(|k| take(k, &indices, None))
                 .collect::<Result<Vec<_>, _>>()?;
             self.update_pane(p, &pane_keys, &inputs.take(&indices)?)?;
+            touched.push((p, pane_keys));
         }
         if !late.is_empty() {
             out.emit_to(
@@ -319,37 +367,102 @@ impl Operator for PaneWindow {
             }
         }
         for s in due {
-            self.fire(s, out)?;
+            self.fire(s, None, out)?;
         }
         let (size, lateness) = (self.size, self.layout.lateness_ms);
         self.panes
             .retain(|&p, _| p.saturating_add(size - 1).saturating_add(lateness) > watermark);
         Ok(Some(Watermark::EventTime(watermark)))
     }
+
+    fn state_tables(&self) -> Vec<StateTable> {
+        vec![self.panes_table.clone()]
+    }
+
+    /// Freezes every pane and hands out its state batches, each row tagged with its key's
+    /// key group. Frozen panes keep working: windows merge frozen state when they fire.
+    async fn snapshot(&mut self) -> Result<OperatorSnapshot> {
+        let key_count = self.layout.key_columns.len();
+        let mut chunks = Vec::new();
+        for (&p, pane) in self.panes.iter_mut() {
+            if let Some(table) = pane.live.take() {
+                pane.frozen.push(table.into_state(&self.state_schema)?);
+            }
+            for state in &pane.frozen {
+                let rows = state.num_rows();
+                let shard = shard_column(&state.columns()[..key_count], self.max_parallelism)?;
+                let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_value(p, rows))];
+                columns.extend(state.columns().iter().cloned());
+                chunks.push(StateChunk {
+                    table: PANES_TABLE.into(),
+                    batch: state_batch(&self.panes_table, shard, columns)?,
+                });
+            }
+        }
+        Ok(OperatorSnapshot {
+            watermark: self.watermark,
+            chunks,
+        })
+    }
+
+    async fn restore(&mut self, snapshot: OperatorSnapshot) -> Result<()> {
+        self.watermark = snapshot.watermark;
+        for chunk in snapshot
+            .chunks
+            .into_iter()
+            .filter(|c| c.table == PANES_TABLE)
+        {
+            let batch = chunk.batch;
+            let starts = batch.column(1).as_primitive::<Int64Type>().clone();
+            let mut distinct: Vec<i64> = starts.values().to_vec();
+            distinct.sort_unstable();
+            distinct.dedup();
+            for p in distinct {
+                let rows = if starts.values().iter().all(|&s| s == p) {
+                    batch.clone()
+                } else {
+                    let mask: BooleanArray =
+                        starts.values().iter().map(|&s| Some(s == p)).collect();
+                    filter_record_batch(&batch, &mask)?
+                };
+                let state =
+                    RecordBatch::try_new(self.state_schema.clone(), rows.columns()[2..].to_vec())?;
+                self.panes.entry(p).or_default().frozen.push(state);
+            }
+        }
+        Ok(())
+    }
 }
 
 impl PaneWindow {
-    /// Emits updated results for windows that already fired, are still within their allowed
-    /// lateness, and contain one of the `touched` panes.
+    /// Emits updated results for the windows that already fired, are still within their
+    /// allowed lateness and contain a pane updated by this batch: for the updated keys only.
     fn refire_touched(
         &mut self,
-        touched: impl IntoIterator<Item = i64>,
+        touched: Vec<(i64, Vec<ArrayRef>)>,
         watermark: i64,
         out: &mut Collector,
     ) -> Result<()> {
         if self.layout.lateness_ms == 0 || self.watermark.is_none() {
             return Ok(());
         }
-        let mut again = BTreeSet::new();
-        for p in touched {
-            for s in self.windows_of(p) {
-                if self.last_of(s) <= watermark && !self.is_closed(s, watermark) {
-                    again.insert(s);
-                }
+        let mut again: BTreeMap<i64, HashSet<Box<[u8]>>> = BTreeMap::new();
+        for (p, keys) in touched {
+            let fired: Vec<i64> = self
+                .windows_of(p)
+                .filter(|&s| self.last_of(s) <= watermark && !self.is_closed(s, watermark))
+                .collect();
+            if fired.is_empty() {
+                continue;
+            }
+            let rows = self.key_rows.convert_columns(&keys)?;
+            for s in fired {
+                let only = again.entry(s).or_default();
+                only.extend(rows.iter().map(|r| Box::<[u8]>::from(r.as_ref())));
             }
         }
-        for s in again {
-            self.fire(s, out)?;
+        for (s, only) in again {
+            self.fire(s, Some(&only), out)?;
         }
         Ok(())
     }
