@@ -1,7 +1,6 @@
 //! Window state survives a snapshot and a restore, also into a different parallelism: the
 //! output of a run cut in two equals the output of the uninterrupted run.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::ArrayRef;
@@ -189,7 +188,7 @@ proptest! {
 }
 
 #[test]
-fn the_window_declares_its_state_table() {
+fn windows_declare_their_state_tables() {
     let config = WindowAggregateConfig {
         key: vec!["key".into()],
         event_time: "ts".into(),
@@ -212,5 +211,28 @@ fn the_window_declares_its_state_table() {
         names,
         vec!["_key_group", "pane_start", "key", "__state_0_0"]
     );
-    let _ = Arc::new(());
+    let sessions = WindowAggregateConfig {
+        window: WindowSpec::Session {
+            gap: Duration::from_secs(1),
+        },
+        ..config
+    };
+    let tables = subtasks(&sessions, 1).operators[0].state_tables();
+    let names: Vec<&str> = tables[0]
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "_key_group",
+            "key",
+            "session_start",
+            "session_last",
+            "fired",
+            "__state_0_0"
+        ]
+    );
 }

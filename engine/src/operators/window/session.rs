@@ -4,20 +4,26 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, UInt32Array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, UInt32Array};
 use arrow::compute::filter;
+use arrow::datatypes::{DataType, Field, Int64Type};
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
 use async_trait::async_trait;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 
+use super::aggregates::Aggregates;
 use super::late::{late_reason, late_rows};
 use super::WindowLayout;
 use crate::error::Result;
 use crate::event_time::event_times_ms;
 use crate::message::Watermark;
 use crate::operator::{Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
+use crate::state::{shard_column, state_batch, OperatorSnapshot, StateChunk, StateTable};
+
+/// Name of the state table holding open sessions.
+const SESSIONS_TABLE: &str = "sessions";
 
 const LATE_PORT_INDEX: usize = 1;
 
@@ -26,13 +32,24 @@ const LATE_PORT_INDEX: usize = 1;
 pub(crate) struct SessionWindowPlan {
     layout: Arc<WindowLayout>,
     gap: i64,
+    sessions_table: StateTable,
 }
 
 impl SessionWindowPlan {
     pub fn new(layout: WindowLayout, gap: i64) -> Self {
+        let mut fields: Vec<_> = layout.key_schema.fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new(
+            "session_start",
+            DataType::Int64,
+            false,
+        )));
+        fields.push(Arc::new(Field::new("session_last", DataType::Int64, false)));
+        fields.push(Arc::new(Field::new("fired", DataType::Boolean, false)));
+        fields.extend(layout.aggregates.state_fields().iter().cloned());
         Self {
             layout: Arc::new(layout),
             gap,
+            sessions_table: StateTable::new(SESSIONS_TABLE, fields),
         }
     }
 }
@@ -42,7 +59,7 @@ impl OperatorPlan for SessionWindowPlan {
         self.layout.outputs()
     }
 
-    fn create(&self, _: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+    fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
         let fields = self
             .layout
             .key_schema
@@ -53,6 +70,8 @@ impl OperatorPlan for SessionWindowPlan {
         Ok(Box::new(SessionWindow {
             layout: self.layout.clone(),
             gap: self.gap,
+            sessions_table: self.sessions_table.clone(),
+            max_parallelism: subtask.max_parallelism,
             converter: RowConverter::new(fields)?,
             key_index: HashMap::new(),
             keys: Vec::new(),
@@ -84,6 +103,8 @@ struct KeySessions {
 struct SessionWindow {
     layout: Arc<WindowLayout>,
     gap: i64,
+    sessions_table: StateTable,
+    max_parallelism: usize,
     converter: RowConverter,
     key_index: HashMap<Box<[u8]>, usize>,
     keys: Vec<Option<KeySessions>>,
@@ -99,6 +120,23 @@ struct ResultRow {
     start: i64,
     end: i64,
     values: Vec<ScalarValue>,
+}
+
+/// The intermediate state of a session's accumulators, leaving them usable.
+fn read_state(aggregates: &Aggregates, session: &mut Session) -> Result<Vec<ScalarValue>> {
+    let mut fresh = aggregates.accumulators()?;
+    let mut values = Vec::new();
+    for (acc, f) in session.accumulators.iter_mut().zip(&mut fresh) {
+        let state = acc.state()?;
+        let arrays = state
+            .iter()
+            .map(|v| v.to_array())
+            .collect::<datafusion::error::Result<Vec<ArrayRef>>>()?;
+        f.merge_batch(&arrays)?;
+        values.extend(state);
+    }
+    session.accumulators = fresh;
+    Ok(values)
 }
 
 fn merge_into(
@@ -386,5 +424,92 @@ impl Operator for SessionWindow {
         }
         self.emit(results, out)?;
         Ok(Some(Watermark::EventTime(watermark)))
+    }
+
+    fn state_tables(&self) -> Vec<StateTable> {
+        vec![self.sessions_table.clone()]
+    }
+
+    async fn snapshot(&mut self) -> Result<OperatorSnapshot> {
+        let (mut keys, mut starts, mut lasts, mut fired, mut states) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let aggregates = &self.layout.aggregates;
+        for entry in self.keys.iter_mut().flatten() {
+            for session in &mut entry.sessions {
+                keys.push(entry.key.clone());
+                starts.push(session.start);
+                lasts.push(session.last);
+                fired.push(session.fired);
+                states.push(read_state(aggregates, session)?);
+            }
+        }
+        let mut chunks = Vec::new();
+        if !keys.is_empty() {
+            let parser = self.converter.parser();
+            let key_columns = self
+                .converter
+                .convert_rows(keys.iter().map(|k| parser.parse(k)))?;
+            let shard = shard_column(&key_columns, self.max_parallelism)?;
+            let mut columns = key_columns;
+            columns.push(Arc::new(Int64Array::from(starts)));
+            columns.push(Arc::new(Int64Array::from(lasts)));
+            columns.push(Arc::new(BooleanArray::from(fired)));
+            for i in 0..self.layout.aggregates.state_fields().len() {
+                columns.push(ScalarValue::iter_to_array(
+                    states.iter().map(|s| s[i].clone()),
+                )?);
+            }
+            chunks.push(StateChunk {
+                table: SESSIONS_TABLE.into(),
+                batch: state_batch(&self.sessions_table, shard, columns)?,
+            });
+        }
+        Ok(OperatorSnapshot {
+            watermark: self.watermark,
+            chunks,
+        })
+    }
+
+    async fn restore(&mut self, snapshot: OperatorSnapshot) -> Result<()> {
+        self.watermark = snapshot.watermark;
+        let key_count = self.layout.key_columns.len();
+        for chunk in snapshot
+            .chunks
+            .into_iter()
+            .filter(|c| c.table == SESSIONS_TABLE)
+        {
+            let columns = chunk.batch.columns();
+            let rows = self.converter.convert_columns(&columns[1..1 + key_count])?;
+            let starts = columns[1 + key_count].as_primitive::<Int64Type>().clone();
+            let lasts = columns[2 + key_count].as_primitive::<Int64Type>().clone();
+            let fired = columns[3 + key_count].as_boolean().clone();
+            let states = &columns[4 + key_count..];
+            for i in 0..chunk.batch.num_rows() {
+                let mut accumulators = self.layout.aggregates.accumulators()?;
+                let row_states: Vec<ArrayRef> = states.iter().map(|a| a.slice(i, 1)).collect();
+                for (acc, state) in accumulators
+                    .iter_mut()
+                    .zip(self.layout.aggregates.split_states(&row_states))
+                {
+                    acc.merge_batch(state)?;
+                }
+                let slot = self.slot(rows.row(i).as_ref());
+                let session = Session {
+                    start: starts.value(i),
+                    last: lasts.value(i),
+                    accumulators,
+                    pending: Vec::new(),
+                    fired: fired.value(i),
+                };
+                let last = session.last.saturating_add(self.gap - 1);
+                self.timers.insert((last, slot));
+                self.timers
+                    .insert((last.saturating_add(self.layout.lateness_ms), slot));
+                let entry = self.keys[slot].as_mut().expect("slot in use");
+                let at = entry.sessions.partition_point(|s| s.start < session.start);
+                entry.sessions.insert(at, session);
+            }
+        }
+        Ok(())
     }
 }
