@@ -11,6 +11,7 @@
 //! [`Operator`].
 
 pub mod channel;
+pub mod checkpoint;
 pub mod error;
 pub mod event_time;
 pub mod expr;

@@ -3,6 +3,7 @@
 mod engine {
     pub mod backpressure;
     pub mod barriers;
+    pub mod checkpoint_store;
     pub mod common;
     pub mod expressions;
     pub mod partitioning;

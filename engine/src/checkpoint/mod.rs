@@ -1,0 +1,7 @@
+//! Durable checkpoints: subtask state files plus a manifest written last.
+
+pub mod manifest;
+pub mod store;
+
+pub use manifest::{Manifest, NodeState, StateFile, SubtaskState};
+pub use store::CheckpointStore;
