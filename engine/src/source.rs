@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::operator::SubtaskInfo;
+use crate::state::StateChunk;
 
 /// A batch read from one partition of a source.
 #[derive(Debug, Clone)]
@@ -38,6 +39,19 @@ pub trait Source: Send {
     /// Must be cancel safe: the runtime may drop the returned future when a timer fires and
     /// call again later, and no rows may be lost by that.
     async fn next_batch(&mut self) -> Result<Option<SourceBatch>>;
+
+    /// The read positions of this subtask's partitions as state rows whose key-group column
+    /// holds the partition. Called between batches, at a checkpoint barrier. A source
+    /// without positions (the default) is read again from the start after a restore.
+    fn snapshot(&mut self) -> Result<Vec<StateChunk>> {
+        Ok(Vec::new())
+    }
+
+    /// Seeks to saved positions before the first `next_batch`. `chunks` holds the rows of
+    /// every partition of the source; a subtask takes those of the partitions it reads.
+    fn restore(&mut self, _chunks: Vec<StateChunk>) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Shared, type-erased source plan.

@@ -98,6 +98,24 @@ impl PartitionWatermarks {
         }
     }
 
+    /// The newest event time seen per partition, for checkpoints.
+    pub fn maxima(&self) -> Vec<(u32, Option<i64>)> {
+        self.partitions
+            .iter()
+            .map(|p| (p.id, p.max_event_time))
+            .collect()
+    }
+
+    /// Restores the newest event times of the partitions this subtask reads; others are
+    /// ignored (they belong to another subtask now).
+    pub fn restore_maxima(&mut self, maxima: &[(u32, Option<i64>)]) {
+        for (id, max) in maxima {
+            if let Some(p) = self.partitions.iter_mut().find(|p| p.id == *id) {
+                p.max_event_time = *max;
+            }
+        }
+    }
+
     /// Marks partitions idle whose last rows are older than the idle timeout.
     pub fn check_idle(&mut self, now: Instant) {
         if let Some(timeout) = self.idle_timeout {

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use weir_engine::keys::mix64;
+use weir_engine::state::{state_batch, StateChunk, StateTable};
 use weir_engine::{Source, SourceBatch, SourcePlan, SubtaskInfo};
 
 use crate::error::{ConnectorError, Result};
@@ -257,10 +258,52 @@ impl BidReader {
     }
 }
 
+/// State table of the generator: the next event index of each partition.
+const POSITIONS_TABLE: &str = "positions";
+
+fn positions_table() -> StateTable {
+    StateTable::new(
+        POSITIONS_TABLE,
+        [Arc::new(Field::new("next", DataType::UInt64, false))],
+    )
+}
+
 #[async_trait]
 impl Source for BidReader {
     fn partitions(&self) -> Vec<u32> {
         self.partitions.iter().map(|p| p.partition).collect()
+    }
+
+    fn snapshot(&mut self) -> weir_engine::Result<Vec<StateChunk>> {
+        let shard = Arc::new(arrow::array::UInt32Array::from_iter_values(
+            self.partitions.iter().map(|p| p.partition),
+        ));
+        let next = Arc::new(arrow::array::UInt64Array::from_iter_values(
+            self.partitions.iter().map(|p| p.next),
+        ));
+        Ok(vec![StateChunk {
+            table: POSITIONS_TABLE.into(),
+            batch: state_batch(&positions_table(), shard, vec![next])?,
+        }])
+    }
+
+    fn restore(&mut self, chunks: Vec<StateChunk>) -> weir_engine::Result<()> {
+        use arrow::array::AsArray;
+        use arrow::datatypes::{UInt32Type, UInt64Type};
+        for chunk in chunks.iter().filter(|c| c.table == POSITIONS_TABLE) {
+            let partitions = chunk.batch.column(0).as_primitive::<UInt32Type>();
+            let next = chunk.batch.column(1).as_primitive::<UInt64Type>();
+            for row in 0..chunk.batch.num_rows() {
+                if let Some(cursor) = self
+                    .partitions
+                    .iter_mut()
+                    .find(|c| c.partition == partitions.value(row))
+                {
+                    cursor.next = next.value(row);
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn next_batch(&mut self) -> weir_engine::Result<Option<SourceBatch>> {

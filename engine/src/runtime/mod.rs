@@ -16,9 +16,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::channel::channel;
+use crate::checkpoint::{CheckpointStore, SubtaskState};
 use crate::error::{EngineError, Result};
 use crate::graph::{JobGraph, NodeKind, Partitioning};
 use crate::operator::SubtaskInfo;
+use crate::state::{redistribute, OperatorSnapshot};
 use checkpoint::{CoordinatorLinks, Report, Waiter};
 use inputs::{InputChannel, Inputs};
 use metrics::{ChannelInfo, JobMetrics, NodeMetrics};
@@ -34,6 +36,12 @@ pub struct RuntimeConfig {
     pub channel_messages: usize,
     /// Take a checkpoint this often (default: only when asked, see [`RunningJob::checkpoint`]).
     pub checkpoint_interval: Option<Duration>,
+    /// Where checkpoints are written (a directory, or an object store URL). When it holds a
+    /// complete checkpoint, the job starts from the newest one. Without a location,
+    /// checkpoints only align barriers and notify operators.
+    pub checkpoint_location: Option<String>,
+    /// How many complete checkpoints to keep (default 3).
+    pub checkpoints_retained: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -42,6 +50,8 @@ impl Default for RuntimeConfig {
             channel_rows: 32 * 1024,
             channel_messages: 1024,
             checkpoint_interval: None,
+            checkpoint_location: None,
+            checkpoints_retained: 3,
         }
     }
 }
@@ -108,20 +118,36 @@ impl RunningJob {
 pub(crate) struct TaskLink {
     /// The subtask's index among all subtasks of the job.
     subtask: usize,
+    node: String,
+    index: usize,
+    store: Option<CheckpointStore>,
     reports: mpsc::Sender<Report>,
 }
 
 impl TaskLink {
-    /// Acknowledges checkpoint `checkpoint_id`.
-    pub async fn acknowledge(&self, checkpoint_id: u64) {
+    /// Writes the subtask's part of checkpoint `checkpoint_id` and acknowledges it.
+    pub async fn acknowledge(&self, checkpoint_id: u64, snapshot: OperatorSnapshot) -> Result<()> {
+        let state = match &self.store {
+            Some(store) => {
+                store
+                    .write_subtask(checkpoint_id, &self.node, self.index, snapshot)
+                    .await?
+            }
+            None => SubtaskState {
+                subtask: self.index,
+                ..SubtaskState::default()
+            },
+        };
         // The coordinator only stops when the job does.
         let _ = self
             .reports
             .send(Report::Acknowledged {
                 subtask: self.subtask,
                 checkpoint_id,
+                state,
             })
             .await;
+        Ok(())
     }
 
     /// Reports that the subtask processed its last message.
@@ -140,8 +166,25 @@ fn is_disconnect(error: &EngineError) -> bool {
 }
 
 impl JobGraph {
-    /// Starts every subtask on the current tokio runtime.
-    pub fn start(self, config: &RuntimeConfig) -> Result<RunningJob> {
+    /// Starts every subtask on the current tokio runtime, from the newest complete
+    /// checkpoint at the configured location if there is one.
+    pub async fn start(self, config: &RuntimeConfig) -> Result<RunningJob> {
+        let store = config
+            .checkpoint_location
+            .as_deref()
+            .map(CheckpointStore::open)
+            .transpose()?;
+        let restored = match &store {
+            Some(store) => store.latest().await?,
+            None => None,
+        };
+        if let Some((manifest, _)) = &restored {
+            self.check_compatible(manifest)?;
+            tracing::info!(
+                checkpoint = manifest.checkpoint_id,
+                "restoring from checkpoint"
+            );
+        }
         let node_metrics: Vec<Arc<NodeMetrics>> = self
             .nodes
             .iter()
@@ -203,8 +246,17 @@ impl JobGraph {
             reports,
             sources: Vec::new(),
             operators: Vec::new(),
-            subtasks: self.nodes.iter().map(|n| n.parallelism).sum(),
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), n.parallelism))
+                .collect(),
+            max_parallelism: self.max_parallelism,
+            store: store.clone(),
+            retained: config.checkpoints_retained,
+            first_id: restored.as_ref().map_or(1, |(m, _)| m.checkpoint_id + 1),
         };
+        let restored_state = restored.map(|(_, state)| state);
         let mut tasks = JoinSet::new();
         let mut global_index = 0;
         for (n, node) in self.nodes.into_iter().enumerate() {
@@ -229,8 +281,12 @@ impl JobGraph {
                 let metrics = node_metrics[n].clone();
                 let link = TaskLink {
                     subtask: global_index,
+                    node: node.name.clone(),
+                    index,
+                    store: store.clone(),
                     reports: report_tx.clone(),
                 };
+                let old_state = restored_state.as_ref().and_then(|s| s.get(&node.name));
                 global_index += 1;
                 let (task_node, task_index) = (info.node.clone(), info.index);
                 let wrap = move |r: Result<()>| {
@@ -242,19 +298,36 @@ impl JobGraph {
                 };
                 match &node.kind {
                     NodeKind::Source { plan, watermarks } => {
-                        let source = plan.create(&info)?;
+                        let mut source = plan.create(&info)?;
+                        let mut restored_watermarks = Vec::new();
+                        if let Some(old) = old_state {
+                            let (chunks, watermarks) = source_task::split_source_state(old);
+                            source.restore(chunks)?;
+                            restored_watermarks = watermarks;
+                        }
                         let watermarks = watermarks.clone();
                         let (barriers_tx, barriers) = mpsc::channel(16);
                         links.sources.push(barriers_tx);
                         tasks.spawn(async move {
                             let run = source_task::run_source(
-                                source, watermarks, outputs, metrics, barriers, link,
+                                source,
+                                watermarks,
+                                restored_watermarks,
+                                outputs,
+                                metrics,
+                                barriers,
+                                link,
                             );
                             wrap(run.await)
                         });
                     }
                     NodeKind::Operator { plan } => {
-                        let operator = plan.create(&info)?;
+                        let mut operator = plan.create(&info)?;
+                        if let Some(old) = old_state {
+                            let mine =
+                                redistribute(old, index, node.parallelism, self.max_parallelism)?;
+                            operator.restore(mine).await?;
+                        }
                         let inputs = Inputs::new(subtask_inputs);
                         let (completed_tx, completed) = mpsc::channel(16);
                         links.operators.push(completed_tx);
@@ -285,6 +358,36 @@ impl JobGraph {
 
     /// Starts the job and waits for it to finish.
     pub async fn run(self, config: &RuntimeConfig) -> Result<Arc<JobMetrics>> {
-        self.start(config)?.join().await
+        self.start(config).await?.join().await
+    }
+
+    /// Refuses a checkpoint taken by a different job: other nodes or another number of key
+    /// groups. Parallelism may differ; state is re-split by key group.
+    fn check_compatible(&self, manifest: &crate::checkpoint::Manifest) -> Result<()> {
+        let mut problems = Vec::new();
+        if manifest.max_parallelism != self.max_parallelism {
+            problems.push(format!(
+                "max_parallelism was {}, is {}",
+                manifest.max_parallelism, self.max_parallelism
+            ));
+        }
+        for node in &self.nodes {
+            if manifest.node(&node.name).is_none() {
+                problems.push(format!("node '{}' is new", node.name));
+            }
+        }
+        for old in &manifest.nodes {
+            if !self.nodes.iter().any(|n| n.name == old.name) {
+                problems.push(format!("node '{}' is gone", old.name));
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(EngineError::Checkpoint(format!(
+            "checkpoint {} was taken by a different job: {}",
+            manifest.checkpoint_id,
+            problems.join("; ")
+        )))
     }
 }

@@ -73,7 +73,8 @@ pub(crate) async fn run_operator(
                 operator.on_barrier(barrier, &mut out).await?;
                 outputs.flush(&mut out).await?;
                 outputs.broadcast(Message::Barrier(barrier)).await?;
-                link.acknowledge(barrier.checkpoint_id).await;
+                let snapshot = operator.snapshot().await?;
+                link.acknowledge(barrier.checkpoint_id, snapshot).await?;
                 inputs.unblock_all();
             }
         }

@@ -12,6 +12,7 @@ use crate::runtime::metrics::NodeMetrics;
 use crate::runtime::outputs::Outputs;
 use crate::runtime::TaskLink;
 use crate::source::{Source, SourceBatch};
+use crate::state::{state_batch, OperatorSnapshot, StateChunk, StateTable};
 use crate::watermark::{PartitionWatermarks, WatermarkStrategy};
 
 async fn tick(timer: &mut Option<Interval>) {
@@ -26,6 +27,7 @@ async fn tick(timer: &mut Option<Interval>) {
 pub(crate) async fn run_source(
     mut source: Box<dyn Source>,
     strategy: Option<(WatermarkStrategy, usize)>,
+    restored_watermarks: Vec<(u32, Option<i64>)>,
     mut outputs: Outputs,
     metrics: Arc<NodeMetrics>,
     mut barriers: tokio::sync::mpsc::Receiver<CheckpointBarrier>,
@@ -33,10 +35,9 @@ pub(crate) async fn run_source(
 ) -> Result<()> {
     let partitions = source.partitions();
     let mut watermarks = strategy.as_ref().map(|(s, column)| {
-        (
-            PartitionWatermarks::new(s, &partitions, Instant::now()),
-            *column,
-        )
+        let mut w = PartitionWatermarks::new(s, &partitions, Instant::now());
+        w.restore_maxima(&restored_watermarks);
+        (w, *column)
     });
     let mut idle_timer = strategy
         .as_ref()
@@ -50,8 +51,13 @@ pub(crate) async fn run_source(
         let next = tokio::select! {
             biased;
             Some(barrier) = barriers.recv() => {
+                let mut chunks = source.snapshot()?;
+                if let Some((w, _)) = &watermarks {
+                    chunks.push(watermark_chunk(&w.maxima())?);
+                }
                 outputs.broadcast(Message::Barrier(barrier)).await?;
-                link.acknowledge(barrier.checkpoint_id).await;
+                let snapshot = OperatorSnapshot { watermark: None, chunks };
+                link.acknowledge(barrier.checkpoint_id, snapshot).await?;
                 continue;
             }
             next = source.next_batch() => next?,
@@ -90,4 +96,57 @@ pub(crate) async fn run_source(
             outputs.broadcast(Message::Watermark(wm)).await?;
         }
     }
+}
+
+/// State table of a source's per-partition event-time maxima.
+const WATERMARKS_TABLE: &str = "__watermarks";
+
+fn watermarks_table() -> StateTable {
+    StateTable::new(
+        WATERMARKS_TABLE,
+        [std::sync::Arc::new(arrow::datatypes::Field::new(
+            "max_event_time",
+            arrow::datatypes::DataType::Int64,
+            true,
+        ))],
+    )
+}
+
+fn watermark_chunk(maxima: &[(u32, Option<i64>)]) -> Result<StateChunk> {
+    let shard = std::sync::Arc::new(arrow::array::UInt32Array::from_iter_values(
+        maxima.iter().map(|m| m.0),
+    ));
+    let values = std::sync::Arc::new(arrow::array::Int64Array::from_iter(
+        maxima.iter().map(|m| m.1),
+    ));
+    Ok(StateChunk {
+        table: WATERMARKS_TABLE.into(),
+        batch: state_batch(&watermarks_table(), shard, vec![values])?,
+    })
+}
+
+/// Splits the state of all old subtasks of a source into the source's own chunks and the
+/// per-partition event-time maxima the runtime keeps.
+pub(crate) fn split_source_state(
+    old: &[OperatorSnapshot],
+) -> (Vec<StateChunk>, Vec<(u32, Option<i64>)>) {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Int64Type, UInt32Type};
+    let mut chunks = Vec::new();
+    let mut maxima = Vec::new();
+    for chunk in old.iter().flat_map(|s| s.chunks.iter()) {
+        if chunk.table == WATERMARKS_TABLE {
+            let partitions = chunk.batch.column(0).as_primitive::<UInt32Type>();
+            let times = chunk.batch.column(1).as_primitive::<Int64Type>();
+            for i in 0..chunk.batch.num_rows() {
+                maxima.push((
+                    partitions.value(i),
+                    times.is_valid(i).then(|| times.value(i)),
+                ));
+            }
+        } else {
+            chunks.push(chunk.clone());
+        }
+    }
+    (chunks, maxima)
 }

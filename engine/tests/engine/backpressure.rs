@@ -93,7 +93,7 @@ async fn a_slow_sink_bounds_the_rows_in_flight() {
         channel_rows: CAPACITY,
         ..RuntimeConfig::default()
     };
-    let job = g.build().unwrap().start(&config).unwrap();
+    let job = g.build().unwrap().start(&config).await.unwrap();
     sink.metrics.set(job.metrics().clone()).ok().unwrap();
     let metrics = job.join().await.unwrap();
 

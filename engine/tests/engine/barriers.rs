@@ -111,7 +111,12 @@ async fn checkpoints_align_complete_in_order_and_survive_finished_sources() {
     let recorder = Recorder::default();
     g.operator("recorder", &recorder, vec![union.main().rebalance()], 1)
         .unwrap();
-    let job = g.build().unwrap().start(&RuntimeConfig::default()).unwrap();
+    let job = g
+        .build()
+        .unwrap()
+        .start(&RuntimeConfig::default())
+        .await
+        .unwrap();
 
     a.send(batch(&[("a", 1, 1)])).await.unwrap();
     b.send(batch(&[("b", 1, 1)])).await.unwrap();
@@ -163,7 +168,7 @@ async fn checkpoints_are_taken_on_an_interval() {
         checkpoint_interval: Some(Duration::from_millis(20)),
         ..RuntimeConfig::default()
     };
-    let job = g.build().unwrap().start(&config).unwrap();
+    let job = g.build().unwrap().start(&config).await.unwrap();
     input.send(batch(&[("a", 1, 1)])).await.unwrap();
     recorder.until("complete:3").await;
     drop(input);

@@ -20,7 +20,7 @@ struct TwoInputs {
 }
 
 /// Two channel sources -> union -> 10 s tumbling count per key.
-fn start(b_idle_timeout: Option<Duration>) -> TwoInputs {
+async fn start(b_idle_timeout: Option<Duration>) -> TwoInputs {
     let mut g = GraphBuilder::new();
     let (source_a, a) = ChannelSource::new(schema(), 8);
     let (source_b, b) = ChannelSource::new(schema(), 8);
@@ -52,7 +52,12 @@ fn start(b_idle_timeout: Option<Duration>) -> TwoInputs {
     let results = CollectSink::new();
     g.operator("results", &results, vec![w.main().forward()], 1)
         .unwrap();
-    let job = g.build().unwrap().start(&RuntimeConfig::default()).unwrap();
+    let job = g
+        .build()
+        .unwrap()
+        .start(&RuntimeConfig::default())
+        .await
+        .unwrap();
     TwoInputs { a, b, results, job }
 }
 
@@ -79,7 +84,7 @@ async fn until_results(results: &CollectSink, rows: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn the_slowest_input_holds_the_watermark() {
-    let t = start(None);
+    let t = start(None).await;
     t.a.send(batch(&[("a", 15_000, 1)])).await.unwrap();
     t.b.send(batch(&[("b", 1_000, 1)])).await.unwrap();
     until_rows_in(t.job.metrics(), "window", 2).await;
@@ -103,7 +108,7 @@ async fn the_slowest_input_holds_the_watermark() {
 
 #[tokio::test]
 async fn an_idle_input_stops_holding_the_watermark_after_the_timeout() {
-    let t = start(Some(Duration::from_millis(200)));
+    let t = start(Some(Duration::from_millis(200))).await;
     t.a.send(batch(&[("a", 1_000, 1)])).await.unwrap();
     t.a.send(batch(&[("a", 15_000, 1)])).await.unwrap();
     // b never sends anything but stays open; after 200 ms it is idle and [0, 10 s) fires.
@@ -126,7 +131,7 @@ async fn an_idle_input_stops_holding_the_watermark_after_the_timeout() {
 
 #[tokio::test]
 async fn without_an_idle_timeout_a_silent_input_holds_the_watermark() {
-    let t = start(None);
+    let t = start(None).await;
     t.a.send(batch(&[("a", 1_000, 1)])).await.unwrap();
     t.a.send(batch(&[("a", 15_000, 1)])).await.unwrap();
     until_rows_in(t.job.metrics(), "window", 2).await;
