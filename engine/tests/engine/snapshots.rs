@@ -198,18 +198,12 @@ fn windows_declare_their_state_tables() {
         aggregates: vec!["count(*) AS n".into()],
         allowed_lateness: Duration::ZERO,
     };
-    let tables = subtasks(&config, 1).operators[0].state_tables();
-    assert_eq!(tables.len(), 1);
-    assert_eq!(tables[0].name, "panes");
-    let names: Vec<&str> = tables[0]
-        .schema
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect();
     assert_eq!(
-        names,
-        vec!["_key_group", "pane_start", "key", "__state_0_0"]
+        state_table(&config),
+        (
+            "panes".to_string(),
+            "_key_group,pane_start,key,__state_0_0".to_string()
+        )
     );
     let sessions = WindowAggregateConfig {
         window: WindowSpec::Session {
@@ -217,22 +211,25 @@ fn windows_declare_their_state_tables() {
         },
         ..config
     };
-    let tables = subtasks(&sessions, 1).operators[0].state_tables();
-    let names: Vec<&str> = tables[0]
+    assert_eq!(
+        state_table(&sessions),
+        (
+            "sessions".to_string(),
+            "_key_group,key,session_start,session_last,fired,__state_0_0".to_string()
+        )
+    );
+}
+
+/// The single state table a window declares: its name and column names.
+fn state_table(config: &WindowAggregateConfig) -> (String, String) {
+    let tables = subtasks(config, 1).operators[0].state_tables();
+    assert_eq!(tables.len(), 1);
+    let names = tables[0]
         .schema
         .fields()
         .iter()
         .map(|f| f.name().as_str())
-        .collect();
-    assert_eq!(
-        names,
-        vec![
-            "_key_group",
-            "key",
-            "session_start",
-            "session_last",
-            "fired",
-            "__state_0_0"
-        ]
-    );
+        .collect::<Vec<_>>()
+        .join(",");
+    (tables[0].name.clone(), names)
 }
