@@ -1,5 +1,7 @@
-//! Exactly once inside the engine: a windowed job killed after a checkpoint and restarted
-//! from it (also at another parallelism) commits exactly the output of an uninterrupted run.
+//! Exactly once inside the engine: a windowed job killed at any point and restarted from
+//! its newest checkpoint (also at another parallelism, or from a savepoint) commits exactly
+//! the output of an uninterrupted run: tumbling windows with allowed-lateness updates,
+//! their late side output, sliding and session windows.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,8 +17,8 @@ use weir_connectors::generator::{BidGenerator, BidGeneratorConfig};
 use weir_engine::state::{state_batch, OperatorSnapshot, StateChunk, StateTable};
 use weir_engine::{
     CheckpointBarrier, Collector, GraphBuilder, Operator, OperatorFactory, OperatorPlan,
-    OutputPort, PlanContext, RuntimeConfig, SubtaskInfo, WatermarkStrategy, WindowAggregateConfig,
-    WindowSpec,
+    OutputPort, PlanContext, RestoreFrom, RuntimeConfig, SubtaskInfo, WatermarkStrategy,
+    WindowAggregateConfig, WindowSpec,
 };
 
 /// The "external system": output committed per checkpoint epoch, idempotently.
@@ -35,6 +37,8 @@ struct CommittingSinkTask {
     table: StateTable,
     pending: Vec<RecordBatch>,
     staged: BTreeMap<u64, Vec<RecordBatch>>,
+    /// The newest checkpoint the sink took part in (or was restored from).
+    last_checkpoint: u64,
 }
 
 impl CommittingSinkTask {
@@ -67,6 +71,7 @@ impl OperatorPlan for CommittingSink {
             table: StateTable::new("staged", fields),
             pending: Vec::new(),
             staged: BTreeMap::new(),
+            last_checkpoint: 0,
         }))
     }
 }
@@ -89,6 +94,7 @@ impl Operator for CommittingSinkTask {
     ) -> weir_engine::Result<()> {
         self.staged
             .insert(barrier.checkpoint_id, std::mem::take(&mut self.pending));
+        self.last_checkpoint = barrier.checkpoint_id;
         Ok(())
     }
     async fn on_checkpoint_complete(&mut self, id: u64) -> weir_engine::Result<()> {
@@ -99,12 +105,11 @@ impl Operator for CommittingSinkTask {
         }
         Ok(())
     }
+    /// The rows after the last barrier form one more epoch, committed by the final
+    /// checkpoint the runtime takes at the end of the input.
     async fn on_end(&mut self, _: &mut Collector) -> weir_engine::Result<()> {
-        for (epoch, batches) in std::mem::take(&mut self.staged) {
-            self.commit(epoch, batches);
-        }
-        let last = std::mem::take(&mut self.pending);
-        self.commit(u64::MAX, last);
+        self.staged
+            .insert(self.last_checkpoint + 1, std::mem::take(&mut self.pending));
         Ok(())
     }
     fn state_tables(&self) -> Vec<StateTable> {
@@ -119,20 +124,22 @@ impl Operator for CommittingSinkTask {
                     vec![Arc::new(UInt64Array::from_value(*epoch, rows))];
                 columns.extend(b.columns().iter().cloned());
                 let shard = Arc::new(UInt32Array::from_value(0, rows));
-                chunks.push(StateChunk {
-                    table: "staged".into(),
-                    batch: state_batch(&self.table, shard, columns)?,
-                });
+                chunks.push(StateChunk::new(
+                    "staged",
+                    state_batch(&self.table, shard, columns)?,
+                ));
             }
         }
         Ok(OperatorSnapshot {
             watermark: None,
             chunks,
+            checkpoint_id: None,
         })
     }
     async fn restore(&mut self, snapshot: OperatorSnapshot) -> weir_engine::Result<()> {
         // Everything staged in the checkpoint we restore from belongs to a complete
         // checkpoint: commit it unless that already happened.
+        self.last_checkpoint = snapshot.checkpoint_id.unwrap_or(0);
         let mut epochs: BTreeMap<u64, Vec<RecordBatch>> = BTreeMap::new();
         for chunk in snapshot.chunks {
             let epoch = chunk.batch.column(1).as_primitive::<UInt64Type>().value(0);
@@ -149,12 +156,47 @@ impl Operator for CommittingSinkTask {
     }
 }
 
-fn graph(parallelism: usize, committed: &Committed) -> weir_engine::JobGraph {
+/// What the job commits, per sink.
+#[derive(Default, Clone)]
+struct Outputs {
+    tumbling: Committed,
+    late: Committed,
+    sliding: Committed,
+    sessions: Committed,
+}
+
+impl Outputs {
+    fn lines(&self) -> [Vec<String>; 4] {
+        [
+            lines(&self.tumbling),
+            lines(&self.late),
+            lines(&self.sliding),
+            lines(&self.sessions),
+        ]
+    }
+}
+
+fn sink(committed: &Committed) -> CommittingSink {
+    CommittingSink {
+        committed: committed.clone(),
+        schema: Arc::default(),
+    }
+}
+
+/// Bids with events up to 2 s out of order against a 1 s watermark bound: some rows update
+/// fired windows within their allowed lateness, some are too late. The source runs as one
+/// subtask so that what is late does not depend on thread timing; the windows run at
+/// `parallelism`.
+fn graph(seed: u64, parallelism: usize, out: &Outputs) -> weir_engine::JobGraph {
     let generator = BidGeneratorConfig {
-        events: Some(300_000),
-        auctions: 100,
+        seed,
+        events: Some(200_000),
+        auctions: 50,
+        bidders: 3_000,
+        events_per_second: 10_000,
         partitions: 4,
-        batch_size: 2_000,
+        batch_size: 1_000,
+        max_disorder: Duration::from_secs(2),
         rate_limit: Some(1_000_000),
         ..Default::default()
     };
@@ -162,37 +204,72 @@ fn graph(parallelism: usize, committed: &Committed) -> weir_engine::JobGraph {
     let bids = g
         .source(
             "bids",
-            BidGenerator::new(generator.clone()).unwrap(),
-            parallelism,
+            BidGenerator::new(generator).unwrap(),
+            1,
             Some(WatermarkStrategy::bounded(
                 "event_time",
-                generator.max_disorder,
+                Duration::from_secs(1),
             )),
         )
         .unwrap();
-    let window = WindowAggregateConfig {
-        key: vec!["auction".into()],
-        event_time: "event_time".into(),
-        window: WindowSpec::Tumbling {
-            size: Duration::from_secs(1),
-        },
-        aggregates: vec!["count(*) AS bids".into(), "sum(price) AS total".into()],
-        allowed_lateness: Duration::ZERO,
-    };
-    let w = g
-        .operator(
-            "window",
-            &window,
-            vec![bids.main().hash(["auction"])],
-            parallelism,
+    let windows = [
+        (
+            "tumbling",
+            "auction",
+            WindowSpec::Tumbling {
+                size: Duration::from_secs(1),
+            },
+            Duration::from_millis(500),
+            &out.tumbling,
+        ),
+        (
+            "sliding",
+            "channel",
+            WindowSpec::Sliding {
+                size: Duration::from_secs(2),
+                slide: Duration::from_secs(1),
+            },
+            Duration::ZERO,
+            &out.sliding,
+        ),
+        (
+            "sessions",
+            "bidder",
+            WindowSpec::Session {
+                gap: Duration::from_millis(500),
+            },
+            Duration::ZERO,
+            &out.sessions,
+        ),
+    ];
+    for (name, key, window, allowed_lateness, committed) in windows {
+        let config = WindowAggregateConfig {
+            key: vec![key.into()],
+            event_time: "event_time".into(),
+            window,
+            aggregates: vec!["count(*) AS bids".into(), "sum(price) AS total".into()],
+            allowed_lateness,
+        };
+        let w = g
+            .operator(name, &config, vec![bids.main().hash([key])], parallelism)
+            .unwrap();
+        g.operator(
+            &format!("{name}_sink"),
+            &sink(committed),
+            vec![w.main().rebalance()],
+            1,
         )
         .unwrap();
-    let sink = CommittingSink {
-        committed: committed.clone(),
-        schema: Arc::default(),
-    };
-    g.operator("sink", &sink, vec![w.main().rebalance()], 1)
-        .unwrap();
+        if name == "tumbling" {
+            g.operator(
+                "late_sink",
+                &sink(&out.late),
+                vec![w.port("late").unwrap().rebalance()],
+                1,
+            )
+            .unwrap();
+        }
+    }
     g.build().unwrap()
 }
 
@@ -204,6 +281,9 @@ fn lines(committed: &Committed) -> Vec<String> {
         .flatten()
         .cloned()
         .collect();
+    if all.is_empty() {
+        return Vec::new();
+    }
     let batch = concat_batches(&all[0].schema(), &all).unwrap();
     let options = FormatOptions::default();
     let formatters: Vec<_> = batch
@@ -224,39 +304,233 @@ fn lines(committed: &Committed) -> Vec<String> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_and_restored_runs_commit_exactly_the_uninterrupted_output() {
-    let straight: Committed = Arc::default();
-    graph(2, &straight)
+async fn straight_run(seed: u64) -> [Vec<String>; 4] {
+    let out = Outputs::default();
+    graph(seed, 2, &out)
         .run(&RuntimeConfig::default())
         .await
         .unwrap();
-    let expected = lines(&straight);
-    assert!(expected.len() > 300, "{} result rows", expected.len());
+    out.lines()
+}
 
-    // Kill after 1 and 2 checkpoints, then finish at another parallelism each time.
-    for (kills, restart_parallelism) in [(1usize, 2usize), (2, 3)] {
+fn checkpointed(dir: &tempfile::TempDir) -> RuntimeConfig {
+    RuntimeConfig {
+        checkpoint_location: Some(dir.path().to_str().unwrap().to_string()),
+        ..RuntimeConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_and_restored_runs_commit_exactly_the_uninterrupted_output() {
+    let expected = straight_run(42).await;
+    let [tumbling, late, sliding, sessions] = &expected;
+    assert!(tumbling.len() > 2_000, "{} tumbling rows", tumbling.len());
+    assert!(
+        !late.is_empty() && late.len() < 10_000,
+        "{} late rows",
+        late.len()
+    );
+    assert!(sliding.len() > 80, "{} sliding rows", sliding.len());
+    assert!(sessions.len() > 1_000, "{} sessions", sessions.len());
+
+    // Kill after 1, 2 and 3 checkpoints, then finish at another parallelism each time.
+    for (kills, restart_parallelism) in [(1usize, 2usize), (2, 3), (3, 1)] {
         let dir = tempfile::tempdir().unwrap();
-        let config = RuntimeConfig {
-            checkpoint_location: Some(dir.path().to_str().unwrap().to_string()),
-            ..RuntimeConfig::default()
-        };
-        let committed: Committed = Arc::default();
+        let config = checkpointed(&dir);
+        let out = Outputs::default();
         for _ in 0..kills {
-            let job = graph(2, &committed).start(&config).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(40)).await;
+            let job = graph(42, 2, &out).start(&config).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(30)).await;
             job.checkpoint().await.unwrap();
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(15)).await;
             drop(job); // killed: every task aborted, no final checkpoint
         }
-        graph(restart_parallelism, &committed)
-            .run(&config)
+        let job = graph(42, restart_parallelism, &out)
+            .start(&config)
             .await
             .unwrap();
-        assert_eq!(
-            lines(&committed),
-            expected,
+        let restored = job.restored().expect("restored from a checkpoint");
+        assert_eq!(restored.checkpoint_id, kills as u64);
+        job.join().await.unwrap();
+        assert!(
+            out.lines() == expected,
             "killed {kills} times, restarted at {restart_parallelism}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_savepoint_resumes_the_job_elsewhere() {
+    let expected = straight_run(7).await;
+    let checkpoints = tempfile::tempdir().unwrap();
+    let savepoint = tempfile::tempdir().unwrap();
+    let savepoint_location = savepoint.path().to_str().unwrap().to_string();
+    let out = Outputs::default();
+    let job = graph(7, 2, &out)
+        .start(&checkpointed(&checkpoints))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let id = job.stop_with_savepoint(&savepoint_location).await.unwrap();
+
+    // Resume at parallelism 3 with a new checkpoint location; the old one is gone.
+    drop(checkpoints);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = RuntimeConfig {
+        restore_from: RestoreFrom::Savepoint(savepoint_location.clone()),
+        ..checkpointed(&elsewhere)
+    };
+    let job = graph(7, 3, &out).start(&config).await.unwrap();
+    let restored = job.restored().unwrap();
+    assert_eq!(
+        (restored.location.as_str(), restored.checkpoint_id),
+        (savepoint_location.as_str(), id)
+    );
+    job.join().await.unwrap();
+    assert!(out.lines() == expected, "resumed from savepoint {id}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_skips_a_damaged_checkpoint_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = checkpointed(&dir);
+    let out = Outputs::default();
+    let job = graph(1, 2, &out).start(&config).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(job.checkpoint().await.unwrap(), 1);
+    assert_eq!(job.checkpoint().await.unwrap(), 2);
+    drop(job);
+    let manifest = dir.path().join("chk-0000000002/_manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let victim = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("\"path\": \"chk-0000000002/"))
+        .map(|rest| format!("chk-0000000002/{}", rest.trim_end_matches(['"', ','])))
+        .unwrap();
+    std::fs::write(dir.path().join(&victim), b"not arrow").unwrap();
+
+    let job = graph(1, 2, &Outputs::default())
+        .start(&config)
+        .await
+        .unwrap();
+    let restored = job.restored().unwrap().clone();
+    drop(job);
+    assert_eq!(restored.checkpoint_id, 1);
+    assert_eq!(restored.skipped.len(), 1);
+    assert_eq!(restored.skipped[0].checkpoint_id, 2);
+    assert!(
+        restored.skipped[0].reason.contains(&victim),
+        "{:?}",
+        restored.skipped
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_job_is_refused_with_what_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = checkpointed(&dir);
+    let job = graph(1, 2, &Outputs::default())
+        .start(&config)
+        .await
+        .unwrap();
+    job.checkpoint().await.unwrap();
+    drop(job);
+
+    // The same job with one more aggregate in the tumbling window and a renamed sink.
+    let mut g = GraphBuilder::new();
+    let bids = g
+        .source(
+            "bids",
+            BidGenerator::new(BidGeneratorConfig::default()).unwrap(),
+            1,
+            Some(WatermarkStrategy::bounded("event_time", Duration::ZERO)),
+        )
+        .unwrap();
+    let config_changed = WindowAggregateConfig {
+        key: vec!["auction".into()],
+        event_time: "event_time".into(),
+        window: WindowSpec::Tumbling {
+            size: Duration::from_secs(1),
+        },
+        aggregates: vec![
+            "count(*) AS bids".into(),
+            "sum(price) AS total".into(),
+            "max(price) AS top".into(),
+        ],
+        allowed_lateness: Duration::from_millis(500),
+    };
+    let w = g
+        .operator(
+            "tumbling",
+            &config_changed,
+            vec![bids.main().hash(["auction"])],
+            2,
+        )
+        .unwrap();
+    let out = Outputs::default();
+    g.operator(
+        "tumbling_out",
+        &sink(&out.tumbling),
+        vec![w.main().rebalance()],
+        1,
+    )
+    .unwrap();
+    let error = g.build().unwrap().start(&config).await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with("cannot restore: checkpoint 1 was taken by a different job: "),
+        "{message}"
+    );
+    for expected in [
+        "node 'tumbling': state table 'panes' had columns [",
+        "node 'tumbling_out' is new",
+        "node 'tumbling_sink' is gone",
+        "node 'late_sink' is gone",
+        "node 'sliding' is gone",
+        "node 'sessions' is gone",
+    ] {
+        assert!(
+            message.contains(expected),
+            "{expected} missing in: {message}"
+        );
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 6,
+        failure_persistence: None,
+        ..Default::default()
+    })]
+
+    /// Checkpoints every 10 ms and kills at random moments (mid-checkpoint included),
+    /// restarts at random parallelism: the committed output is always the straight run's.
+    #[test]
+    fn random_kill_points_never_change_the_output(
+        seed in 0u64..1_000,
+        kills in proptest::collection::vec((2u64..60, 1usize..4), 1..4),
+        last_parallelism in 1usize..4,
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let expected = straight_run(seed).await;
+            let dir = tempfile::tempdir().unwrap();
+            let config = RuntimeConfig {
+                checkpoint_interval: Some(Duration::from_millis(10)),
+                ..checkpointed(&dir)
+            };
+            let out = Outputs::default();
+            for (after_ms, parallelism) in &kills {
+                let job = graph(seed, *parallelism, &out).start(&config).await.unwrap();
+                // Killed after `after_ms`, or earlier if the job finished by then.
+                let _ = tokio::time::timeout(Duration::from_millis(*after_ms), job.join()).await;
+            }
+            graph(seed, last_parallelism, &out).run(&config).await.unwrap();
+            assert!(out.lines() == expected, "seed {seed}, kills {kills:?}");
+        });
     }
 }

@@ -45,6 +45,9 @@ pub enum EngineError {
     /// A checkpoint could not be taken.
     #[error("checkpoint failed: {0}")]
     Checkpoint(String),
+    /// A job could not be restored: no usable checkpoint, or one taken by a different job.
+    #[error("cannot restore: {0}")]
+    Restore(String),
     /// A downstream task stopped, so its input channel closed.
     #[error("a downstream task stopped")]
     Disconnected,

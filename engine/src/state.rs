@@ -44,6 +44,31 @@ impl StateTable {
 pub struct StateChunk {
     pub table: String,
     pub batch: RecordBatch,
+    /// Set by operators on chunks that never change once handed out (for example state
+    /// frozen at an earlier checkpoint). A chunk whose id the subtask's previous checkpoint
+    /// already wrote is referenced there instead of written again: that is what makes
+    /// checkpoints incremental. Ids are unique within one subtask's run.
+    pub immutable_id: Option<u64>,
+}
+
+impl StateChunk {
+    /// Rows that may change between checkpoints: written in full every time.
+    pub fn new(table: impl Into<String>, batch: RecordBatch) -> Self {
+        Self {
+            table: table.into(),
+            batch,
+            immutable_id: None,
+        }
+    }
+
+    /// Rows that stay exactly as they are for as long as the operator hands out `id`.
+    pub fn immutable(table: impl Into<String>, batch: RecordBatch, id: u64) -> Self {
+        Self {
+            table: table.into(),
+            batch,
+            immutable_id: Some(id),
+        }
+    }
 }
 
 /// Everything one operator subtask needs to continue where it stopped.
@@ -52,6 +77,10 @@ pub struct OperatorSnapshot {
     /// The event-time watermark the subtask had reached.
     pub watermark: Option<i64>,
     pub chunks: Vec<StateChunk>,
+    /// On restore: the checkpoint the state was read from. Operators that number their
+    /// output by checkpoint (two-phase-commit sinks) continue from it. Ignored when a
+    /// snapshot is taken.
+    pub checkpoint_id: Option<u64>,
 }
 
 /// The key groups owned by `subtask` out of `parallelism`: the inverse of
@@ -113,15 +142,17 @@ pub fn redistribute(
         for chunk in &snapshot.chunks {
             let batch = select_key_groups(&chunk.batch, &groups)?;
             if batch.num_rows() > 0 {
-                chunks.push(StateChunk {
-                    table: chunk.table.clone(),
-                    batch,
-                });
+                chunks.push(StateChunk::new(chunk.table.clone(), batch));
             }
         }
     }
     let watermark = old.iter().filter_map(|s| s.watermark).min();
-    Ok(OperatorSnapshot { watermark, chunks })
+    let checkpoint_id = old.iter().filter_map(|s| s.checkpoint_id).max();
+    Ok(OperatorSnapshot {
+        watermark,
+        chunks,
+        checkpoint_id,
+    })
 }
 
 #[cfg(test)]

@@ -193,7 +193,6 @@ impl SourcePlan for BidGenerator {
             config: self.config.clone(),
             schema: self.schema.clone(),
             partitions,
-            turn: 0,
             started: Instant::now(),
             emitted: 0,
             rate,
@@ -211,7 +210,6 @@ struct BidReader {
     config: Arc<BidGeneratorConfig>,
     schema: SchemaRef,
     partitions: Vec<PartitionCursor>,
-    turn: usize,
     started: Instant,
     emitted: u64,
     rate: Option<f64>,
@@ -281,10 +279,10 @@ impl Source for BidReader {
         let next = Arc::new(arrow::array::UInt64Array::from_iter_values(
             self.partitions.iter().map(|p| p.next),
         ));
-        Ok(vec![StateChunk {
-            table: POSITIONS_TABLE.into(),
-            batch: state_batch(&positions_table(), shard, vec![next])?,
-        }])
+        Ok(vec![StateChunk::new(
+            POSITIONS_TABLE,
+            state_batch(&positions_table(), shard, vec![next])?,
+        )])
     }
 
     fn restore(&mut self, chunks: Vec<StateChunk>) -> weir_engine::Result<()> {
@@ -306,27 +304,30 @@ impl Source for BidReader {
         Ok(())
     }
 
+    /// Takes turns between the partitions by always reading the one furthest behind, so
+    /// the order of batches follows from the positions alone (also after a restore).
     async fn next_batch(&mut self) -> weir_engine::Result<Option<SourceBatch>> {
-        let n = self.partitions.len();
-        for k in 0..n {
-            let i = (self.turn + k) % n;
-            let (partition, next) = (self.partitions[i].partition, self.partitions[i].next);
-            let remaining = self.partition_len(partition) - next;
-            if remaining == 0 {
-                continue;
-            }
-            let rows = remaining.min(self.config.batch_size as u64) as usize;
-            if let Some(rate) = self.rate {
-                let due = self.started + Duration::from_secs_f64(self.emitted as f64 / rate);
-                tokio::time::sleep_until(due).await;
-            }
-            let batch = self.batch(partition, next, rows)?;
-            self.partitions[i].next += rows as u64;
-            self.emitted += rows as u64;
-            self.turn = (i + 1) % n;
-            return Ok(Some(SourceBatch { partition, batch }));
+        let behind = self
+            .partitions
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.next < self.partition_len(c.partition))
+            .min_by_key(|(_, c)| c.next)
+            .map(|(i, _)| i);
+        let Some(i) = behind else {
+            return Ok(None);
+        };
+        let (partition, next) = (self.partitions[i].partition, self.partitions[i].next);
+        let remaining = self.partition_len(partition) - next;
+        let rows = remaining.min(self.config.batch_size as u64) as usize;
+        if let Some(rate) = self.rate {
+            let due = self.started + Duration::from_secs_f64(self.emitted as f64 / rate);
+            tokio::time::sleep_until(due).await;
         }
-        Ok(None)
+        let batch = self.batch(partition, next, rows)?;
+        self.partitions[i].next += rows as u64;
+        self.emitted += rows as u64;
+        Ok(Some(SourceBatch { partition, batch }))
     }
 }
 

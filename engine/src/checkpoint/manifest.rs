@@ -20,7 +20,32 @@ pub struct Manifest {
 pub struct NodeState {
     pub name: String,
     pub parallelism: usize,
+    /// The state tables the node declared, to refuse restoring into an operator whose
+    /// state looks different.
+    #[serde(default)]
+    pub tables: Vec<TableSchema>,
     pub subtasks: Vec<SubtaskState>,
+}
+
+/// The columns of one state table, as `name: type` strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableSchema {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+impl From<&crate::state::StateTable> for TableSchema {
+    fn from(table: &crate::state::StateTable) -> Self {
+        Self {
+            name: table.name.clone(),
+            columns: table
+                .schema
+                .fields()
+                .iter()
+                .map(|f| format!("{}: {}", f.name(), f.data_type()))
+                .collect(),
+        }
+    }
 }
 
 /// What one subtask wrote.
@@ -46,5 +71,13 @@ impl Manifest {
     /// The state of the node named `name`.
     pub fn node(&self, name: &str) -> Option<&NodeState> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Every state file the checkpoint consists of.
+    pub fn files(&self) -> impl Iterator<Item = &StateFile> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.subtasks.iter())
+            .flat_map(|s| s.files.iter())
     }
 }

@@ -3,5 +3,5 @@
 pub mod manifest;
 pub mod store;
 
-pub use manifest::{Manifest, NodeState, StateFile, SubtaskState};
-pub use store::CheckpointStore;
+pub use manifest::{Manifest, NodeState, StateFile, SubtaskState, TableSchema};
+pub use store::{CheckpointStore, Restored, SkippedCheckpoint, SubtaskWriter};

@@ -1,10 +1,11 @@
 //! Where checkpoints live: any `object_store` location (a local directory by default;
 //! `file://`, `memory://` and `s3://` URLs are accepted).
 //!
-//! Layout under the location:
-//! `chk-<id>/<node>/<subtask>/<table>.arrow` for state, `chk-<id>/_manifest.json` last.
+//! Layout under the location: `chk-<id>/<node>/<subtask>/<table>-<run>-<n>.arrow` for
+//! state written by checkpoint `id`, `chk-<id>/_manifest.json` written last. A manifest
+//! may reference files in the folders of older checkpoints (incremental checkpoints).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Cursor;
 use std::sync::Arc;
 
@@ -69,49 +70,36 @@ impl CheckpointStore {
             .fold(self.root.clone(), |p, part| p.join(part))
     }
 
-    /// Writes one subtask's snapshot as one Arrow IPC file per state table.
-    pub async fn write_subtask(
-        &self,
-        checkpoint_id: u64,
-        node: &str,
-        subtask: usize,
-        snapshot: OperatorSnapshot,
-    ) -> Result<SubtaskState> {
-        let mut tables: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
-        for chunk in snapshot.chunks {
-            tables.entry(chunk.table).or_default().push(chunk.batch);
-        }
-        let mut files = Vec::with_capacity(tables.len());
-        for (table, batches) in tables {
-            let schema = batches[0].schema();
-            let mut writer = FileWriter::try_new(Vec::new(), &schema)?;
-            let mut rows = 0;
-            for b in &batches {
-                rows += b.num_rows();
-                writer.write(b)?;
-            }
-            let bytes = writer.into_inner()?;
-            let relative = format!(
-                "{}/{node}/{subtask}/{table}.arrow",
-                checkpoint_dir(checkpoint_id)
-            );
-            let size = bytes.len();
-            self.store
-                .put(&self.path(&relative), PutPayload::from(bytes))
-                .await
-                .map_err(store_error(format!("writing {relative}")))?;
-            files.push(StateFile {
-                table,
-                path: relative,
-                rows,
-                bytes: size,
-            });
-        }
-        Ok(SubtaskState {
+    /// A writer for the checkpoints of subtask `subtask` of node `node`.
+    pub fn subtask_writer(&self, node: &str, subtask: usize) -> SubtaskWriter {
+        SubtaskWriter {
+            store: self.clone(),
+            node: node.to_string(),
             subtask,
-            watermark: snapshot.watermark,
-            files,
-        })
+            run: run_nonce(),
+            files_written: 0,
+            previous: HashMap::new(),
+        }
+    }
+
+    async fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<()> {
+        self.store
+            .put(&self.path(relative), PutPayload::from(bytes))
+            .await
+            .map_err(store_error(format!("writing {relative}")))?;
+        Ok(())
+    }
+
+    async fn get(&self, relative: &str) -> Result<bytes::Bytes> {
+        let found = self
+            .store
+            .get(&self.path(relative))
+            .await
+            .map_err(store_error(format!("reading {relative}")))?;
+        found
+            .bytes()
+            .await
+            .map_err(store_error(format!("reading {relative}")))
     }
 
     /// Writes the manifest, which makes the checkpoint exist.
@@ -119,11 +107,7 @@ impl CheckpointStore {
         let relative = format!("{}/{MANIFEST}", checkpoint_dir(manifest.checkpoint_id));
         let json = serde_json::to_vec_pretty(manifest)
             .map_err(|e| EngineError::Checkpoint(format!("encoding the manifest: {e}")))?;
-        self.store
-            .put(&self.path(&relative), PutPayload::from(json))
-            .await
-            .map_err(store_error(format!("writing {relative}")))?;
-        Ok(())
+        self.put(&relative, json).await
     }
 
     /// Ids of the checkpoint folders present, complete or not, in increasing order.
@@ -142,6 +126,12 @@ impl CheckpointStore {
         Ok(ids)
     }
 
+    /// The highest checkpoint id present, complete or not. A restarted job numbers its
+    /// checkpoints past it, so no id is ever used twice at one location.
+    pub async fn highest_id(&self) -> Result<Option<u64>> {
+        Ok(self.checkpoint_ids().await?.last().copied())
+    }
+
     async fn read_manifest(&self, id: u64) -> Result<Option<Manifest>> {
         let relative = format!("{}/{MANIFEST}", checkpoint_dir(id));
         let bytes = match self.store.get(&self.path(&relative)).await {
@@ -157,34 +147,79 @@ impl CheckpointStore {
         })
     }
 
-    /// The newest complete checkpoint: the highest id whose manifest exists and whose state
-    /// files can all be read. Unusable checkpoints are skipped with a warning.
-    pub async fn latest(
-        &self,
-    ) -> Result<Option<(Manifest, BTreeMap<String, Vec<OperatorSnapshot>>)>> {
+    /// The newest usable checkpoint: the highest id whose manifest exists and whose state
+    /// files can all be read. Checkpoints passed over are listed in [`Restored::skipped`]
+    /// and logged. `Ok(None)` only when no checkpoint was ever completed here (no
+    /// manifest at all); manifests that exist but are all unusable are an error, never a
+    /// silent fresh start.
+    pub async fn latest(&self) -> Result<Option<Restored>> {
+        let mut skipped = Vec::new();
+        let mut any_manifest = false;
         for id in self.checkpoint_ids().await?.into_iter().rev() {
             let manifest = match self.read_manifest(id).await {
                 Ok(Some(m)) => m,
                 Ok(None) => {
-                    tracing::warn!(
-                        checkpoint = id,
-                        "checkpoint has no manifest (incomplete); skipping it"
-                    );
+                    skipped.push(SkippedCheckpoint {
+                        checkpoint_id: id,
+                        reason: "it has no manifest (it never completed)".into(),
+                    });
                     continue;
                 }
                 Err(e) => {
-                    tracing::warn!(checkpoint = id, error = %e, "skipping an unreadable checkpoint");
+                    any_manifest = true;
+                    skipped.push(SkippedCheckpoint {
+                        checkpoint_id: id,
+                        reason: e.to_string(),
+                    });
                     continue;
                 }
             };
+            any_manifest = true;
             match self.read_state(&manifest).await {
-                Ok(state) => return Ok(Some((manifest, state))),
-                Err(e) => {
-                    tracing::warn!(checkpoint = id, error = %e, "skipping a checkpoint whose state cannot be read")
+                Ok(state) => {
+                    for s in &skipped {
+                        tracing::warn!(checkpoint = s.checkpoint_id, reason = %s.reason, "skipped a checkpoint");
+                    }
+                    return Ok(Some(Restored {
+                        manifest,
+                        state,
+                        skipped,
+                    }));
                 }
+                Err(e) => skipped.push(SkippedCheckpoint {
+                    checkpoint_id: id,
+                    reason: e.to_string(),
+                }),
             }
         }
-        Ok(None)
+        if !any_manifest {
+            return Ok(None);
+        }
+        let reasons: Vec<String> = skipped
+            .iter()
+            .map(|s| format!("checkpoint {}: {}", s.checkpoint_id, s.reason))
+            .collect();
+        Err(EngineError::Restore(format!(
+            "no usable checkpoint in {}: {}",
+            self.location,
+            reasons.join("; ")
+        )))
+    }
+
+    /// Checkpoint `id` exactly: an error if it is incomplete or cannot be read.
+    pub async fn checkpoint(&self, id: u64) -> Result<Restored> {
+        let manifest = self.read_manifest(id).await?.ok_or_else(|| {
+            EngineError::Restore(format!(
+                "checkpoint {id} does not exist in {} (no manifest)",
+                self.location
+            ))
+        })?;
+        let state = self.read_state(&manifest).await?;
+        Ok(Restored {
+            manifest,
+            state,
+            skipped: Vec::new(),
+        })
     }
 
     /// Every node's snapshots, one per subtask it had.
@@ -198,15 +233,7 @@ impl CheckpointStore {
             for subtask in &node.subtasks {
                 let mut chunks = Vec::new();
                 for file in &subtask.files {
-                    let found = self
-                        .store
-                        .get(&self.path(&file.path))
-                        .await
-                        .map_err(store_error(format!("reading {}", file.path)))?;
-                    let bytes = found
-                        .bytes()
-                        .await
-                        .map_err(store_error(format!("reading {}", file.path)))?;
+                    let bytes = self.get(&file.path).await?;
                     let reader = FileReader::try_new(Cursor::new(bytes), None).map_err(|e| {
                         EngineError::Checkpoint(format!("{} is not an Arrow file: {e}", file.path))
                     })?;
@@ -216,10 +243,7 @@ impl CheckpointStore {
                             EngineError::Checkpoint(format!("{} is damaged: {e}", file.path))
                         })?;
                         rows += batch.num_rows();
-                        chunks.push(StateChunk {
-                            table: file.table.clone(),
-                            batch,
-                        });
+                        chunks.push(StateChunk::new(file.table.clone(), batch));
                     }
                     if rows != file.rows {
                         return Err(EngineError::Checkpoint(format!(
@@ -231,6 +255,7 @@ impl CheckpointStore {
                 snapshots.push(OperatorSnapshot {
                     watermark: subtask.watermark,
                     chunks,
+                    checkpoint_id: Some(manifest.checkpoint_id),
                 });
             }
             nodes.insert(node.name.clone(), snapshots);
@@ -238,33 +263,49 @@ impl CheckpointStore {
         Ok(nodes)
     }
 
-    /// Deletes every checkpoint folder except the newest `keep` complete ones, and any
-    /// incomplete folder older than the newest complete checkpoint.
+    /// Keeps the newest `keep` complete checkpoints. Every older checkpoint loses its
+    /// manifest and every file no kept manifest references (incremental checkpoints
+    /// reference files of older ones); checkpoints newer than the newest complete one may be
+    /// in progress and are left alone.
     pub async fn retain(&self, keep: usize) -> Result<()> {
         let ids = self.checkpoint_ids().await?;
         let mut complete = Vec::new();
         for &id in &ids {
-            if self.read_manifest(id).await.ok().flatten().is_some() {
-                complete.push(id);
+            if let Ok(Some(manifest)) = self.read_manifest(id).await {
+                complete.push(manifest);
             }
         }
-        let Some(&newest) = complete.last() else {
+        let Some(newest) = complete.last().map(|m| m.checkpoint_id) else {
             return Ok(());
         };
-        let kept: Vec<u64> = complete.iter().rev().take(keep).copied().collect();
+        let kept = &complete[complete.len().saturating_sub(keep.max(1))..];
+        let kept_ids: HashSet<u64> = kept.iter().map(|m| m.checkpoint_id).collect();
+        let referenced: HashSet<String> = kept
+            .iter()
+            .flat_map(|m| m.files())
+            .map(|f| f.path.clone())
+            .collect();
         for id in ids
             .into_iter()
-            .filter(|id| *id < newest && !kept.contains(id))
+            .filter(|id| *id < newest && !kept_ids.contains(id))
         {
-            let prefix = self.path(&checkpoint_dir(id));
-            let files: Vec<_> = self
+            let dir = checkpoint_dir(id);
+            let manifest = self.path(&format!("{dir}/{MANIFEST}"));
+            match self.store.delete(&manifest).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(store_error(format!("deleting {manifest}"))(e)),
+            }
+            let files: Vec<Path> = self
                 .store
-                .list(Some(&prefix))
+                .list(Some(&self.path(&dir)))
                 .map_ok(|m| m.location)
                 .try_collect()
                 .await
-                .map_err(store_error(format!("listing {}", checkpoint_dir(id))))?;
+                .map_err(store_error(format!("listing {dir}")))?;
             for file in files {
+                if referenced.contains(&self.relative(&file)) {
+                    continue;
+                }
                 self.store
                     .delete(&file)
                     .await
@@ -273,4 +314,146 @@ impl CheckpointStore {
         }
         Ok(())
     }
+
+    /// A path of this store relative to the location, as manifests write it.
+    fn relative(&self, path: &Path) -> String {
+        let parts: Vec<String> = path
+            .prefix_match(&self.root)
+            .map(|parts| parts.map(|p| p.as_ref().to_string()).collect())
+            .unwrap_or_default();
+        parts.join("/")
+    }
+
+    /// Copies checkpoint `manifest` with every file it references into `target` (a
+    /// savepoint: self-contained, never touched by retention here).
+    pub async fn copy_checkpoint(
+        &self,
+        manifest: &Manifest,
+        target: &CheckpointStore,
+    ) -> Result<()> {
+        for file in manifest.files() {
+            let bytes = self.get(&file.path).await?;
+            target.put(&file.path, bytes.to_vec()).await?;
+        }
+        target.write_manifest(manifest).await
+    }
+
+    /// Where this store is, as it was given.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+}
+
+/// A checkpoint read back for restoring.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub manifest: Manifest,
+    /// Every node's snapshots, one per subtask it had.
+    pub state: BTreeMap<String, Vec<OperatorSnapshot>>,
+    /// Newer checkpoints that could not be used, newest first.
+    pub skipped: Vec<SkippedCheckpoint>,
+}
+
+/// A checkpoint passed over while looking for one to restore.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkippedCheckpoint {
+    pub checkpoint_id: u64,
+    pub reason: String,
+}
+
+/// Writes the checkpoints of one subtask, incrementally: a chunk marked immutable that
+/// the previous checkpoint wrote is referenced, not written again.
+#[derive(Debug)]
+pub struct SubtaskWriter {
+    store: CheckpointStore,
+    node: String,
+    subtask: usize,
+    /// Distinguishes this run's files from those of an earlier run of the same subtask.
+    run: String,
+    files_written: u64,
+    /// Files of immutable chunks in the previous checkpoint, by chunk id.
+    previous: HashMap<u64, StateFile>,
+}
+
+impl SubtaskWriter {
+    /// Writes the subtask's part of checkpoint `checkpoint_id`: one Arrow IPC file per
+    /// state table for chunks that may change, one per new immutable chunk.
+    pub async fn write(
+        &mut self,
+        checkpoint_id: u64,
+        snapshot: OperatorSnapshot,
+    ) -> Result<SubtaskState> {
+        let mut mutable: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
+        let mut files = Vec::new();
+        let mut current = HashMap::new();
+        for chunk in snapshot.chunks {
+            match chunk.immutable_id {
+                None => mutable.entry(chunk.table).or_default().push(chunk.batch),
+                Some(id) => {
+                    let file = match self.previous.remove(&id) {
+                        Some(file) => file,
+                        None => {
+                            self.write_file(checkpoint_id, chunk.table, &[chunk.batch])
+                                .await?
+                        }
+                    };
+                    current.insert(id, file.clone());
+                    files.push(file);
+                }
+            }
+        }
+        for (table, batches) in mutable {
+            files.push(self.write_file(checkpoint_id, table, &batches).await?);
+        }
+        self.previous = current;
+        Ok(SubtaskState {
+            subtask: self.subtask,
+            watermark: snapshot.watermark,
+            files,
+        })
+    }
+
+    async fn write_file(
+        &mut self,
+        checkpoint_id: u64,
+        table: String,
+        batches: &[RecordBatch],
+    ) -> Result<StateFile> {
+        let schema = batches[0].schema();
+        let mut writer = FileWriter::try_new(Vec::new(), &schema)?;
+        let mut rows = 0;
+        for b in batches {
+            rows += b.num_rows();
+            writer.write(b)?;
+        }
+        let bytes = writer.into_inner()?;
+        self.files_written += 1;
+        let path = format!(
+            "{}/{}/{}/{table}-{}-{}.arrow",
+            checkpoint_dir(checkpoint_id),
+            self.node,
+            self.subtask,
+            self.run,
+            self.files_written
+        );
+        let size = bytes.len();
+        self.store.put(&path, bytes).await?;
+        Ok(StateFile {
+            table,
+            path,
+            rows,
+            bytes: size,
+        })
+    }
+}
+
+/// A short token unique to one run of a subtask writer.
+fn run_nonce() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mixed = crate::keys::mix64(now ^ (u64::from(std::process::id()) << 32) ^ count);
+    format!("{:08x}", mixed as u32)
 }

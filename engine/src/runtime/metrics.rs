@@ -1,7 +1,9 @@
-//! Counters of a running job: rows in and out per node, channel fill levels.
+//! Counters of a running job: rows in and out per node, channel fill levels, completed
+//! checkpoints.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::channel::ChannelMetrics;
 
@@ -54,11 +56,27 @@ pub struct ChannelInfo {
     pub metrics: Arc<ChannelMetrics>,
 }
 
+/// One completed checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointStats {
+    pub checkpoint_id: u64,
+    /// From triggering to the manifest being written.
+    pub duration: Duration,
+    /// The longest time one subtask stopped processing for it: barrier alignment is not
+    /// counted, taking the in-memory snapshot is (files are written in the background).
+    pub max_pause: Duration,
+    /// Bytes of all state files the checkpoint consists of.
+    pub state_bytes: u64,
+    /// Bytes of the files this checkpoint wrote (the rest are referenced from earlier ones).
+    pub written_bytes: u64,
+}
+
 /// All counters of a job.
 #[derive(Debug, Default)]
 pub struct JobMetrics {
     pub nodes: Vec<Arc<NodeMetrics>>,
     pub channels: Vec<ChannelInfo>,
+    pub(crate) checkpoints: Mutex<Vec<CheckpointStats>>,
 }
 
 impl JobMetrics {
@@ -68,5 +86,13 @@ impl JobMetrics {
             .iter()
             .find(|n| n.name == name)
             .map(|n| n.as_ref())
+    }
+
+    /// Every checkpoint completed so far, oldest first.
+    pub fn checkpoints(&self) -> Vec<CheckpointStats> {
+        self.checkpoints
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
     }
 }

@@ -7,6 +7,7 @@ mod operator_task;
 mod outputs;
 mod router;
 mod source_task;
+mod task_link;
 
 use std::sync::Arc;
 
@@ -16,16 +17,17 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::channel::channel;
-use crate::checkpoint::{CheckpointStore, SubtaskState};
+use crate::checkpoint::{CheckpointStore, Manifest, Restored, SkippedCheckpoint, TableSchema};
 use crate::error::{EngineError, Result};
 use crate::graph::{JobGraph, NodeKind, Partitioning};
 use crate::operator::SubtaskInfo;
-use crate::state::{redistribute, OperatorSnapshot};
-use checkpoint::{CoordinatorLinks, Report, Waiter};
+use crate::state::redistribute;
+use checkpoint::{CoordinatorLinks, NodeInfo, Report, Request};
 use inputs::{InputChannel, Inputs};
 use metrics::{ChannelInfo, JobMetrics, NodeMetrics};
 use outputs::Outputs;
 use router::Router;
+use task_link::TaskLink;
 
 /// Settings of the runtime.
 #[derive(Debug, Clone)]
@@ -42,6 +44,34 @@ pub struct RuntimeConfig {
     pub checkpoint_location: Option<String>,
     /// How many complete checkpoints to keep (default 3).
     pub checkpoints_retained: usize,
+    /// Which state the job starts from (default: the newest usable checkpoint at the
+    /// checkpoint location, if any).
+    pub restore_from: RestoreFrom,
+}
+
+/// Which state a job starts from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum RestoreFrom {
+    /// The newest usable checkpoint at the checkpoint location; a fresh start when none
+    /// was ever completed there. Unusable newer checkpoints are skipped and reported.
+    #[default]
+    Latest,
+    /// Exactly this checkpoint at the checkpoint location.
+    Checkpoint(u64),
+    /// The savepoint (or the newest usable checkpoint) at this location.
+    Savepoint(String),
+    /// A fresh start, whatever the checkpoint location holds.
+    Nothing,
+}
+
+/// What a job was restored from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreInfo {
+    /// Where the checkpoint was read.
+    pub location: String,
+    pub checkpoint_id: u64,
+    /// Newer checkpoints that could not be used, newest first, with the reason.
+    pub skipped: Vec<SkippedCheckpoint>,
 }
 
 impl Default for RuntimeConfig {
@@ -52,6 +82,7 @@ impl Default for RuntimeConfig {
             checkpoint_interval: None,
             checkpoint_location: None,
             checkpoints_retained: 3,
+            restore_from: RestoreFrom::Latest,
         }
     }
 }
@@ -60,7 +91,8 @@ impl Default for RuntimeConfig {
 pub struct RunningJob {
     tasks: JoinSet<Result<()>>,
     metrics: Arc<JobMetrics>,
-    checkpoints: mpsc::Sender<Waiter>,
+    checkpoints: mpsc::Sender<Request>,
+    restored: Option<RestoreInfo>,
 }
 
 impl std::fmt::Debug for RunningJob {
@@ -77,12 +109,41 @@ impl RunningJob {
         &self.metrics
     }
 
-    /// Triggers a checkpoint (or joins the one in progress) and waits until every subtask
-    /// has acknowledged it; returns its id. Checkpoint ids start at 1 and increase by one.
+    /// The checkpoint the job started from, if any.
+    pub fn restored(&self) -> Option<&RestoreInfo> {
+        self.restored.as_ref()
+    }
+
+    /// Triggers a checkpoint (or joins the one in progress) and waits until it is
+    /// complete; returns its id. Ids increase by one from one past the highest id at the
+    /// checkpoint location (1 at a fresh location).
     pub async fn checkpoint(&self) -> Result<u64> {
+        self.request(None).await
+    }
+
+    /// Takes a checkpoint and copies it, with every state file it references, to
+    /// `location` (a directory or object store URL): a savepoint that stays valid whatever
+    /// retention does at the checkpoint location. Resume it with
+    /// [`RestoreFrom::Savepoint`]. Needs a checkpoint location.
+    pub async fn savepoint(&self, location: &str) -> Result<u64> {
+        self.request(Some(CheckpointStore::open(location)?)).await
+    }
+
+    /// Takes a savepoint, then stops every task.
+    pub async fn stop_with_savepoint(mut self, location: &str) -> Result<u64> {
+        let id = self.savepoint(location).await?;
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        Ok(id)
+    }
+
+    async fn request(&self, savepoint: Option<CheckpointStore>) -> Result<u64> {
         let (reply, done) = oneshot::channel();
         let stopped = || EngineError::Checkpoint("the job has stopped".into());
-        self.checkpoints.send(reply).await.map_err(|_| stopped())?;
+        self.checkpoints
+            .send(Request { savepoint, reply })
+            .await
+            .map_err(|_| stopped())?;
         done.await.map_err(|_| stopped())?
     }
 
@@ -114,53 +175,6 @@ impl RunningJob {
     }
 }
 
-/// A subtask's line to the checkpoint coordinator.
-pub(crate) struct TaskLink {
-    /// The subtask's index among all subtasks of the job.
-    subtask: usize,
-    node: String,
-    index: usize,
-    store: Option<CheckpointStore>,
-    reports: mpsc::Sender<Report>,
-}
-
-impl TaskLink {
-    /// Writes the subtask's part of checkpoint `checkpoint_id` and acknowledges it.
-    pub async fn acknowledge(&self, checkpoint_id: u64, snapshot: OperatorSnapshot) -> Result<()> {
-        let state = match &self.store {
-            Some(store) => {
-                store
-                    .write_subtask(checkpoint_id, &self.node, self.index, snapshot)
-                    .await?
-            }
-            None => SubtaskState {
-                subtask: self.index,
-                ..SubtaskState::default()
-            },
-        };
-        // The coordinator only stops when the job does.
-        let _ = self
-            .reports
-            .send(Report::Acknowledged {
-                subtask: self.subtask,
-                checkpoint_id,
-                state,
-            })
-            .await;
-        Ok(())
-    }
-
-    /// Reports that the subtask processed its last message.
-    pub async fn finished(&self) {
-        let _ = self
-            .reports
-            .send(Report::Finished {
-                subtask: self.subtask,
-            })
-            .await;
-    }
-}
-
 fn is_disconnect(error: &EngineError) -> bool {
     matches!(error, EngineError::Task { source, .. } if matches!(**source, EngineError::Disconnected))
 }
@@ -174,17 +188,22 @@ impl JobGraph {
             .as_deref()
             .map(CheckpointStore::open)
             .transpose()?;
-        let restored = match &store {
-            Some(store) => store.latest().await?,
-            None => None,
-        };
-        if let Some((manifest, _)) = &restored {
-            self.check_compatible(manifest)?;
+        let tables = self.state_tables()?;
+        let restored = self.restore_point(config, store.as_ref()).await?;
+        if let Some((_, restored)) = &restored {
+            self.check_compatible(&restored.manifest, &tables)?;
             tracing::info!(
-                checkpoint = manifest.checkpoint_id,
+                checkpoint = restored.manifest.checkpoint_id,
                 "restoring from checkpoint"
             );
         }
+        // Never reuse an id at this location, even one of a checkpoint that never completed.
+        let highest = match &store {
+            Some(store) => store.highest_id().await?,
+            None => None,
+        };
+        let restored_id = restored.as_ref().map(|(_, r)| r.manifest.checkpoint_id);
+        let first_id = highest.max(restored_id).map_or(1, |id| id + 1);
         let node_metrics: Vec<Arc<NodeMetrics>> = self
             .nodes
             .iter()
@@ -239,8 +258,13 @@ impl JobGraph {
             }
         }
 
+        let metrics = Arc::new(JobMetrics {
+            nodes: node_metrics.clone(),
+            channels,
+            checkpoints: Default::default(),
+        });
         let (report_tx, reports) = mpsc::channel::<Report>(1024);
-        let (checkpoints, requests) = mpsc::channel::<Waiter>(16);
+        let (checkpoints, requests) = mpsc::channel::<Request>(16);
         let mut links = CoordinatorLinks {
             requests,
             reports,
@@ -249,14 +273,30 @@ impl JobGraph {
             nodes: self
                 .nodes
                 .iter()
-                .map(|n| (n.name.clone(), n.parallelism))
+                .zip(&tables)
+                .map(|(n, tables)| NodeInfo {
+                    name: n.name.clone(),
+                    parallelism: n.parallelism,
+                    tables: tables.clone(),
+                })
                 .collect(),
             max_parallelism: self.max_parallelism,
             store: store.clone(),
             retained: config.checkpoints_retained,
-            first_id: restored.as_ref().map_or(1, |(m, _)| m.checkpoint_id + 1),
+            first_id,
+            metrics: metrics.clone(),
         };
-        let restored_state = restored.map(|(_, state)| state);
+        let (restored_info, restored_state) = match restored {
+            Some((location, r)) => (
+                Some(RestoreInfo {
+                    location,
+                    checkpoint_id: r.manifest.checkpoint_id,
+                    skipped: r.skipped,
+                }),
+                Some(r.state),
+            ),
+            None => (None, None),
+        };
         let mut tasks = JoinSet::new();
         let mut global_index = 0;
         for (n, node) in self.nodes.into_iter().enumerate() {
@@ -279,13 +319,14 @@ impl JobGraph {
                     node.name.clone(),
                 );
                 let metrics = node_metrics[n].clone();
-                let link = TaskLink {
-                    subtask: global_index,
-                    node: node.name.clone(),
+                let link = TaskLink::new(
+                    global_index,
+                    &node.name,
                     index,
-                    store: store.clone(),
-                    reports: report_tx.clone(),
-                };
+                    store.as_ref(),
+                    first_id,
+                    report_tx.clone(),
+                );
                 let old_state = restored_state.as_ref().and_then(|s| s.get(&node.name));
                 global_index += 1;
                 let (task_node, task_index) = (info.node.clone(), info.index);
@@ -348,11 +389,9 @@ impl JobGraph {
         ));
         Ok(RunningJob {
             tasks,
-            metrics: Arc::new(JobMetrics {
-                nodes: node_metrics,
-                channels,
-            }),
+            metrics,
             checkpoints,
+            restored: restored_info,
         })
     }
 
@@ -361,9 +400,60 @@ impl JobGraph {
         self.start(config).await?.join().await
     }
 
-    /// Refuses a checkpoint taken by a different job: other nodes or another number of key
-    /// groups. Parallelism may differ; state is re-split by key group.
-    fn check_compatible(&self, manifest: &crate::checkpoint::Manifest) -> Result<()> {
+    /// The state tables each node declares, in node order (none for sources).
+    fn state_tables(&self) -> Result<Vec<Vec<TableSchema>>> {
+        self.nodes
+            .iter()
+            .map(|node| match &node.kind {
+                NodeKind::Source { .. } => Ok(Vec::new()),
+                NodeKind::Operator { plan } => {
+                    let operator = plan.create(&SubtaskInfo {
+                        node: node.name.clone(),
+                        index: 0,
+                        parallelism: node.parallelism,
+                        max_parallelism: self.max_parallelism,
+                    })?;
+                    Ok(operator.state_tables().iter().map(Into::into).collect())
+                }
+            })
+            .collect()
+    }
+
+    /// Reads the checkpoint `config` says to start from, with the location it came from.
+    async fn restore_point(
+        &self,
+        config: &RuntimeConfig,
+        store: Option<&CheckpointStore>,
+    ) -> Result<Option<(String, Restored)>> {
+        let found = match (&config.restore_from, store) {
+            (RestoreFrom::Nothing, _) | (RestoreFrom::Latest, None) => None,
+            (RestoreFrom::Latest, Some(store)) => store
+                .latest()
+                .await?
+                .map(|r| (store.location().to_string(), r)),
+            (RestoreFrom::Checkpoint(id), Some(store)) => {
+                Some((store.location().to_string(), store.checkpoint(*id).await?))
+            }
+            (RestoreFrom::Checkpoint(id), None) => {
+                return Err(EngineError::Restore(format!(
+                    "checkpoint {id} was asked for, but the job has no checkpoint location"
+                )))
+            }
+            (RestoreFrom::Savepoint(location), _) => {
+                let savepoint = CheckpointStore::open(location)?;
+                let restored = savepoint.latest().await?.ok_or_else(|| {
+                    EngineError::Restore(format!("no savepoint or checkpoint at {location}"))
+                })?;
+                Some((location.clone(), restored))
+            }
+        };
+        Ok(found)
+    }
+
+    /// Refuses a checkpoint taken by a different job: other nodes, another number of key
+    /// groups, or state tables that look different. Parallelism may differ; state is
+    /// re-split by key group.
+    fn check_compatible(&self, manifest: &Manifest, tables: &[Vec<TableSchema>]) -> Result<()> {
         let mut problems = Vec::new();
         if manifest.max_parallelism != self.max_parallelism {
             problems.push(format!(
@@ -371,9 +461,34 @@ impl JobGraph {
                 manifest.max_parallelism, self.max_parallelism
             ));
         }
-        for node in &self.nodes {
-            if manifest.node(&node.name).is_none() {
+        for (node, tables) in self.nodes.iter().zip(tables) {
+            let Some(old) = manifest.node(&node.name) else {
                 problems.push(format!("node '{}' is new", node.name));
+                continue;
+            };
+            for table in tables {
+                match old.tables.iter().find(|t| t.name == table.name) {
+                    None => problems.push(format!(
+                        "node '{}': state table '{}' is new",
+                        node.name, table.name
+                    )),
+                    Some(was) if was.columns != table.columns => problems.push(format!(
+                        "node '{}': state table '{}' had columns [{}], now [{}]",
+                        node.name,
+                        table.name,
+                        was.columns.join(", "),
+                        table.columns.join(", ")
+                    )),
+                    Some(_) => {}
+                }
+            }
+            for was in &old.tables {
+                if !tables.iter().any(|t| t.name == was.name) {
+                    problems.push(format!(
+                        "node '{}': state table '{}' is gone",
+                        node.name, was.name
+                    ));
+                }
             }
         }
         for old in &manifest.nodes {
@@ -384,7 +499,7 @@ impl JobGraph {
         if problems.is_empty() {
             return Ok(());
         }
-        Err(EngineError::Checkpoint(format!(
+        Err(EngineError::Restore(format!(
             "checkpoint {} was taken by a different job: {}",
             manifest.checkpoint_id,
             problems.join("; ")

@@ -22,11 +22,13 @@ pub(crate) async fn run_operator(
     let mut watermarks = InputWatermarks::new(inputs.len());
     let mut out = Collector::new(outputs.port_count());
     let mut pending_barrier = None;
+    let mut last_completed = 0;
     loop {
         let next = tokio::select! {
             biased;
             Some(checkpoint_id) = completed.recv() => {
                 operator.on_checkpoint_complete(checkpoint_id).await?;
+                last_completed = checkpoint_id;
                 continue;
             }
             next = inputs.recv() => next,
@@ -70,11 +72,15 @@ pub(crate) async fn run_operator(
         if let Some(barrier) = pending_barrier {
             if inputs.all_live_blocked() {
                 pending_barrier = None;
+                let started = std::time::Instant::now();
                 operator.on_barrier(barrier, &mut out).await?;
+                let mut pause = started.elapsed();
                 outputs.flush(&mut out).await?;
                 outputs.broadcast(Message::Barrier(barrier)).await?;
+                let started = std::time::Instant::now();
                 let snapshot = operator.snapshot().await?;
-                link.acknowledge(barrier.checkpoint_id, snapshot).await?;
+                pause += started.elapsed();
+                link.acknowledge(barrier.checkpoint_id, snapshot, pause)?;
                 inputs.unblock_all();
             }
         }
@@ -82,8 +88,29 @@ pub(crate) async fn run_operator(
     operator.on_end(&mut out).await?;
     outputs.flush(&mut out).await?;
     outputs.broadcast(Message::End).await?;
-    link.finished().await;
-    Ok(())
+
+    // Stay until a checkpoint holds the final state, so that what the operator did at the
+    // end (a sink's last staged rows) is committed like everything before it.
+    let covered = link.finished_and_covered(operator.snapshot().await?);
+    tokio::pin!(covered);
+    let mut covered_id: Option<u64> = None;
+    loop {
+        if covered_id.is_some_and(|c| last_completed >= c) {
+            return Ok(());
+        }
+        tokio::select! {
+            biased;
+            Some(checkpoint_id) = completed.recv() => {
+                operator.on_checkpoint_complete(checkpoint_id).await?;
+                last_completed = checkpoint_id;
+            }
+            result = &mut covered, if covered_id.is_none() => match result? {
+                Some(id) => covered_id = Some(id),
+                None => return Ok(()),
+            },
+            else => return Ok(()),
+        }
+    }
 }
 
 async fn advance(

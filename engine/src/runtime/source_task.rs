@@ -51,13 +51,11 @@ pub(crate) async fn run_source(
         let next = tokio::select! {
             biased;
             Some(barrier) = barriers.recv() => {
-                let mut chunks = source.snapshot()?;
-                if let Some((w, _)) = &watermarks {
-                    chunks.push(watermark_chunk(&w.maxima())?);
-                }
+                let started = std::time::Instant::now();
+                let snapshot = snapshot(&mut *source, &watermarks)?;
+                let pause = started.elapsed();
                 outputs.broadcast(Message::Barrier(barrier)).await?;
-                let snapshot = OperatorSnapshot { watermark: None, chunks };
-                link.acknowledge(barrier.checkpoint_id, snapshot).await?;
+                link.acknowledge(barrier.checkpoint_id, snapshot, pause)?;
                 continue;
             }
             next = source.next_batch() => next?,
@@ -76,8 +74,7 @@ pub(crate) async fn run_source(
                 .broadcast(Message::Watermark(Watermark::END_OF_TIME))
                 .await?;
             outputs.broadcast(Message::End).await?;
-            link.finished().await;
-            return Ok(());
+            return link.finished(snapshot(&mut *source, &watermarks)?).await;
         };
         metrics.add_in(batch.num_rows());
         let watermark = match &mut watermarks {
@@ -96,6 +93,22 @@ pub(crate) async fn run_source(
             outputs.broadcast(Message::Watermark(wm)).await?;
         }
     }
+}
+
+/// The source's positions plus its per-partition event-time maxima.
+fn snapshot(
+    source: &mut dyn Source,
+    watermarks: &Option<(PartitionWatermarks, usize)>,
+) -> Result<OperatorSnapshot> {
+    let mut chunks = source.snapshot()?;
+    if let Some((w, _)) = watermarks {
+        chunks.push(watermark_chunk(&w.maxima())?);
+    }
+    Ok(OperatorSnapshot {
+        watermark: None,
+        chunks,
+        checkpoint_id: None,
+    })
 }
 
 /// State table of a source's per-partition event-time maxima.
@@ -119,10 +132,10 @@ fn watermark_chunk(maxima: &[(u32, Option<i64>)]) -> Result<StateChunk> {
     let values = std::sync::Arc::new(arrow::array::Int64Array::from_iter(
         maxima.iter().map(|m| m.1),
     ));
-    Ok(StateChunk {
-        table: WATERMARKS_TABLE.into(),
-        batch: state_batch(&watermarks_table(), shard, vec![values])?,
-    })
+    Ok(StateChunk::new(
+        WATERMARKS_TABLE,
+        state_batch(&watermarks_table(), shard, vec![values])?,
+    ))
 }
 
 /// Splits the state of all old subtasks of a source into the source's own chunks and the

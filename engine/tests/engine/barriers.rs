@@ -149,6 +149,8 @@ async fn checkpoints_align_complete_in_order_and_survive_finished_sources() {
         "complete:2",
         "barrier:3",
         "complete:3",
+        // The final checkpoint, once every subtask finished.
+        "complete:4",
     ]
     .iter()
     .map(|s| s.to_string())

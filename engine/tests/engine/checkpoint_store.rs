@@ -21,10 +21,8 @@ fn snapshot(values: &[i64], watermark: i64) -> OperatorSnapshot {
     .unwrap();
     OperatorSnapshot {
         watermark: Some(watermark),
-        chunks: vec![StateChunk {
-            table: "t".into(),
-            batch,
-        }],
+        chunks: vec![StateChunk::new("t", batch)],
+        checkpoint_id: None,
     }
 }
 
@@ -38,7 +36,8 @@ async fn checkpoint(
     for (i, half) in values.chunks(values.len().div_ceil(2)).enumerate() {
         subtasks.push(
             store
-                .write_subtask(id, "w", i, snapshot(half, id as i64 * 10))
+                .subtask_writer("w", i)
+                .write(id, snapshot(half, id as i64 * 10))
                 .await
                 .unwrap(),
         );
@@ -50,6 +49,7 @@ async fn checkpoint(
         nodes: vec![NodeState {
             name: "w".into(),
             parallelism: subtasks.len(),
+            tables: Vec::new(),
             subtasks,
         }],
     };
@@ -83,48 +83,142 @@ async fn the_newest_usable_checkpoint_is_found_and_damaged_ones_are_skipped() {
     assert!(store.latest().await.unwrap().is_none());
 
     let first = checkpoint(&store, 1, &[1, 2, 3, 4], true).await;
-    let (manifest, state) = store.latest().await.unwrap().unwrap();
-    assert_eq!(manifest, first);
-    assert_eq!(values(&state["w"]), vec![1, 2, 3, 4]);
-    assert_eq!(state["w"][1].watermark, Some(10));
+    let restored = store.latest().await.unwrap().unwrap();
+    assert_eq!(restored.manifest, first);
+    assert_eq!(values(&restored.state["w"]), vec![1, 2, 3, 4]);
+    assert_eq!(restored.state["w"][1].watermark, Some(10));
+    assert!(restored.skipped.is_empty());
 
     // 2: files but no manifest -> does not exist.
     checkpoint(&store, 2, &[5, 6], false).await;
     // 3: the manifest names a file that is gone.
     let third = checkpoint(&store, 3, &[7, 8], true).await;
-    std::fs::remove_file(dir.path().join(&third.nodes[0].subtasks[0].files[0].path)).unwrap();
+    let missing = &third.nodes[0].subtasks[0].files[0].path;
+    std::fs::remove_file(dir.path().join(missing)).unwrap();
     // 4: a truncated state file.
     let fourth = checkpoint(&store, 4, &[9, 10], true).await;
-    let damaged = dir.path().join(&fourth.nodes[0].subtasks[1].files[0].path);
-    let bytes = std::fs::read(&damaged).unwrap();
-    std::fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
+    let truncated = &fourth.nodes[0].subtasks[1].files[0].path;
+    let bytes = std::fs::read(dir.path().join(truncated)).unwrap();
+    std::fs::write(dir.path().join(truncated), &bytes[..bytes.len() / 2]).unwrap();
+    // 5: a manifest that is not JSON.
+    std::fs::create_dir_all(dir.path().join("chk-0000000005")).unwrap();
+    std::fs::write(dir.path().join("chk-0000000005/_manifest.json"), b"{ trunc").unwrap();
 
-    let (manifest, state) = store.latest().await.unwrap().unwrap();
-    assert_eq!(manifest.checkpoint_id, 1);
-    assert_eq!(values(&state["w"]), vec![1, 2, 3, 4]);
+    let restored = store.latest().await.unwrap().unwrap();
+    assert_eq!(restored.manifest.checkpoint_id, 1);
+    assert_eq!(values(&restored.state["w"]), vec![1, 2, 3, 4]);
+    let skipped: Vec<(u64, &str)> = restored
+        .skipped
+        .iter()
+        .map(|s| (s.checkpoint_id, s.reason.as_str()))
+        .collect();
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    assert_eq!(skipped[0].0, 5);
+    assert!(
+        skipped[0].1.contains("is not a valid manifest"),
+        "{skipped:?}"
+    );
+    assert_eq!(skipped[1].0, 4);
+    assert!(
+        skipped[1]
+            .1
+            .contains(&format!("{truncated} is not an Arrow file")),
+        "{skipped:?}"
+    );
+    assert_eq!(skipped[2].0, 3);
+    assert!(skipped[2].1.contains(missing.as_str()), "{skipped:?}");
+    assert_eq!(skipped[3], (2, "it has no manifest (it never completed)"));
+    assert_eq!(store.highest_id().await.unwrap(), Some(5));
 }
 
 #[tokio::test]
-async fn retention_keeps_the_newest_complete_checkpoints_only() {
+async fn no_usable_checkpoint_is_an_error_not_a_fresh_start() {
     let dir = tempfile::tempdir().unwrap();
     let store = CheckpointStore::open(dir.path().to_str().unwrap()).unwrap();
-    for id in 1..=5 {
-        checkpoint(&store, id, &[id as i64], id != 2).await;
-    }
-    store.retain(3).await.unwrap();
-    let mut left: Vec<String> = walk(dir.path());
-    left.sort();
-    assert_eq!(
-        left,
-        vec![
-            "chk-0000000003/_manifest.json",
-            "chk-0000000003/w/0/t.arrow",
-            "chk-0000000004/_manifest.json",
-            "chk-0000000004/w/0/t.arrow",
-            "chk-0000000005/_manifest.json",
-            "chk-0000000005/w/0/t.arrow",
-        ]
+    let only = checkpoint(&store, 1, &[1, 2], true).await;
+    std::fs::remove_file(dir.path().join(&only.nodes[0].subtasks[0].files[0].path)).unwrap();
+    let error = store.latest().await.unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!(
+            "cannot restore: no usable checkpoint in {}: checkpoint 1: checkpoint failed: reading chk-0000000001/w/0/t-",
+            dir.path().display()
+        )),
+        "{error}"
     );
+    // A location holding only checkpoints that never completed is a fresh start.
+    let fresh = tempfile::tempdir().unwrap();
+    let store = CheckpointStore::open(fresh.path().to_str().unwrap()).unwrap();
+    checkpoint(&store, 1, &[1], false).await;
+    assert!(store.latest().await.unwrap().is_none());
+}
+
+fn immutable(values: &[i64], id: u64) -> StateChunk {
+    let chunk = snapshot(values, 0).chunks.remove(0);
+    StateChunk::immutable("t", chunk.batch, id)
+}
+
+#[tokio::test]
+async fn incremental_checkpoints_reference_unchanged_chunks_and_retention_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = CheckpointStore::open(dir.path().to_str().unwrap()).unwrap();
+    let mut writer = store.subtask_writer("w", 0);
+    // Chunk 7 lives through every checkpoint; chunk `id + 100` only through checkpoint
+    // `id`; the mutable chunk changes every time.
+    let mut manifests = Vec::new();
+    for id in 1..=5u64 {
+        let mut state = snapshot(&[id as i64], id as i64);
+        state.chunks.push(immutable(&[70, 71], 7));
+        state.chunks.push(immutable(&[id as i64 * 100], id + 100));
+        let subtask = writer.write(id, state).await.unwrap();
+        let manifest = Manifest {
+            checkpoint_id: id,
+            timestamp_ms: 0,
+            max_parallelism: 128,
+            nodes: vec![NodeState {
+                name: "w".into(),
+                parallelism: 1,
+                tables: Vec::new(),
+                subtasks: vec![subtask],
+            }],
+        };
+        if id != 2 {
+            store.write_manifest(&manifest).await.unwrap();
+        }
+        manifests.push(manifest);
+    }
+    // Checkpoint 1 wrote 3 files; every later one 2 (chunk 7 is referenced, not rewritten).
+    let written = |id: u64| {
+        manifests[id as usize - 1]
+            .files()
+            .filter(|f| f.path.starts_with(&format!("chk-{id:010}/")))
+            .count()
+    };
+    assert_eq!(
+        (1..=5).map(written).collect::<Vec<_>>(),
+        vec![3, 2, 2, 2, 2]
+    );
+    let shared = manifests[0].files().next().unwrap().path.clone();
+    assert!(manifests
+        .iter()
+        .all(|m| m.files().any(|f| f.path == shared)));
+
+    store.retain(3).await.unwrap();
+    let mut left = walk(dir.path());
+    left.sort();
+    let mut expected: Vec<String> = manifests[2..]
+        .iter()
+        .flat_map(|m| m.files().map(|f| f.path.clone()))
+        .chain((3..=5).map(|id| format!("chk-{id:010}/_manifest.json")))
+        .collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(left, expected);
+    assert!(left.contains(&shared));
+
+    // Restoring the newest reads the shared chunk from checkpoint 1's folder.
+    let restored = store.latest().await.unwrap().unwrap();
+    assert_eq!(restored.manifest.checkpoint_id, 5);
+    assert_eq!(values(&restored.state["w"]), vec![70, 71, 500, 5]);
 }
 
 fn walk(root: &std::path::Path) -> Vec<String> {

@@ -88,6 +88,7 @@ impl OperatorPlan for PaneWindowPlan {
             panes: BTreeMap::new(),
             watermark: None,
             groups: Vec::new(),
+            next_frozen_id: 0,
         }))
     }
 }
@@ -167,8 +168,18 @@ impl GroupTable {
 struct Pane {
     /// Accumulators receiving rows since the pane was last frozen.
     live: Option<GroupTable>,
-    /// Earlier contents, as state batches.
-    frozen: Vec<RecordBatch>,
+    /// Earlier contents, as state batches. They never change, so each is written to one
+    /// checkpoint only and referenced by later ones.
+    frozen: Vec<Frozen>,
+}
+
+/// Pane contents frozen into a state batch (keys + accumulator states).
+struct Frozen {
+    state: RecordBatch,
+    /// Identifies the batch to incremental checkpoints, unique within the subtask.
+    id: u64,
+    /// The batch as a row of the panes state table, built at its first checkpoint.
+    chunk: Option<RecordBatch>,
 }
 
 struct PaneWindow {
@@ -185,6 +196,8 @@ struct PaneWindow {
     /// The last watermark received; windows ending at or before it have fired.
     watermark: Option<i64>,
     groups: Vec<usize>,
+    /// The id the next frozen batch gets.
+    next_frozen_id: u64,
 }
 
 impl PaneWindow {
@@ -206,6 +219,38 @@ impl PaneWindow {
     /// Whether window `s` is past its allowed lateness at watermark `w`.
     fn is_closed(&self, s: i64, w: i64) -> bool {
         self.last_of(s).saturating_add(self.layout.lateness_ms) <= w
+    }
+
+    /// Freezes the live accumulators of pane `p`, if it has any.
+    fn freeze(&mut self, p: i64) -> Result<()> {
+        let Some(pane) = self.panes.get_mut(&p) else {
+            return Ok(());
+        };
+        if let Some(table) = pane.live.take() {
+            pane.frozen.push(Frozen {
+                state: table.into_state(&self.state_schema)?,
+                id: self.next_frozen_id,
+                chunk: None,
+            });
+            self.next_frozen_id += 1;
+        }
+        // Compaction: once the batches frozen after the first outgrow it, merge them all
+        // into one, so state stays within about twice its merged size however many
+        // checkpoints a long window sees.
+        let later: usize = pane.frozen.iter().skip(1).map(|f| f.state.num_rows()).sum();
+        if pane.frozen.len() > 1 && later > pane.frozen[0].state.num_rows() {
+            let mut merged = GroupTable::new(&self.layout)?;
+            for frozen in &pane.frozen {
+                merged.merge(&self.layout, &frozen.state, &mut self.groups)?;
+            }
+            pane.frozen = vec![Frozen {
+                state: merged.into_state(&self.state_schema)?,
+                id: self.next_frozen_id,
+                chunk: None,
+            }];
+            self.next_frozen_id += 1;
+        }
+        Ok(())
     }
 
     fn update_pane(&mut self, p: i64, keys: &[ArrayRef], inputs: &AggregateInputs) -> Result<()> {
@@ -240,12 +285,9 @@ impl PaneWindow {
             _ => {
                 let mut merged = GroupTable::new(&self.layout)?;
                 for p in starts {
-                    let pane = self.panes.get_mut(&p).expect("listed above");
-                    if let Some(table) = pane.live.take() {
-                        pane.frozen.push(table.into_state(&self.state_schema)?);
-                    }
-                    for state in &pane.frozen {
-                        merged.merge(&self.layout, state, &mut self.groups)?;
+                    self.freeze(p)?;
+                    for frozen in &self.panes[&p].frozen {
+                        merged.merge(&self.layout, &frozen.state, &mut self.groups)?;
                     }
                 }
                 merged.evaluate()?
@@ -379,29 +421,40 @@ impl Operator for PaneWindow {
         vec![self.panes_table.clone()]
     }
 
-    /// Freezes every pane and hands out its state batches, each row tagged with its key's
+    /// Freezes every pane and hands out its frozen batches, each row tagged with its key's
     /// key group. Frozen panes keep working: windows merge frozen state when they fire.
+    /// Batches frozen before the previous checkpoint are handed out unchanged, with the same
+    /// id, so an incremental checkpoint only writes what was frozen since.
     async fn snapshot(&mut self) -> Result<OperatorSnapshot> {
         let key_count = self.layout.key_columns.len();
+        let starts: Vec<i64> = self.panes.keys().copied().collect();
         let mut chunks = Vec::new();
-        for (&p, pane) in self.panes.iter_mut() {
-            if let Some(table) = pane.live.take() {
-                pane.frozen.push(table.into_state(&self.state_schema)?);
-            }
-            for state in &pane.frozen {
-                let rows = state.num_rows();
-                let shard = shard_column(&state.columns()[..key_count], self.max_parallelism)?;
-                let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_value(p, rows))];
-                columns.extend(state.columns().iter().cloned());
-                chunks.push(StateChunk {
-                    table: PANES_TABLE.into(),
-                    batch: state_batch(&self.panes_table, shard, columns)?,
-                });
+        for p in starts {
+            self.freeze(p)?;
+            let pane = self.panes.get_mut(&p).expect("listed above");
+            for frozen in &mut pane.frozen {
+                let chunk = match &frozen.chunk {
+                    Some(chunk) => chunk.clone(),
+                    None => {
+                        let state = &frozen.state;
+                        let rows = state.num_rows();
+                        let shard =
+                            shard_column(&state.columns()[..key_count], self.max_parallelism)?;
+                        let mut columns: Vec<ArrayRef> =
+                            vec![Arc::new(Int64Array::from_value(p, rows))];
+                        columns.extend(state.columns().iter().cloned());
+                        let chunk = state_batch(&self.panes_table, shard, columns)?;
+                        frozen.chunk = Some(chunk.clone());
+                        chunk
+                    }
+                };
+                chunks.push(StateChunk::immutable(PANES_TABLE, chunk, frozen.id));
             }
         }
         Ok(OperatorSnapshot {
             watermark: self.watermark,
             chunks,
+            checkpoint_id: None,
         })
     }
 
@@ -427,7 +480,12 @@ impl Operator for PaneWindow {
                 };
                 let state =
                     RecordBatch::try_new(self.state_schema.clone(), rows.columns()[2..].to_vec())?;
-                self.panes.entry(p).or_default().frozen.push(state);
+                self.panes.entry(p).or_default().frozen.push(Frozen {
+                    state,
+                    id: self.next_frozen_id,
+                    chunk: None,
+                });
+                self.next_frozen_id += 1;
             }
         }
         Ok(())

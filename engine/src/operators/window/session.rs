@@ -459,14 +459,15 @@ impl Operator for SessionWindow {
                     states.iter().map(|s| s[i].clone()),
                 )?);
             }
-            chunks.push(StateChunk {
-                table: SESSIONS_TABLE.into(),
-                batch: state_batch(&self.sessions_table, shard, columns)?,
-            });
+            chunks.push(StateChunk::new(
+                SESSIONS_TABLE,
+                state_batch(&self.sessions_table, shard, columns)?,
+            ));
         }
         Ok(OperatorSnapshot {
             watermark: self.watermark,
             chunks,
+            checkpoint_id: None,
         })
     }
 
