@@ -33,6 +33,7 @@ pub use message::{CheckpointBarrier, Message, Watermark};
 pub use operator::{
     Collector, Operator, OperatorFactory, OperatorPlan, OutputPort, PlanContext, SubtaskInfo,
 };
+pub use operators::dedup::DedupConfig;
 pub use operators::filter::FilterConfig;
 pub use operators::project::ProjectConfig;
 pub use operators::union::UnionConfig;

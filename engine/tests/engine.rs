@@ -5,6 +5,7 @@ mod engine {
     pub mod barriers;
     pub mod checkpoint_store;
     pub mod common;
+    pub mod dedup;
     pub mod expressions;
     pub mod partitioning;
     pub mod reference;

@@ -3,6 +3,7 @@
 //! A new operator is one file with a configuration type implementing [`OperatorFactory`],
 //! plus one line in `register_operators!` below; job files then name it by its `type`.
 
+pub mod dedup;
 pub mod filter;
 pub mod project;
 pub mod union;
@@ -35,6 +36,7 @@ macro_rules! register_operators {
 }
 
 register_operators! {
+    "dedup" => Dedup(dedup::DedupConfig),
     "filter" => Filter(filter::FilterConfig),
     "project" => Project(project::ProjectConfig),
     "union" => Union(union::UnionConfig),

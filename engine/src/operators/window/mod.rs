@@ -86,7 +86,8 @@ pub(crate) struct WindowLayout {
     lateness_ms: i64,
 }
 
-fn millis(node: &str, what: &str, d: Duration) -> Result<i64> {
+/// A duration in whole milliseconds, refused when zero, fractional or too large.
+pub(crate) fn millis(node: &str, what: &str, d: Duration) -> Result<i64> {
     let ms = d.as_millis();
     if ms == 0 || !d.subsec_nanos().is_multiple_of(1_000_000) {
         return Err(EngineError::config(

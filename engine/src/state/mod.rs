@@ -6,6 +6,8 @@
 //! restore, a subtask receives exactly the rows of the key groups it owns at the new
 //! parallelism, together with the lowest watermark any old subtask had seen.
 
+pub mod expiring_keys;
+
 use std::ops::Range;
 use std::sync::Arc;
 
