@@ -3,7 +3,7 @@
 //! checkpoint. Prints throughput, checkpoint duration (p50 / max), the longest pause of a
 //! subtask, checkpoint sizes (full and incremental) and the restore time.
 //!
-//! `cargo run --release --example checkpoint_bench [-- --events N --keys K]`
+//! `cargo run --release --example checkpoint_bench [-- --events N --keys K --intervals-ms 10000,1000]`
 
 use std::time::{Duration, Instant};
 
@@ -113,6 +113,15 @@ fn main() {
     };
     let events = flag("--events", 100_000_000);
     let keys = flag("--keys", 1_000_000);
+    let intervals: Vec<u64> = args
+        .iter()
+        .position(|a| a == "--intervals-ms")
+        .and_then(|i| args.get(i + 1))
+        .map_or(vec![10_000, 1_000], |list| {
+            list.split(',')
+                .map(|v| v.parse().expect("--intervals-ms A,B,..."))
+                .collect()
+        });
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -123,10 +132,11 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut restore_point = None;
-    for interval in [None, Some(10), Some(1)] {
-        let location = interval.map(|s| dir.path().join(format!("every-{s}s")));
+    let runs = std::iter::once(None).chain(intervals.into_iter().map(Some));
+    for interval in runs {
+        let location = interval.map(|every| dir.path().join(format!("every-{every}ms")));
         let config = RuntimeConfig {
-            checkpoint_interval: interval.map(Duration::from_secs),
+            checkpoint_interval: interval.map(Duration::from_millis),
             checkpoint_location: location.as_ref().map(|l| l.to_string_lossy().into_owned()),
             ..RuntimeConfig::default()
         };
@@ -140,7 +150,10 @@ fn main() {
         let cell = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         println!(
             "| {} | {:.2} M | {:.2} M | {:.0} | {} | {} | {} | {} | {} |",
-            interval.map_or("none".to_string(), |s| format!("every {s} s")),
+            interval.map_or("none".to_string(), |every| format!(
+                "every {}",
+                ms(Duration::from_millis(every))
+            )),
             r.events_per_second / 1e6,
             events as f64 / r.cpu_seconds / 1e6,
             r.peak_mib,
