@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of weir on a fresh machine. Whatever the tests need beyond the Rust
-# toolchain is installed and started here, idempotently, and stopped on exit.
-# (Today the tests need nothing else: the Kafka broker arrives with the Kafka connector.)
+# toolchain is installed and started here, idempotently, and stopped on exit: a
+# Kafka-protocol broker (tansu) unless WEIR_KAFKA_BROKERS names one already running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+source scripts/kafka.sh
+kafka_start
 
 cargo test --workspace --all-targets --locked
 # Examples are part of the docs: run each once on a small input.

@@ -14,6 +14,12 @@ pub enum ConnectorError {
         connector: &'static str,
         message: String,
     },
+    /// Talking to Kafka failed; says what was being done (and where).
+    #[error("kafka: {0}")]
+    Kafka(String),
+    /// A record could not be decoded under the `fail` policy; names its origin.
+    #[error("cannot decode {0}")]
+    Decode(String),
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
 }

@@ -1,8 +1,11 @@
 //! weir-connectors: where data comes from and goes to.
 //!
-//! Today: the deterministic bid generator used by tests, the demo and the benchmarks.
+//! Today: the deterministic bid generator used by tests, the demo and the benchmarks;
+//! formats (JSON) with dead letters; the Kafka source.
 
 pub mod error;
+pub mod format;
 pub mod generator;
+pub mod kafka;
 
 pub use error::{ConnectorError, Result};

@@ -9,7 +9,7 @@ use crate::event_time::check_event_time_type;
 use crate::expr::ExprCompiler;
 use crate::keys::{is_hashable, DEFAULT_MAX_PARALLELISM};
 use crate::operator::{OperatorFactory, OperatorPlan, OutputPort, PlanContext, MAIN_PORT};
-use crate::source::SourcePlan;
+use crate::source::{SourcePlan, DEAD_LETTER_PORT};
 use crate::watermark::WatermarkStrategy;
 
 /// How rows travel along an edge from the upstream subtasks to the downstream subtasks.
@@ -229,10 +229,16 @@ impl GraphBuilder {
                 Some((strategy, index))
             }
         };
-        let ports = vec![OutputPort {
+        let mut ports = vec![OutputPort {
             name: MAIN_PORT.into(),
             schema,
         }];
+        if let Some(schema) = plan.dead_letter_schema() {
+            ports.push(OutputPort {
+                name: DEAD_LETTER_PORT.into(),
+                schema,
+            });
+        }
         Ok(self.push(
             name,
             parallelism,

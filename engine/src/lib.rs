@@ -41,5 +41,5 @@ pub use operators::window::{WindowAggregateConfig, WindowSpec, LATE_PORT, LATE_R
 pub use operators::OperatorConfig;
 pub use runtime::metrics::JobMetrics;
 pub use runtime::{RestoreFrom, RestoreInfo, RunningJob, RuntimeConfig};
-pub use source::{Source, SourceBatch, SourcePlan};
+pub use source::{Source, SourceBatch, SourcePlan, DEAD_LETTER_PORT};
 pub use watermark::WatermarkStrategy;

@@ -17,12 +17,34 @@ pub struct SourceBatch {
     /// Watermarks are tracked per partition.
     pub partition: u32,
     pub batch: RecordBatch,
+    /// Records of the same read that could not be decoded, laid out as
+    /// [`SourcePlan::dead_letter_schema`]; they go to the `dead_letters` output.
+    pub dead_letters: Option<RecordBatch>,
 }
+
+impl SourceBatch {
+    /// Rows of `partition`, all decoded.
+    pub fn new(partition: u32, batch: RecordBatch) -> Self {
+        Self {
+            partition,
+            batch,
+            dead_letters: None,
+        }
+    }
+}
+
+/// The name of a source's output of records it could not decode.
+pub const DEAD_LETTER_PORT: &str = "dead_letters";
 
 /// A source's configuration, compiled once; creates one reader per subtask.
 pub trait SourcePlan: Send + Sync {
     /// The schema of every batch the source produces.
     fn schema(&self) -> SchemaRef;
+    /// The schema of the source's dead letters, if it can produce any; the source node
+    /// then has a second output, [`DEAD_LETTER_PORT`].
+    fn dead_letter_schema(&self) -> Option<SchemaRef> {
+        None
+    }
     /// A reader for one subtask; together the subtasks read every partition exactly once.
     fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Source>>;
 }

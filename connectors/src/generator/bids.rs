@@ -3,7 +3,8 @@
 //! Event `i` is a pure function of `(seed, i)`, so any subtask can produce any slice of the
 //! stream and the same seed always gives the same events whatever the parallelism. Events
 //! are spread over `partitions` (event `i` belongs to partition `i % partitions`); a
-//! subtask reads the partitions `p % parallelism == subtask` and takes turns between them.
+//! subtask reads the partitions `p % parallelism == subtask`, always from the one furthest
+//! behind, so the order of its batches follows from its positions (also after a restore).
 //!
 //! Event time advances by `1 / events_per_second` per event from `start_time`. A share
 //! `disorder_fraction` of the events is moved back by up to `max_disorder`, so a watermark
@@ -327,7 +328,7 @@ impl Source for BidReader {
         let batch = self.batch(partition, next, rows)?;
         self.partitions[i].next += rows as u64;
         self.emitted += rows as u64;
-        Ok(Some(SourceBatch { partition, batch }))
+        Ok(Some(SourceBatch::new(partition, batch)))
     }
 }
 

@@ -69,7 +69,12 @@ pub(crate) async fn run_source(
                 continue;
             }
         };
-        let Some(SourceBatch { partition, batch }) = next else {
+        let Some(SourceBatch {
+            partition,
+            batch,
+            dead_letters,
+        }) = next
+        else {
             outputs
                 .broadcast(Message::Watermark(Watermark::END_OF_TIME))
                 .await?;
@@ -88,6 +93,9 @@ pub(crate) async fn run_source(
         };
         let mut out = crate::operator::Collector::new(outputs.port_count());
         out.emit(batch);
+        if let Some(dead) = dead_letters.filter(|d| d.num_rows() > 0) {
+            out.emit_to(1, dead);
+        }
         outputs.flush(&mut out).await?;
         if let Some(wm) = watermark {
             outputs.broadcast(Message::Watermark(wm)).await?;

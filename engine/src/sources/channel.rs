@@ -79,9 +79,10 @@ impl Source for ChannelReader {
     }
 
     async fn next_batch(&mut self) -> Result<Option<SourceBatch>> {
-        Ok(self.receiver.recv().await.map(|batch| SourceBatch {
-            partition: 0,
-            batch,
-        }))
+        Ok(self
+            .receiver
+            .recv()
+            .await
+            .map(|batch| SourceBatch::new(0, batch)))
     }
 }

@@ -94,10 +94,7 @@ impl Source for MemoryReader {
             .min_by_key(|p| p.next);
         Ok(behind.map(|p| {
             p.next += 1;
-            SourceBatch {
-                partition: p.partition,
-                batch: p.batches[p.next - 1].clone(),
-            }
+            SourceBatch::new(p.partition, p.batches[p.next - 1].clone())
         }))
     }
 

@@ -1,0 +1,240 @@
+//! JSON records (one object per record) into Arrow rows with a given schema.
+//!
+//! The records of a read are decoded together; only if that fails, or yields another
+//! number of rows than records (a record holding two values, or a truncated one that
+//! merges with the next), are they decoded one by one to find the bad ones.
+
+use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
+use arrow::json::reader::{Decoder as ArrowDecoder, ReaderBuilder};
+use arrow::record_batch::RecordBatch;
+
+use super::dead_letter::DeadLetters;
+use super::{Decoded, Decoder};
+use crate::error::Result;
+
+/// How much of a refused record is kept in its dead letter.
+const KEEP_BYTES: usize = 64 * 1024;
+
+/// Decodes JSON objects into rows of `schema`.
+pub struct JsonDecoder {
+    schema: SchemaRef,
+    max_record_bytes: usize,
+}
+
+impl JsonDecoder {
+    pub fn new(schema: SchemaRef, max_record_bytes: usize) -> Self {
+        Self {
+            schema,
+            max_record_bytes,
+        }
+    }
+
+    fn arrow_decoder(&self, rows: usize) -> Result<ArrowDecoder> {
+        Ok(ReaderBuilder::new(self.schema.clone())
+            .with_batch_size(rows.max(1))
+            .build_decoder()?)
+    }
+
+    /// All records at once; `None` if any of them is not exactly one valid value.
+    fn decode_together(&self, records: &[&[u8]]) -> Result<Option<RecordBatch>> {
+        let mut decoder = self.arrow_decoder(records.len())?;
+        for record in records {
+            if record.len() > self.max_record_bytes || !feed(&mut decoder, record) {
+                return Ok(None);
+            }
+        }
+        match decoder.flush() {
+            Ok(Some(batch)) if batch.num_rows() == records.len() => Ok(Some(batch)),
+            Ok(None) if records.is_empty() => Ok(Some(RecordBatch::new_empty(self.schema.clone()))),
+            _ => Ok(None),
+        }
+    }
+
+    /// One record: its row, or why it is refused.
+    fn decode_one(&self, record: &[u8]) -> Result<Result<RecordBatch, String>> {
+        if record.len() > self.max_record_bytes {
+            return Ok(Err(format!(
+                "record of {} bytes is longer than the maximum of {} bytes",
+                record.len(),
+                self.max_record_bytes
+            )));
+        }
+        if record.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Err("empty record".into()));
+        }
+        let mut decoder = self.arrow_decoder(2)?;
+        if let Err(e) = decoder.decode(record) {
+            return Ok(Err(invalid(e)));
+        }
+        Ok(match decoder.flush() {
+            Err(e) => Err(invalid(e)),
+            Ok(Some(batch)) if batch.num_rows() == 1 => Ok(batch),
+            Ok(None) => Err("empty record".into()),
+            Ok(Some(batch)) => Err(format!(
+                "the record holds {} JSON values, expected one",
+                batch.num_rows()
+            )),
+        })
+    }
+}
+
+/// The reason a record is refused, without Arrow's error-kind prefix.
+fn invalid(error: ArrowError) -> String {
+    match error {
+        ArrowError::JsonError(message) => format!("invalid JSON: {message}"),
+        other => format!("invalid JSON: {other}"),
+    }
+}
+
+/// Feeds one record to the decoder; false if it fails.
+fn feed(decoder: &mut ArrowDecoder, record: &[u8]) -> bool {
+    let mut rest = record;
+    while !rest.is_empty() {
+        match decoder.decode(rest) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => rest = &rest[n..],
+        }
+    }
+    // Records are separate values even when nothing separates their bytes.
+    decoder.decode(b"\n").is_ok()
+}
+
+impl Decoder for JsonDecoder {
+    fn decode(
+        &mut self,
+        records: &[&[u8]],
+        origin: &dyn Fn(usize) -> String,
+        dead: &mut DeadLetters,
+    ) -> Result<Decoded> {
+        if let Some(batch) = self.decode_together(records)? {
+            return Ok(Decoded { batch, kept: None });
+        }
+        let mut rows = Vec::with_capacity(records.len());
+        let mut kept = Vec::with_capacity(records.len());
+        for (i, record) in records.iter().enumerate() {
+            match self.decode_one(record)? {
+                Ok(row) => {
+                    rows.push(row);
+                    kept.push(i as u32);
+                }
+                Err(reason) => dead.push(record, KEEP_BYTES, &origin(i), &reason),
+            }
+        }
+        Ok(Decoded {
+            batch: concat_batches(&self.schema, &rows)?,
+            kept: Some(kept),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::schema::{schema_of, ColumnSpec};
+    use arrow::util::pretty::pretty_format_batches;
+
+    fn decoder() -> JsonDecoder {
+        let schema = schema_of(&[
+            ColumnSpec::new("service", "string"),
+            ColumnSpec {
+                nullable: false,
+                ..ColumnSpec::new("latency_ms", "int64")
+            },
+            ColumnSpec::new("at", "timestamp"),
+        ])
+        .unwrap();
+        JsonDecoder::new(schema, 200)
+    }
+
+    fn run(records: &[&[u8]]) -> (String, Vec<(String, String)>) {
+        let mut dead = DeadLetters::default();
+        let decoded = decoder()
+            .decode(records, &|i| format!("test:{}", i + 1), &mut dead)
+            .unwrap();
+        let table = pretty_format_batches(&[decoded.batch]).unwrap().to_string();
+        let letters = dead.finish().unwrap();
+        let mut refused = Vec::new();
+        if let Some(b) = letters {
+            use arrow::array::AsArray;
+            for r in 0..b.num_rows() {
+                refused.push((
+                    b.column(1).as_string::<i32>().value(r).to_string(),
+                    b.column(2).as_string::<i32>().value(r).to_string(),
+                ));
+            }
+        }
+        (table, refused)
+    }
+
+    #[test]
+    fn good_records_decode_together() {
+        let (table, refused) = run(&[
+            br#"{"service":"api","latency_ms":12,"at":"2026-01-01T00:00:00Z","extra":1}"#,
+            br#"{"latency_ms":7,"at":1767225600123}"#,
+        ]);
+        assert_eq!(
+            table,
+            "+---------+------------+--------------------------+\n\
+             | service | latency_ms | at                       |\n\
+             +---------+------------+--------------------------+\n\
+             | api     | 12         | 2026-01-01T00:00:00Z     |\n\
+             |         | 7          | 2026-01-01T00:00:00.123Z |\n\
+             +---------+------------+--------------------------+"
+        );
+        assert!(refused.is_empty());
+    }
+
+    #[test]
+    fn bad_records_become_dead_letters_with_origin_and_reason() {
+        let long = format!(r#"{{"latency_ms":1,"service":"{}"}}"#, "x".repeat(300));
+        let (table, refused) = run(&[
+            br#"{"service":"a","latency_ms":1}"#,
+            br#"{"service":"b","latency_ms":"#,
+            b"",
+            br#"{"service":"c"}"#,
+            b"\xff\xfe{}",
+            br#"{"latency_ms":2}{"latency_ms":3}"#,
+            long.as_bytes(),
+            br#"{"service":"d","latency_ms":"slow"}"#,
+            br#"{"service":"e","latency_ms":5}"#,
+        ]);
+        assert_eq!(
+            table,
+            "+---------+------------+----+\n\
+             | service | latency_ms | at |\n\
+             +---------+------------+----+\n\
+             | a       | 1          |    |\n\
+             | e       | 5          |    |\n\
+             +---------+------------+----+"
+        );
+        let origins: Vec<&str> = refused.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(
+            origins,
+            ["test:2", "test:3", "test:4", "test:5", "test:6", "test:7", "test:8"]
+        );
+        let reasons: Vec<&str> = refused.iter().map(|r| r.1.as_str()).collect();
+        assert_eq!(
+            reasons[0],
+            "invalid JSON: Truncated record whilst reading value"
+        );
+        assert_eq!(reasons[1], "empty record");
+        assert!(
+            reasons[2].starts_with("invalid JSON: ") && reasons[2].contains("latency_ms"),
+            "{}",
+            reasons[2]
+        );
+        assert!(reasons[3].starts_with("invalid JSON: "), "{}", reasons[3]);
+        assert_eq!(reasons[4], "the record holds 2 JSON values, expected one");
+        assert_eq!(
+            reasons[5],
+            "record of 329 bytes is longer than the maximum of 200 bytes"
+        );
+        assert!(
+            reasons[6].starts_with("invalid JSON: ") && reasons[6].contains("slow"),
+            "{}",
+            reasons[6]
+        );
+    }
+}

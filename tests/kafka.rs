@@ -1,0 +1,220 @@
+//! The Kafka source against a real Kafka-protocol broker (see `support::kafka`): decoding
+//! with dead letters that name topic/partition/offset, and exactly-once reads through
+//! kills, restores and rescaling, with offsets kept in checkpoints.
+
+mod support;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use support::committing_sink::{lines, Committed, CommittingSink};
+use support::kafka::{brokers, create_topic, produce, unique_topic};
+use weir_connectors::format::{ColumnSpec, FormatConfig};
+use weir_connectors::kafka::{KafkaSource, KafkaSourceConfig};
+use weir_engine::sinks::CollectSink;
+use weir_engine::{GraphBuilder, RuntimeConfig, DEAD_LETTER_PORT};
+
+fn format() -> FormatConfig {
+    FormatConfig::Json {
+        columns: vec![
+            ColumnSpec {
+                nullable: false,
+                ..ColumnSpec::new("key", "string")
+            },
+            ColumnSpec {
+                nullable: false,
+                ..ColumnSpec::new("seq", "int64")
+            },
+        ],
+    }
+}
+
+fn config(topic: &str) -> KafkaSourceConfig {
+    KafkaSourceConfig {
+        metadata_columns: true,
+        bounded: true,
+        ..KafkaSourceConfig::new(&brokers(), &[topic], format())
+    }
+}
+
+fn message(key: &str, seq: i64) -> Vec<u8> {
+    format!(r#"{{"key":"{key}","seq":{seq}}}"#).into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_become_dead_letters_with_their_offsets() {
+    let topic = unique_topic("dead-letters");
+    create_topic(&topic, 1).await;
+    let mut payloads: Vec<Vec<u8>> = (0..10).map(|i| message("k", i)).collect();
+    payloads.insert(3, br#"{"key":"k","seq":"#.to_vec());
+    payloads.insert(7, b"\xff\xfe not json".to_vec());
+    payloads.insert(11, br#"{"key":"k"}"#.to_vec());
+    produce(&topic, 0, &payloads).await;
+
+    let mut g = GraphBuilder::new();
+    let source = g
+        .source(
+            "kafka",
+            KafkaSource::new(config(&topic)).await.unwrap(),
+            1,
+            None,
+        )
+        .unwrap();
+    let rows = CollectSink::new();
+    let dead = CollectSink::new();
+    g.operator("rows", &rows, vec![source.main().forward()], 1)
+        .unwrap();
+    g.operator(
+        "dead",
+        &dead,
+        vec![source.port(DEAD_LETTER_PORT).unwrap().forward()],
+        1,
+    )
+    .unwrap();
+    g.build()
+        .unwrap()
+        .run(&RuntimeConfig::default())
+        .await
+        .unwrap();
+
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    let mut kept = Vec::new();
+    for b in rows.batches() {
+        let seq = b.column(1).as_primitive::<Int64Type>();
+        let offset = b.column(4).as_primitive::<Int64Type>();
+        for r in 0..b.num_rows() {
+            kept.push((seq.value(r), offset.value(r)));
+        }
+    }
+    assert_eq!(
+        kept,
+        vec![
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (3, 4),
+            (4, 5),
+            (5, 6),
+            (6, 8),
+            (7, 9),
+            (8, 10),
+            (9, 12)
+        ]
+    );
+    let mut letters = Vec::new();
+    for b in dead.batches() {
+        for r in 0..b.num_rows() {
+            letters.push((
+                b.column(1).as_string::<i32>().value(r).to_string(),
+                b.column(2).as_string::<i32>().value(r).to_string(),
+                b.column(0).as_binary::<i32>().value(r).to_vec(),
+            ));
+        }
+    }
+    assert_eq!(letters.len(), 3, "{letters:?}");
+    assert_eq!(letters[0].0, format!("{topic}/0/3"));
+    assert_eq!(
+        letters[0].1,
+        "invalid JSON: Truncated record whilst reading value"
+    );
+    assert_eq!(letters[0].2, br#"{"key":"k","seq":"#.to_vec());
+    assert_eq!(letters[1].0, format!("{topic}/0/7"));
+    assert!(
+        letters[1].1.starts_with("invalid JSON: "),
+        "{}",
+        letters[1].1
+    );
+    assert_eq!(letters[2].0, format!("{topic}/0/11"));
+    assert!(letters[2].1.contains("seq"), "{}", letters[2].1);
+}
+
+fn graph(
+    source: std::sync::Arc<KafkaSource>,
+    parallelism: usize,
+    out: &Committed,
+) -> weir_engine::JobGraph {
+    let mut g = GraphBuilder::new();
+    let kafka = g.source("kafka", source, parallelism, None).unwrap();
+    g.operator(
+        "sink",
+        &CommittingSink::new(out),
+        vec![kafka.main().rebalance()],
+        1,
+    )
+    .unwrap();
+    g.build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_in_checkpoints_give_exactly_once_through_kills_and_rescaling() {
+    let topic = unique_topic("exactly-once");
+    create_topic(&topic, 3).await;
+    let per_partition = 4_000i64;
+    for partition in 0..3 {
+        let payloads: Vec<Vec<u8>> = (0..per_partition)
+            .map(|i| message(&format!("p{partition}"), i))
+            .collect();
+        produce(&topic, partition, &payloads).await;
+    }
+    let source = |batch_size| {
+        let mut c = config(&topic);
+        c.batch_size = batch_size;
+        KafkaSource::new(c)
+    };
+
+    let straight: Committed = Default::default();
+    graph(source(8192).await.unwrap(), 2, &straight)
+        .run(&RuntimeConfig::default())
+        .await
+        .unwrap();
+    let expected = lines(&straight);
+    assert_eq!(expected.len(), 3 * per_partition as usize);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = RuntimeConfig {
+        checkpoint_interval: Some(Duration::from_millis(10)),
+        checkpoint_location: Some(dir.path().to_str().unwrap().to_string()),
+        ..RuntimeConfig::default()
+    };
+    let out: Committed = Default::default();
+    let mut restored = Vec::new();
+    for (after_ms, parallelism) in [(30u64, 2usize), (30, 3), (30, 1)] {
+        let job = graph(source(100).await.unwrap(), parallelism, &out)
+            .start(&config)
+            .await
+            .unwrap();
+        restored.push(job.restored().map(|r| r.checkpoint_id));
+        let _ = tokio::time::timeout(Duration::from_millis(after_ms), job.join()).await;
+    }
+    graph(source(100).await.unwrap(), 2, &out)
+        .run(&config)
+        .await
+        .unwrap();
+    assert!(restored[1..].iter().all(Option::is_some), "{restored:?}");
+
+    let got = lines(&out);
+    assert_eq!(got.len(), expected.len(), "rows committed");
+    assert!(
+        got == expected,
+        "committed rows differ from the straight run"
+    );
+    // Every (partition, offset) once, and every key's sequence without a gap.
+    let mut seen = HashSet::new();
+    let mut per_key: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for line in &got {
+        let f: Vec<&str> = line.split('|').collect();
+        assert!(
+            seen.insert((f[3].to_string(), f[4].to_string())),
+            "twice: {line}"
+        );
+        per_key
+            .entry(f[0].to_string())
+            .or_default()
+            .push(f[1].parse().unwrap());
+    }
+    for (key, mut seqs) in per_key {
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..per_partition).collect::<Vec<_>>(), "key {key}");
+    }
+}

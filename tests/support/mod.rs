@@ -1,0 +1,5 @@
+//! Helpers shared by the end-to-end tests; each test file uses a part of them.
+#![allow(dead_code)]
+
+pub mod committing_sink;
+pub mod kafka;
