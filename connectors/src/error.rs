@@ -17,6 +17,9 @@ pub enum ConnectorError {
     /// Talking to Kafka failed; says what was being done (and where).
     #[error("kafka: {0}")]
     Kafka(String),
+    /// Reading or writing a Delta table failed; says what was being done.
+    #[error("delta: {0}")]
+    Delta(String),
     /// A record could not be decoded under the `fail` policy; names its origin.
     #[error("cannot decode {0}")]
     Decode(String),

@@ -3,6 +3,7 @@
 //! Today: the deterministic bid generator used by tests, the demo and the benchmarks;
 //! formats (JSON) with dead letters; the Kafka source.
 
+pub mod delta;
 pub mod error;
 pub mod format;
 pub mod generator;

@@ -77,6 +77,13 @@ pub struct Input {
     pub(crate) partitioning: Partitioning,
 }
 
+impl Input {
+    /// The schema of the rows read.
+    pub fn schema(&self) -> &SchemaRef {
+        self.stream.schema()
+    }
+}
+
 /// A node added to a graph; gives access to its output streams.
 #[derive(Debug, Clone)]
 pub struct Node {

@@ -171,6 +171,50 @@ struct Pane {
     /// Earlier contents, as state batches. They never change, so each is written to one
     /// checkpoint only and referenced by later ones.
     frozen: Vec<Frozen>,
+    /// Frozen batches being merged into one.
+    compaction: Option<Compaction>,
+}
+
+/// A merge of frozen batches running on the blocking pool.
+struct Compaction {
+    /// The ids of the batches being merged; they stay in the pane until the result is in.
+    ids: Vec<u64>,
+    result: tokio::sync::oneshot::Receiver<Result<RecordBatch>>,
+}
+
+impl Compaction {
+    fn start(layout: Arc<WindowLayout>, state_schema: SchemaRef, frozen: &[Frozen]) -> Self {
+        let ids = frozen.iter().map(|f| f.id).collect();
+        let states: Vec<RecordBatch> = frozen.iter().map(|f| f.state.clone()).collect();
+        let (done, result) = tokio::sync::oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            let merge = || -> Result<RecordBatch> {
+                let mut merged = GroupTable::new(&layout)?;
+                let mut groups = Vec::new();
+                for state in &states {
+                    merged.merge(&layout, state, &mut groups)?;
+                }
+                merged.into_state(&state_schema)
+            };
+            // The pane may be gone by now; then nobody waits for the result.
+            let _ = done.send(merge());
+        });
+        Self { ids, result }
+    }
+
+    /// The merged batch with the ids it replaces, once ready.
+    fn finished(&mut self) -> Option<(Vec<u64>, Result<RecordBatch>)> {
+        match self.result.try_recv() {
+            Ok(merged) => Some((std::mem::take(&mut self.ids), merged)),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => None,
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => Some((
+                std::mem::take(&mut self.ids),
+                Err(crate::error::EngineError::Join(
+                    "a state compaction stopped".into(),
+                )),
+            )),
+        }
+    }
 }
 
 /// Pane contents frozen into a state batch (keys + accumulator states).
@@ -234,21 +278,33 @@ impl PaneWindow {
             });
             self.next_frozen_id += 1;
         }
-        // Compaction: once the batches frozen after the first outgrow it, merge them all
-        // into one, so state stays within about twice its merged size however many
-        // checkpoints a long window sees.
-        let later: usize = pane.frozen.iter().skip(1).map(|f| f.state.num_rows()).sum();
-        if pane.frozen.len() > 1 && later > pane.frozen[0].state.num_rows() {
-            let mut merged = GroupTable::new(&self.layout)?;
-            for frozen in &pane.frozen {
-                merged.merge(&self.layout, &frozen.state, &mut self.groups)?;
-            }
-            pane.frozen = vec![Frozen {
-                state: merged.into_state(&self.state_schema)?,
-                id: self.next_frozen_id,
-                chunk: None,
-            }];
+        // Compaction: once the batches frozen after the first outgrow it, they are merged
+        // into one in the background (not to stop the data flow), so state stays within
+        // a few times its merged size however many checkpoints a long window sees.
+        if let Some(merged) = pane.compaction.as_mut().and_then(Compaction::finished) {
+            let (ids, state) = (merged.0, merged.1?);
+            pane.compaction = None;
+            pane.frozen.retain(|f| !ids.contains(&f.id));
+            pane.frozen.insert(
+                0,
+                Frozen {
+                    state,
+                    id: self.next_frozen_id,
+                    chunk: None,
+                },
+            );
             self.next_frozen_id += 1;
+        }
+        let later: usize = pane.frozen.iter().skip(1).map(|f| f.state.num_rows()).sum();
+        if pane.compaction.is_none()
+            && pane.frozen.len() > 1
+            && later > pane.frozen[0].state.num_rows()
+        {
+            pane.compaction = Some(Compaction::start(
+                self.layout.clone(),
+                self.state_schema.clone(),
+                &pane.frozen,
+            ));
         }
         Ok(())
     }

@@ -1,0 +1,120 @@
+//! The Delta Lake sink, exactly once: parallel writers stage Parquet files and hand them
+//! over at checkpoint barriers; one committer commits each checkpoint's files in a single
+//! transaction carrying `txn(app_id, checkpoint id)` once the checkpoint is complete.
+//!
+//! Crash before the checkpoint completes: its files were never committed (orphans) and
+//! the restored job writes the rows again. Crash after the checkpoint completed, before or
+//! after the commit: the restored committer commits the staged files unless the table
+//! already holds that epoch. Two jobs with the same `app_id` cannot both commit an epoch.
+
+mod committer;
+pub mod table;
+mod writer;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use weir_engine::{GraphBuilder, Input, OperatorFactory, OperatorPlan, PlanContext};
+
+use crate::error::ConnectorError;
+pub use writer::staged_files_schema;
+
+/// Settings of a Delta sink.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeltaSinkConfig {
+    /// The table: a directory path or an object store URL. Created with the stream's
+    /// schema if missing.
+    pub table: String,
+    /// Partition columns of a table the sink creates.
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+    /// Writers start a new file when one reaches this size (default 128 MiB); every
+    /// checkpoint also closes the open files.
+    #[serde(default = "default_target_file_size")]
+    pub target_file_size: u64,
+    /// Identifies the writing job in the table's transaction log; epochs are per app id.
+    pub app_id: String,
+}
+
+fn default_target_file_size() -> u64 {
+    128 * 1024 * 1024
+}
+
+impl DeltaSinkConfig {
+    pub fn new(table: &str, app_id: &str) -> Self {
+        Self {
+            table: table.into(),
+            partition_by: Vec::new(),
+            target_file_size: default_target_file_size(),
+            app_id: app_id.into(),
+        }
+    }
+}
+
+struct WriterFactory(Arc<DeltaSinkConfig>);
+
+impl OperatorFactory for WriterFactory {
+    fn plan(&self, ctx: &PlanContext<'_>) -> weir_engine::Result<Arc<dyn OperatorPlan>> {
+        let input = ctx.single_input()?.clone();
+        for column in &self.0.partition_by {
+            if input.index_of(column).is_err() {
+                return Err(weir_engine::EngineError::config(
+                    ctx.node,
+                    format!("partition column '{column}' is not in the input"),
+                ));
+            }
+        }
+        Ok(Arc::new(writer::DeltaWriterPlan {
+            config: self.0.clone(),
+            input,
+        }))
+    }
+}
+
+struct CommitterFactory {
+    config: Arc<DeltaSinkConfig>,
+    rows: arrow::datatypes::SchemaRef,
+}
+
+impl OperatorFactory for CommitterFactory {
+    fn plan(&self, _: &PlanContext<'_>) -> weir_engine::Result<Arc<dyn OperatorPlan>> {
+        Ok(Arc::new(committer::DeltaCommitterPlan {
+            config: self.config.clone(),
+            rows: self.rows.clone(),
+        }))
+    }
+}
+
+/// Adds a Delta sink reading `input`: `<name>_writer` at `parallelism` and
+/// `<name>_committer` as one subtask.
+pub fn add_delta_sink(
+    graph: &mut GraphBuilder,
+    name: &str,
+    config: DeltaSinkConfig,
+    input: Input,
+    parallelism: usize,
+) -> weir_engine::Result<()> {
+    if config.app_id.is_empty() {
+        return Err(ConnectorError::Config {
+            connector: "delta sink",
+            message: "app_id must not be empty".into(),
+        }
+        .into());
+    }
+    let rows = input.schema().clone();
+    let config = Arc::new(config);
+    let writer = graph.operator(
+        &format!("{name}_writer"),
+        &WriterFactory(config.clone()),
+        vec![input],
+        parallelism,
+    )?;
+    graph.operator(
+        &format!("{name}_committer"),
+        &CommitterFactory { config, rows },
+        vec![writer.main().rebalance()],
+        1,
+    )?;
+    Ok(())
+}

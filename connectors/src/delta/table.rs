@@ -1,0 +1,161 @@
+//! Delta tables as the sinks use them: open or create, read the last committed epoch of an
+//! application, commit staged files together with that application's new epoch.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::kernel::transaction::{
+    CommitBuilder, CommitProperties, TableReference, TransactionError,
+};
+use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{ensure_table_uri, DeltaTable, DeltaTableError};
+
+use crate::error::{ConnectorError, Result};
+
+/// How often a commit is tried again after losing to a concurrent writer.
+const COMMIT_ATTEMPTS: usize = 10;
+
+fn delta_error(what: String) -> impl FnOnce(DeltaTableError) -> ConnectorError {
+    move |e| ConnectorError::Delta(format!("{what}: {e}"))
+}
+
+/// The table schema for a stream schema: Delta stores timestamps in microseconds.
+fn table_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(_, tz) => f
+                .as_ref()
+                .clone()
+                .with_data_type(DataType::Timestamp(TimeUnit::Microsecond, tz.clone())),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// Opens the table at `uri` (a path or object store URL), creating it with `schema` and
+/// `partition_by` if it does not exist yet. Several writers may race to create it.
+pub async fn open_or_create(
+    uri: &str,
+    schema: &SchemaRef,
+    partition_by: &[String],
+) -> Result<DeltaTable> {
+    let url = ensure_table_uri(uri).map_err(delta_error(format!("table location '{uri}'")))?;
+    let table = DeltaTable::try_from_url(url.clone())
+        .await
+        .map_err(delta_error(format!("opening table {uri}")))?;
+    if table.version().is_some() {
+        return Ok(table);
+    }
+    let columns: StructType = table_schema(schema).try_into_kernel().map_err(|e| {
+        ConnectorError::Delta(format!("the stream's schema as a Delta schema: {e}"))
+    })?;
+    let created = table
+        .create()
+        .with_columns(columns.fields().cloned())
+        .with_partition_columns(partition_by.to_vec())
+        .with_save_mode(SaveMode::Ignore)
+        .await;
+    match created {
+        Ok(table) => Ok(table),
+        Err(_) => {
+            // Another writer created it first.
+            let mut table = DeltaTable::try_from_url(url)
+                .await
+                .map_err(delta_error(format!("opening table {uri}")))?;
+            table
+                .load()
+                .await
+                .map_err(delta_error(format!("loading table {uri}")))?;
+            Ok(table)
+        }
+    }
+}
+
+/// The newest epoch application `app_id` committed to the table, after reloading it.
+pub async fn committed_epoch(table: &mut DeltaTable, app_id: &str) -> Result<Option<i64>> {
+    table
+        .update_state()
+        .await
+        .map_err(delta_error("reloading the table".into()))?;
+    let snapshot = table
+        .snapshot()
+        .map_err(delta_error("reading the table state".into()))?;
+    snapshot
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await
+        .map_err(delta_error(format!(
+            "reading the epoch of application '{app_id}'"
+        )))
+}
+
+/// Commits `adds` as epoch `epoch` of application `app_id`, in one transaction that also
+/// records the epoch, unless that epoch (or a later one) is already committed. Retries
+/// when a concurrent writer (a compaction, another job) committed first. Returns the new
+/// table version, or `None` when there was nothing to do.
+pub async fn commit_epoch(
+    table: &mut DeltaTable,
+    app_id: &str,
+    epoch: i64,
+    adds: Vec<Add>,
+) -> Result<Option<u64>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if committed_epoch(table, app_id)
+            .await?
+            .is_some_and(|done| done >= epoch)
+        {
+            return Ok(None);
+        }
+        let snapshot = table
+            .snapshot()
+            .map_err(delta_error("reading the table state".into()))?;
+        let partition_columns = snapshot.metadata().partition_columns().to_vec();
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: (!partition_columns.is_empty()).then_some(partition_columns),
+            predicate: None,
+        };
+        let properties = CommitProperties::default()
+            .with_application_transaction(Transaction::new(app_id, epoch));
+        let actions = adds.iter().cloned().map(Action::Add).collect();
+        let result = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(
+                Some(snapshot as &dyn TableReference),
+                table.log_store(),
+                operation,
+            )
+            .await;
+        match result {
+            Ok(done) => {
+                let version = done.version();
+                table.state = Some(done.snapshot());
+                return Ok(Some(version));
+            }
+            Err(DeltaTableError::Transaction {
+                source: TransactionError::CommitConflict(_) | TransactionError::MaxCommitAttempts(_),
+            })
+            | Err(DeltaTableError::VersionAlreadyExists(_))
+                if attempt < COMMIT_ATTEMPTS =>
+            {
+                tracing::warn!(
+                    app_id,
+                    epoch,
+                    attempt,
+                    "Delta commit conflict; trying again"
+                );
+            }
+            Err(e) => {
+                return Err(ConnectorError::Delta(format!(
+                    "committing epoch {epoch} of application '{app_id}': {e}"
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The writing half of the Delta sink: each subtask writes its rows to Parquet files in
+//! the table's storage and, at every checkpoint barrier (and at the end of the input),
+//! closes them and hands their `add` actions downstream to the committer. Nothing it
+//! writes is visible until the committer commits it.
+
+use std::sync::Arc;
+
+use arrow::array::StringArray;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
+
+use super::table::open_or_create;
+use super::DeltaSinkConfig;
+use crate::error::ConnectorError;
+
+/// The schema of what writers hand to the committer: one `add` action (JSON) per file.
+pub fn staged_files_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new("add", DataType::Utf8, false)]))
+}
+
+pub(super) struct DeltaWriterPlan {
+    pub config: Arc<DeltaSinkConfig>,
+    pub input: SchemaRef,
+}
+
+impl OperatorPlan for DeltaWriterPlan {
+    fn outputs(&self) -> Vec<OutputPort> {
+        vec![OutputPort {
+            name: weir_engine::operator::MAIN_PORT.into(),
+            schema: staged_files_schema(),
+        }]
+    }
+
+    fn create(&self, _: &SubtaskInfo) -> weir_engine::Result<Box<dyn Operator>> {
+        Ok(Box::new(DeltaFileWriter {
+            config: self.config.clone(),
+            input: self.input.clone(),
+            writer: None,
+        }))
+    }
+}
+
+struct DeltaFileWriter {
+    config: Arc<DeltaSinkConfig>,
+    input: SchemaRef,
+    /// Opened with the first rows (creating the table if needed).
+    writer: Option<RecordBatchWriter>,
+}
+
+impl DeltaFileWriter {
+    /// Closes the open files and emits their `add` actions.
+    async fn hand_over(&mut self, out: &mut Collector) -> weir_engine::Result<()> {
+        let Some(writer) = &mut self.writer else {
+            return Ok(());
+        };
+        let adds = writer.flush().await.map_err(|e| {
+            ConnectorError::Delta(format!("writing files of {}: {e}", self.config.table))
+        })?;
+        if adds.is_empty() {
+            return Ok(());
+        }
+        let json = adds
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ConnectorError::Delta(format!("encoding an add action: {e}")))?;
+        out.emit(RecordBatch::try_new(
+            staged_files_schema(),
+            vec![Arc::new(StringArray::from(json))],
+        )?);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Operator for DeltaFileWriter {
+    async fn process_batch(
+        &mut self,
+        _: usize,
+        batch: RecordBatch,
+        _: &mut Collector,
+    ) -> weir_engine::Result<()> {
+        let writer = match &mut self.writer {
+            Some(w) => w,
+            None => {
+                let table =
+                    open_or_create(&self.config.table, &self.input, &self.config.partition_by)
+                        .await?;
+                let writer = RecordBatchWriter::for_table(&table)
+                    .map_err(|e| {
+                        ConnectorError::Delta(format!("writing to {}: {e}", self.config.table))
+                    })?
+                    .with_target_file_size(self.config.target_file_size);
+                self.writer.insert(writer)
+            }
+        };
+        writer
+            .write(batch)
+            .await
+            .map_err(|e| ConnectorError::Delta(format!("writing to {}: {e}", self.config.table)))?;
+        Ok(())
+    }
+
+    async fn on_barrier(
+        &mut self,
+        _: CheckpointBarrier,
+        out: &mut Collector,
+    ) -> weir_engine::Result<()> {
+        self.hand_over(out).await
+    }
+
+    async fn on_end(&mut self, out: &mut Collector) -> weir_engine::Result<()> {
+        self.hand_over(out).await
+    }
+}
