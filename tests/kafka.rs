@@ -218,3 +218,129 @@ async fn offsets_in_checkpoints_give_exactly_once_through_kills_and_rescaling() 
         assert_eq!(seqs, (0..per_partition).collect::<Vec<_>>(), "key {key}");
     }
 }
+
+/// The rows of the Delta table at `uri`, via DataFusion, ordered by `order`.
+async fn delta_rows(uri: &str, sql: &str) -> Vec<arrow::record_batch::RecordBatch> {
+    let url = deltalake::ensure_table_uri(uri).unwrap();
+    let mut table = deltalake::DeltaTable::try_from_url(url).await.unwrap();
+    table.load().await.unwrap();
+    let ctx = datafusion::prelude::SessionContext::new();
+    table.update_datafusion_session(&ctx.state()).unwrap();
+    ctx.register_table("t", table.table_provider().await.unwrap())
+        .unwrap();
+    ctx.sql(sql).await.unwrap().collect().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_to_delta_with_a_dead_letter_table() {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    use weir_connectors::delta::{add_delta_sink, DeltaSinkConfig};
+
+    let topic = unique_topic("to-delta");
+    create_topic(&topic, 1).await;
+    let mut payloads: Vec<Vec<u8>> = (0..10).map(|i| message("k", i)).collect();
+    payloads.insert(2, b"not json at all".to_vec());
+    payloads.insert(6, br#"{"key":"k","seq":1.5e400}"#.to_vec());
+    payloads.insert(12, Vec::new());
+    produce(&topic, 0, &payloads).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events").to_str().unwrap().to_string();
+    let dead = dir
+        .path()
+        .join("dead_letters")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let mut g = GraphBuilder::new();
+    let source = g
+        .source(
+            "kafka",
+            KafkaSource::new(config(&topic)).await.unwrap(),
+            1,
+            None,
+        )
+        .unwrap();
+    add_delta_sink(
+        &mut g,
+        "events",
+        DeltaSinkConfig::new(&events, "kafka-to-delta"),
+        source.main().forward(),
+        1,
+    )
+    .unwrap();
+    add_delta_sink(
+        &mut g,
+        "dead",
+        DeltaSinkConfig::new(&dead, "kafka-to-delta"),
+        source.port(DEAD_LETTER_PORT).unwrap().forward(),
+        1,
+    )
+    .unwrap();
+    let dir_checkpoints = dir.path().join("checkpoints");
+    g.build()
+        .unwrap()
+        .run(&RuntimeConfig {
+            checkpoint_location: Some(dir_checkpoints.to_str().unwrap().to_string()),
+            ..RuntimeConfig::default()
+        })
+        .await
+        .unwrap();
+
+    let rows = delta_rows(
+        &events,
+        "SELECT seq, kafka_offset FROM t ORDER BY kafka_offset",
+    )
+    .await;
+    let mut kept = Vec::new();
+    for b in &rows {
+        let (seq, offset) = (
+            b.column(0).as_primitive::<Int64Type>(),
+            b.column(1).as_primitive::<Int64Type>(),
+        );
+        kept.extend((0..b.num_rows()).map(|r| (seq.value(r), offset.value(r))));
+    }
+    assert_eq!(
+        kept,
+        vec![
+            (0, 0),
+            (1, 1),
+            (2, 3),
+            (3, 4),
+            (4, 5),
+            (5, 7),
+            (6, 8),
+            (7, 9),
+            (8, 10),
+            (9, 11)
+        ]
+    );
+    let letters = delta_rows(&dead, "SELECT origin, reason FROM t ORDER BY origin").await;
+    let mut found = Vec::new();
+    for b in &letters {
+        // DataFusion reads strings as views; compare them as plain strings.
+        let text = |i: usize| {
+            arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Utf8).unwrap()
+        };
+        let (origin, reason) = (text(0), text(1));
+        for r in 0..b.num_rows() {
+            found.push((
+                origin.as_string::<i32>().value(r).to_string(),
+                reason.as_string::<i32>().value(r).to_string(),
+            ));
+        }
+    }
+    let origins: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(
+        origins,
+        [
+            format!("{topic}/0/12"),
+            format!("{topic}/0/2"),
+            format!("{topic}/0/6")
+        ]
+    );
+    assert_eq!(found[0].1, "empty record");
+    assert!(found[1].1.starts_with("invalid JSON: "), "{}", found[1].1);
+    assert!(found[2].1.starts_with("invalid JSON: "), "{}", found[2].1);
+}
