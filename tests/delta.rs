@@ -2,14 +2,16 @@
 //! random moments and restored commits every row exactly once; committing an epoch twice
 //! or from two jobs with the same app id changes nothing the second time.
 
+mod support;
+
 use std::time::Duration;
 
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::prelude::SessionContext;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+use support::delta::query_table;
 use weir_connectors::delta::table::{commit_epoch, committed_epoch, open_or_create};
 use weir_connectors::delta::{add_delta_sink, DeltaSinkConfig};
 use weir_connectors::generator::{BidGenerator, BidGeneratorConfig};
@@ -74,21 +76,13 @@ fn lines(batches: &[RecordBatch]) -> Vec<String> {
 }
 
 async fn table_rows(table: &str) -> Vec<String> {
-    let url = deltalake::ensure_table_uri(table).unwrap();
-    let mut delta = deltalake::DeltaTable::try_from_url(url).await.unwrap();
-    delta.load().await.unwrap();
-    let ctx = SessionContext::new();
-    delta.update_datafusion_session(&ctx.state()).unwrap();
-    ctx.register_table("t", delta.table_provider().await.unwrap())
-        .unwrap();
-    let batches = ctx
-        .sql("SELECT auction, bidder, price, channel, event_time FROM t")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    lines(&batches)
+    lines(
+        &query_table(
+            table,
+            "SELECT auction, bidder, price, channel, event_time FROM t",
+        )
+        .await,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,28 +191,10 @@ async fn an_epoch_is_committed_once_whoever_tries_again() {
         Some(3)
     );
 
-    let rows = table_rows_of(&uri).await;
+    let rows = lines(&query_table(&uri, "SELECT v FROM t").await);
     assert_eq!(rows.len(), 4, "{rows:?}");
     assert_eq!(&rows[..2], ["a", "b"]);
     assert!(rows.contains(&"c".to_string()));
     assert!(rows.contains(&"mine".to_string()) != rows.contains(&"theirs".to_string()));
     assert_eq!(committed_epoch(&mut table, "job").await.unwrap(), Some(6));
-}
-
-async fn table_rows_of(uri: &str) -> Vec<String> {
-    let url = deltalake::ensure_table_uri(uri).unwrap();
-    let mut delta = deltalake::DeltaTable::try_from_url(url).await.unwrap();
-    delta.load().await.unwrap();
-    let ctx = SessionContext::new();
-    delta.update_datafusion_session(&ctx.state()).unwrap();
-    ctx.register_table("t", delta.table_provider().await.unwrap())
-        .unwrap();
-    let batches = ctx
-        .sql("SELECT v FROM t")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    lines(&batches)
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use support::committing_sink::{lines, Committed, CommittingSink};
+use support::delta::query_table;
 use support::kafka::{brokers, create_topic, produce, unique_topic};
 use weir_connectors::format::{ColumnSpec, FormatConfig};
 use weir_connectors::kafka::{KafkaSource, KafkaSourceConfig};
@@ -219,18 +220,6 @@ async fn offsets_in_checkpoints_give_exactly_once_through_kills_and_rescaling() 
     }
 }
 
-/// The rows of the Delta table at `uri`, via DataFusion, ordered by `order`.
-async fn delta_rows(uri: &str, sql: &str) -> Vec<arrow::record_batch::RecordBatch> {
-    let url = deltalake::ensure_table_uri(uri).unwrap();
-    let mut table = deltalake::DeltaTable::try_from_url(url).await.unwrap();
-    table.load().await.unwrap();
-    let ctx = datafusion::prelude::SessionContext::new();
-    table.update_datafusion_session(&ctx.state()).unwrap();
-    ctx.register_table("t", table.table_provider().await.unwrap())
-        .unwrap();
-    ctx.sql(sql).await.unwrap().collect().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_to_delta_with_a_dead_letter_table() {
     use arrow::array::AsArray;
@@ -288,7 +277,7 @@ async fn kafka_to_delta_with_a_dead_letter_table() {
         .await
         .unwrap();
 
-    let rows = delta_rows(
+    let rows = query_table(
         &events,
         "SELECT seq, kafka_offset FROM t ORDER BY kafka_offset",
     )
@@ -316,7 +305,7 @@ async fn kafka_to_delta_with_a_dead_letter_table() {
             (9, 11)
         ]
     );
-    let letters = delta_rows(&dead, "SELECT origin, reason FROM t ORDER BY origin").await;
+    let letters = query_table(&dead, "SELECT origin, reason FROM t ORDER BY origin").await;
     let mut found = Vec::new();
     for b in &letters {
         // DataFusion reads strings as views; compare them as plain strings.

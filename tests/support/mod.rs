@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod committing_sink;
+pub mod delta;
 pub mod kafka;
