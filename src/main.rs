@@ -1,6 +1,7 @@
 //! The `weir` command line.
 
 mod demo;
+mod run;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -17,6 +18,8 @@ struct Cli {
 enum Command {
     /// Run the built-in demo job: generated bids through keyed event-time windows.
     Demo(demo::DemoArgs),
+    /// Run a job file (YAML) in the foreground, resuming from its newest checkpoint.
+    Run(run::RunArgs),
 }
 
 fn main() -> Result<()> {
@@ -32,5 +35,6 @@ fn main() -> Result<()> {
         .build()?;
     match cli.command {
         Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Run(args) => runtime.block_on(run::run(args)),
     }
 }

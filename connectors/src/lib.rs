@@ -8,5 +8,6 @@ pub mod error;
 pub mod format;
 pub mod generator;
 pub mod kafka;
+pub mod stdout;
 
 pub use error::{ConnectorError, Result};

@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod event_time;
 pub mod expr;
+pub mod failpoint;
 pub mod graph;
 pub mod keys;
 pub mod message;

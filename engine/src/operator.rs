@@ -62,6 +62,13 @@ impl PlanContext<'_> {
 /// An operator's configuration: validated and compiled into a plan at graph build time.
 pub trait OperatorFactory {
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Arc<dyn OperatorPlan>>;
+
+    /// The columns a keyed operator groups by. Job files partition such an operator's
+    /// input by the hash of these columns unless they say otherwise; `None` for operators
+    /// that are not keyed.
+    fn key_columns(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// A compiled operator: knows its outputs and creates its subtasks.

@@ -1,2 +1,19 @@
-//! weir-jobs: job definitions (YAML) turned into dataflow graphs, and the built-in job kinds.
-//! Built with the job-file issue.
+//! weir-jobs: job definitions (YAML job files) and how they become dataflow graphs.
+//!
+//! A job file names its sources, transforms and sinks, each with a `type` from a registry
+//! (connectors for sources and sinks, the engine's operators for transforms), wires them
+//! by name, and sets checkpoints. [`JobDefinition::from_file`] reads one;
+//! [`build_graph`] turns it into a [`weir_engine::JobGraph`] to run with
+//! [`JobDefinition::runtime_config`].
+
+mod build;
+pub mod definition;
+pub mod error;
+mod interpolate;
+pub mod sinks;
+pub mod sources;
+
+pub use build::build_graph;
+pub use definition::{CheckpointSettings, JobDefinition, PartitionSpec, SinkSpec, SourceSpec};
+pub use error::{JobError, Result};
+pub use interpolate::interpolate;

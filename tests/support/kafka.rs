@@ -45,14 +45,25 @@ pub async fn create_topic(topic: &str, partitions: i32) {
     }
 }
 
-/// Produces `payloads` to `partition` of `topic`, in order, waiting for every delivery.
+/// Produces `payloads` to `partition` of `topic`, in order, waiting for every delivery;
+/// one message per record batch, so bounded reads see every message (see below).
 pub async fn produce(topic: &str, partition: i32, payloads: &[Vec<u8>]) {
+    // One message per record batch: tansu 0.6 reports the end offset of a partition as
+    // the base offset of its last record batch plus one.
+    send(topic, partition, payloads, "1").await
+}
+
+/// Like [`produce`], but in record batches of many messages (fast; for jobs that do not
+/// read up to the end offsets seen at start).
+pub async fn produce_batched(topic: &str, partition: i32, payloads: &[Vec<u8>]) {
+    send(topic, partition, payloads, "10000").await
+}
+
+async fn send(topic: &str, partition: i32, payloads: &[Vec<u8>], batch_messages: &str) {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers())
         .set("linger.ms", "5")
-        // One message per record batch: tansu 0.6 reports the end offset of a partition as
-        // the base offset of its last record batch plus one.
-        .set("batch.num.messages", "1")
+        .set("batch.num.messages", batch_messages)
         .set("enable.idempotence", "false")
         .create()
         .unwrap();

@@ -13,6 +13,7 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use deltalake::kernel::Add;
 use deltalake::DeltaTable;
+use weir_engine::failpoint;
 use weir_engine::state::{state_batch, OperatorSnapshot, StateChunk, StateTable};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
 
@@ -92,11 +93,13 @@ impl DeltaCommitter {
                 ),
             };
             let files = adds.len();
+            failpoint::hit("delta_before_commit");
             if let Some(version) =
                 commit_epoch(table, &self.config.app_id, epoch as i64, adds).await?
             {
                 tracing::info!(table = %self.config.table, epoch, version, files, "committed to Delta");
             }
+            failpoint::hit("delta_after_commit");
         }
         for e in epochs {
             self.staged.remove(&e);
@@ -127,6 +130,7 @@ impl Operator for DeltaCommitter {
         self.staged
             .insert(barrier.checkpoint_id, std::mem::take(&mut self.pending));
         self.last_checkpoint = barrier.checkpoint_id;
+        failpoint::hit("delta_files_staged");
         Ok(())
     }
 

@@ -34,6 +34,8 @@ pub struct DeltaSinkConfig {
     #[serde(default = "default_target_file_size")]
     pub target_file_size: u64,
     /// Identifies the writing job in the table's transaction log; epochs are per app id.
+    /// Job files default it to the job's name; it must not be empty.
+    #[serde(default)]
     pub app_id: String,
 }
 

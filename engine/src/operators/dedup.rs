@@ -46,6 +46,10 @@ pub struct DedupConfig {
 const SEEN_TABLE: &str = "seen";
 
 impl OperatorFactory for DedupConfig {
+    fn key_columns(&self) -> Option<Vec<String>> {
+        Some(self.key.clone())
+    }
+
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Arc<dyn OperatorPlan>> {
         let schema = ctx.single_input()?.clone();
         let column = |name: &str, what: &str| {

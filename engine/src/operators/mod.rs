@@ -31,6 +31,12 @@ macro_rules! register_operators {
                     $(Self::$variant(config) => config.plan(ctx),)*
                 }
             }
+
+            fn key_columns(&self) -> Option<Vec<String>> {
+                match self {
+                    $(Self::$variant(config) => config.key_columns(),)*
+                }
+            }
         }
     };
 }

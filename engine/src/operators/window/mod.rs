@@ -219,6 +219,10 @@ impl WindowLayout {
 }
 
 impl OperatorFactory for WindowAggregateConfig {
+    fn key_columns(&self) -> Option<Vec<String>> {
+        Some(self.key.clone())
+    }
+
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Arc<dyn OperatorPlan>> {
         let layout = WindowLayout::new(ctx, self)?;
         match &self.window {

@@ -1,0 +1,228 @@
+//! The job file: what a YAML job definition holds, and reading one.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use weir_engine::{OperatorConfig, Partitioning, RuntimeConfig, WatermarkStrategy};
+
+use crate::error::{JobError, Result};
+use crate::interpolate::interpolate;
+use crate::sinks::SinkConfig;
+use crate::sources::SourceConfig;
+
+/// A job definition, as read from a YAML job file. Sources, transforms and sinks share
+/// one namespace of node names; a node reads other nodes by name (`events`) or by output
+/// port (`events.dead_letters`, `per_minute.late`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobDefinition {
+    /// The job's id: the default Delta app id and the default checkpoint folder name.
+    pub name: String,
+    /// Parallelism of every node that does not set its own (default 1).
+    #[serde(default = "one")]
+    pub parallelism: usize,
+    #[serde(default)]
+    pub checkpoints: CheckpointSettings,
+    pub sources: BTreeMap<String, SourceSpec>,
+    #[serde(default)]
+    pub transforms: BTreeMap<String, TransformSpec>,
+    pub sinks: BTreeMap<String, SinkSpec>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// When and where the job checkpoints.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSettings {
+    /// How often (default 10 s). Delta sinks commit once per checkpoint, so this is also
+    /// how fresh the lake is.
+    #[serde(with = "humantime_serde", default = "default_interval")]
+    pub interval: Duration,
+    /// A directory or object store URL (default `checkpoints/<job name>`).
+    #[serde(default)]
+    pub location: Option<String>,
+    /// How many complete checkpoints to keep (default 3).
+    #[serde(default = "default_retained")]
+    pub retained: usize,
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_retained() -> usize {
+    3
+}
+
+impl Default for CheckpointSettings {
+    fn default() -> Self {
+        Self {
+            interval: default_interval(),
+            location: None,
+            retained: default_retained(),
+        }
+    }
+}
+
+/// A source node: a connector plus how many subtasks read it and how event time is
+/// derived from its rows.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SourceSpec {
+    #[serde(default)]
+    pub parallelism: Option<usize>,
+    /// Without a watermark strategy only the end of a bounded input advances event time.
+    #[serde(default)]
+    pub watermark: Option<WatermarkStrategy>,
+    #[serde(flatten)]
+    pub connector: SourceConfig,
+}
+
+/// How a node's inputs are spread over its subtasks.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionSpec {
+    /// Subtask to subtask (round-robin when the parallelism differs).
+    Forward,
+    /// Whole batches round-robin.
+    Rebalance,
+    /// Every row to every subtask.
+    Broadcast,
+    /// By the hash of these columns.
+    Hash(Vec<String>),
+}
+
+impl PartitionSpec {
+    pub(crate) fn partitioning(&self) -> Partitioning {
+        match self {
+            PartitionSpec::Forward => Partitioning::Forward,
+            PartitionSpec::Rebalance => Partitioning::Rebalance,
+            PartitionSpec::Broadcast => Partitioning::Broadcast,
+            PartitionSpec::Hash(keys) => Partitioning::Hash(keys.clone()),
+        }
+    }
+}
+
+/// A transform node: any registered operator (`type: filter`, `window_aggregate`, ...).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TransformSpec {
+    /// The nodes (or `node.port`s) it reads.
+    pub inputs: Vec<String>,
+    #[serde(default)]
+    pub parallelism: Option<usize>,
+    /// Default: by the hash of the operator's key for keyed operators (windows, dedup),
+    /// forward otherwise.
+    #[serde(default)]
+    pub partition: Option<PartitionSpec>,
+    #[serde(flatten)]
+    pub operator: OperatorConfig,
+}
+
+/// A sink node.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SinkSpec {
+    /// The node (or `node.port`) it writes; exactly one.
+    pub inputs: Vec<String>,
+    #[serde(default)]
+    pub parallelism: Option<usize>,
+    /// Default: forward.
+    #[serde(default)]
+    pub partition: Option<PartitionSpec>,
+    #[serde(flatten)]
+    pub connector: SinkConfig,
+}
+
+impl JobDefinition {
+    /// Reads a job file, replacing `${VAR}` / `${VAR:-default}` with environment variables.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| JobError::Definition {
+            location: label.clone(),
+            message: format!("cannot read the job file: {e}"),
+        })?;
+        Self::from_yaml(&text, &label, |name| std::env::var(name).ok())
+    }
+
+    /// Parses a job definition; `file` names it in errors, `env` looks up variables.
+    pub fn from_yaml(text: &str, file: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let text = interpolate(text, file, env)?;
+        let definition: JobDefinition =
+            serde_yaml::from_str(&text).map_err(|e| JobError::Definition {
+                location: match e.location() {
+                    Some(at) => format!("{file}:{}:{}", at.line(), at.column()),
+                    None => file.to_string(),
+                },
+                message: e.to_string(),
+            })?;
+        definition.validate(file)?;
+        Ok(definition)
+    }
+
+    fn validate(&self, file: &str) -> Result<()> {
+        let invalid = |message: String| {
+            Err(JobError::Definition {
+                location: file.to_string(),
+                message,
+            })
+        };
+        if !is_name(&self.name) {
+            return invalid(format!(
+                "job name '{}' must be letters, digits, '_' or '-'",
+                self.name
+            ));
+        }
+        if self.parallelism == 0 {
+            return invalid("parallelism must be at least 1".into());
+        }
+        if self.sources.is_empty() || self.sinks.is_empty() {
+            return invalid("a job needs at least one source and one sink".into());
+        }
+        let mut seen = BTreeMap::new();
+        let names = self
+            .sources
+            .keys()
+            .map(|n| (n, "sources"))
+            .chain(self.transforms.keys().map(|n| (n, "transforms")))
+            .chain(self.sinks.keys().map(|n| (n, "sinks")));
+        for (name, section) in names {
+            if !is_name(name) {
+                return invalid(format!(
+                    "node name '{name}' in {section} must be letters, digits, '_' or '-'"
+                ));
+            }
+            if let Some(other) = seen.insert(name.clone(), section) {
+                return invalid(format!(
+                    "node name '{name}' is used in both {other} and {section}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The runtime settings: checkpoints every `checkpoints.interval` at
+    /// `checkpoints.location` (default `checkpoints/<name>`), restoring from the newest one.
+    pub fn runtime_config(&self) -> RuntimeConfig {
+        RuntimeConfig {
+            checkpoint_interval: Some(self.checkpoints.interval),
+            checkpoint_location: Some(
+                self.checkpoints
+                    .location
+                    .clone()
+                    .unwrap_or_else(|| format!("checkpoints/{}", self.name)),
+            ),
+            checkpoints_retained: self.checkpoints.retained,
+            ..RuntimeConfig::default()
+        }
+    }
+}
+
+fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

@@ -1,0 +1,50 @@
+//! The sinks a job file can name by `type`.
+
+use serde::Deserialize;
+use weir_connectors::delta::{add_delta_sink, DeltaSinkConfig};
+use weir_connectors::stdout::StdoutSinkConfig;
+use weir_engine::sinks::DiscardSink;
+use weir_engine::{GraphBuilder, Input};
+
+use crate::error::Result;
+
+/// A sink connector's configuration, tagged by `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SinkConfig {
+    /// A Delta table, exactly once (`app_id` defaults to the job's name).
+    Delta(DeltaSinkConfig),
+    /// Standard output, as tables or JSON lines.
+    Stdout(StdoutSinkConfig),
+    /// Drops every row (for benchmarks; rows are still counted).
+    Discard {},
+}
+
+impl SinkConfig {
+    /// Adds the sink as node(s) named after `name` reading `input`.
+    pub(crate) fn add(
+        &self,
+        graph: &mut GraphBuilder,
+        job: &str,
+        name: &str,
+        input: Input,
+        parallelism: usize,
+    ) -> Result<()> {
+        match self {
+            SinkConfig::Delta(config) => {
+                let mut config = config.clone();
+                if config.app_id.is_empty() {
+                    config.app_id = job.to_string();
+                }
+                add_delta_sink(graph, name, config, input, parallelism)?;
+            }
+            SinkConfig::Stdout(config) => {
+                graph.operator(name, config, vec![input], parallelism)?;
+            }
+            SinkConfig::Discard {} => {
+                graph.operator(name, &DiscardSink, vec![input], parallelism)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,30 @@
+//! The sources a job file can name by `type`.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use weir_connectors::generator::{BidGenerator, BidGeneratorConfig};
+use weir_connectors::kafka::{KafkaSource, KafkaSourceConfig};
+use weir_engine::SourcePlan;
+
+use crate::error::Result;
+
+/// A source connector's configuration, tagged by `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// Kafka topics on assigned partitions, offsets in checkpoints.
+    Kafka(KafkaSourceConfig),
+    /// The seeded bid generator.
+    Generator(BidGeneratorConfig),
+}
+
+impl SourceConfig {
+    /// The compiled source; Kafka sources contact the brokers here to list partitions.
+    pub async fn plan(&self) -> Result<Arc<dyn SourcePlan>> {
+        Ok(match self {
+            SourceConfig::Kafka(config) => KafkaSource::new(config.clone()).await?,
+            SourceConfig::Generator(config) => BidGenerator::new(config.clone())?,
+        })
+    }
+}
