@@ -82,9 +82,10 @@ pub struct SourceSpec {
     pub connector: SourceConfig,
 }
 
-/// How a node's inputs are spread over its subtasks.
+/// How a node's inputs are spread over its subtasks: `forward`, `rebalance`, `broadcast`
+/// or `{hash: [columns]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "PartitionText")]
 pub enum PartitionSpec {
     /// Subtask to subtask (round-robin when the parallelism differs).
     Forward,
@@ -94,6 +95,35 @@ pub enum PartitionSpec {
     Broadcast,
     /// By the hash of these columns.
     Hash(Vec<String>),
+}
+
+/// How a partitioning is written in YAML.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PartitionText {
+    Name(String),
+    Hash { hash: Vec<String> },
+}
+
+impl TryFrom<PartitionText> for PartitionSpec {
+    type Error = String;
+
+    fn try_from(text: PartitionText) -> std::result::Result<Self, String> {
+        match text {
+            PartitionText::Hash { hash } if hash.is_empty() => {
+                Err("hash partitioning needs at least one column".into())
+            }
+            PartitionText::Hash { hash } => Ok(PartitionSpec::Hash(hash)),
+            PartitionText::Name(name) => match name.as_str() {
+                "forward" => Ok(PartitionSpec::Forward),
+                "rebalance" => Ok(PartitionSpec::Rebalance),
+                "broadcast" => Ok(PartitionSpec::Broadcast),
+                other => Err(format!(
+                    "unknown partitioning '{other}': expected forward, rebalance, broadcast or {{hash: [columns]}}"
+                )),
+            },
+        }
+    }
 }
 
 impl PartitionSpec {
@@ -150,14 +180,25 @@ impl JobDefinition {
     /// Parses a job definition; `file` names it in errors, `env` looks up variables.
     pub fn from_yaml(text: &str, file: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let text = interpolate(text, file, env)?;
-        let definition: JobDefinition =
-            serde_yaml::from_str(&text).map_err(|e| JobError::Definition {
-                location: match e.location() {
-                    Some(at) => format!("{file}:{}:{}", at.line(), at.column()),
-                    None => file.to_string(),
+        let definition: JobDefinition = serde_yaml::from_str(&text).map_err(|e| {
+            let message = e.to_string();
+            match e.location() {
+                Some(at) => {
+                    let suffix = format!(" at line {} column {}", at.line(), at.column());
+                    JobError::Definition {
+                        location: format!("{file}:{}:{}", at.line(), at.column()),
+                        message: message
+                            .strip_suffix(&suffix)
+                            .unwrap_or(&message)
+                            .to_string(),
+                    }
+                }
+                None => JobError::Definition {
+                    location: file.to_string(),
+                    message,
                 },
-                message: e.to_string(),
-            })?;
+            }
+        })?;
         definition.validate(file)?;
         Ok(definition)
     }

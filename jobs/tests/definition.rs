@@ -1,0 +1,177 @@
+//! Job files: what parses, what builds, and the errors a user sees for mistakes.
+
+use weir_jobs::{build_graph, JobDefinition, PartitionSpec};
+
+const JOB: &str = r#"
+name: demo
+parallelism: 2
+sources:
+  bids:
+    type: generator
+    events: 1000
+    watermark: {event_time: event_time, max_out_of_orderness: 1s}
+transforms:
+  per_channel:
+    type: window_aggregate
+    inputs: [bids]
+    key: [channel]
+    event_time: event_time
+    window: {kind: tumbling, size: 10s}
+    aggregates: ["count(*) AS n"]
+  cheap:
+    type: filter
+    inputs: [bids]
+    predicate: price < 100
+    partition: {hash: [auction]}
+sinks:
+  out:
+    type: stdout
+    inputs: [per_channel]
+    format: json_lines
+  rest:
+    type: discard
+    inputs: [cheap]
+  late:
+    type: discard
+    inputs: [per_channel.late]
+"#;
+
+fn parse(text: &str) -> Result<JobDefinition, String> {
+    JobDefinition::from_yaml(text, "job.yaml", |_| None).map_err(|e| e.to_string())
+}
+
+async fn build(text: &str) -> Result<(), String> {
+    let job = parse(text)?;
+    build_graph(&job)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn a_job_file_parses_and_builds() {
+    let job = parse(JOB).unwrap();
+    assert_eq!(job.name, "demo");
+    assert_eq!(
+        job.transforms["cheap"].partition,
+        Some(PartitionSpec::Hash(vec!["auction".into()]))
+    );
+    let config = job.runtime_config();
+    assert_eq!(
+        config.checkpoint_location.as_deref(),
+        Some("checkpoints/demo")
+    );
+    assert_eq!(
+        config.checkpoint_interval,
+        Some(std::time::Duration::from_secs(10))
+    );
+    build(JOB).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_example_jobs_parse() {
+    for file in ["bids_to_lake.yaml", "kafka_to_lake.yaml"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/jobs")
+            .join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        JobDefinition::from_yaml(&text, file, |_| None).unwrap();
+    }
+}
+
+#[test]
+fn yaml_mistakes_name_the_file_line_and_field() {
+    let e = parse("name: x\nsources: {}\nsinks: {}\nparalelism: 2\n").unwrap_err();
+    assert!(
+        e.starts_with("job.yaml:4:1: unknown field `paralelism`"),
+        "{e}"
+    );
+    let typo = JOB.replace("predicate: price < 100", "predicat: price < 100");
+    let e = parse(&typo).unwrap_err();
+    assert!(e.contains("unknown field `predicat`"), "{e}");
+    let e = parse(&JOB.replace("type: stdout", "type: printer")).unwrap_err();
+    assert!(e.contains("unknown variant `printer`"), "{e}");
+}
+
+#[test]
+fn names_are_checked() {
+    let e = parse(&JOB.replace("  rest:", "  cheap:")).unwrap_err();
+    assert_eq!(
+        e,
+        "job.yaml: node name 'cheap' is used in both transforms and sinks"
+    );
+    let e = parse(&JOB.replace("name: demo", "name: my job")).unwrap_err();
+    assert_eq!(
+        e,
+        "job.yaml: job name 'my job' must be letters, digits, '_' or '-'"
+    );
+    let e = parse("name: x\nsources: {}\nsinks: {}\n").unwrap_err();
+    assert_eq!(e, "job.yaml: a job needs at least one source and one sink");
+}
+
+#[tokio::test]
+async fn wiring_mistakes_name_the_node() {
+    let e = build(&JOB.replace("inputs: [cheap]", "inputs: [chep]"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        "node 'rest': input 'chep' is not a source or transform; there are: bids, cheap, per_channel"
+    );
+    let e = build(&JOB.replace("inputs: [per_channel.late]", "inputs: [per_channel.lat]"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        "node 'late': invalid job graph: node 'per_channel' has no output 'lat'; it has: main, late"
+    );
+    let e = build(&JOB.replace("inputs: [cheap]", "inputs: [cheap, bids]"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        "node 'rest': a sink reads exactly one input, got 2 (union them in a transform first)"
+    );
+}
+
+#[tokio::test]
+async fn a_cycle_between_transforms_is_refused() {
+    let job = r#"
+name: cyclic
+sources:
+  s: {type: generator, events: 10}
+transforms:
+  a: {type: filter, inputs: [b], predicate: price > 1}
+  b: {type: filter, inputs: [a], predicate: price > 2}
+sinks:
+  out: {type: discard, inputs: [a]}
+"#;
+    assert_eq!(
+        build(job).await.unwrap_err(),
+        "node 'a': the transforms a, b read each other in a cycle"
+    );
+}
+
+#[tokio::test]
+async fn operator_errors_name_the_node_and_expression() {
+    let e = build(&JOB.replace("price < 100", "prize < 100"))
+        .await
+        .unwrap_err();
+    assert!(e.contains("cheap"), "{e}");
+    assert!(e.contains("prize"), "{e}");
+}
+
+#[test]
+fn environment_variables_fill_in_the_file() {
+    let text = JOB.replace("parallelism: 2", "parallelism: ${P}");
+    let job = JobDefinition::from_yaml(&text, "job.yaml", |name| {
+        (name == "P").then(|| "3".to_string())
+    })
+    .unwrap();
+    assert_eq!(job.parallelism, 3);
+    let e = parse(&text).unwrap_err();
+    assert!(
+        e.starts_with("job.yaml:3: environment variable P is not set"),
+        "{e}"
+    );
+}
