@@ -175,3 +175,26 @@ fn environment_variables_fill_in_the_file() {
         "{e}"
     );
 }
+
+#[test]
+fn kafka_sources_parse_with_every_start() {
+    use weir_connectors::kafka::StartOffset;
+    use weir_jobs::sources::SourceConfig;
+    for (start, expected) in [
+        ("earliest", StartOffset::Earliest),
+        ("latest", StartOffset::Latest),
+        (
+            "{timestamp: 1767225600000}",
+            StartOffset::Timestamp(1_767_225_600_000),
+        ),
+    ] {
+        let text = format!(
+            "name: k\nsources:\n  events:\n    type: kafka\n    brokers: b:9092\n    topics: [t]\n    start: {start}\n    format: {{type: json, columns: [{{name: a, type: int64}}]}}\nsinks:\n  out: {{type: discard, inputs: [events]}}\n"
+        );
+        let job = parse(&text).unwrap();
+        let SourceConfig::Kafka(kafka) = &job.sources["events"].connector else {
+            panic!("not a kafka source");
+        };
+        assert_eq!(kafka.start, expected);
+    }
+}
