@@ -68,3 +68,88 @@ async fn the_bids_example_job_matches_a_batch_aggregation_at_any_parallelism() {
     }
     assert_eq!(results[0], results[1]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kafka_example_job_writes_events_and_dead_letters() {
+    use support::delta::query_table;
+    use support::kafka::{brokers, create_topic, produce, unique_topic};
+    let topic = unique_topic("example");
+    create_topic(&topic, 1).await;
+    let mut messages: Vec<Vec<u8>> = (0..10)
+        .map(|i| {
+            format!(
+                r#"{{"ts":"2026-01-01T00:00:0{i}Z","service":"api","level":"{}","latency_ms":{i}}}"#,
+                if i % 3 == 0 { "error" } else { "info" }
+            )
+            .into_bytes()
+        })
+        .collect();
+    messages.insert(4, b"{\"ts\": oops".to_vec());
+    messages.push(br#"{"service":"api"}"#.to_vec());
+    produce(&topic, 0, &messages).await;
+
+    let lake = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "run",
+            "--progress",
+            "0s",
+            "examples/jobs/kafka_to_lake.yaml",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LAKE", lake.path())
+        .env("KAFKA_BROKERS", brokers())
+        .env("TOPIC", &topic)
+        .env("CHECKPOINT_INTERVAL", "200ms")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let events = lake.path().join("events").display().to_string();
+    let dead = lake
+        .path()
+        .join("events_dead_letters")
+        .display()
+        .to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let count = |table: String| async move {
+        if !std::path::Path::new(&table).join("_delta_log").exists() {
+            return 0;
+        }
+        let batches = query_table(&table, "SELECT count(*) FROM t").await;
+        batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap()
+            .value(0)
+    };
+    while count(events.clone()).await < 10 || count(dead.clone()).await < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tables incomplete after 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let rows = support::delta::query_text(
+        &[("t", events.as_str())],
+        "SELECT count(*) AS n, sum(latency_ms) AS latency, count(*) FILTER (WHERE level = 'error') AS errors, min(kafka_offset) AS first, max(kafka_offset) AS last FROM t",
+    )
+    .await;
+    assert_eq!(
+        rows.lines().nth(3).unwrap(),
+        "| 10 | 45      | 4      | 0     | 10   |",
+        "{rows}"
+    );
+    let letters = query_table(&dead, "SELECT origin, reason FROM t ORDER BY origin").await;
+    let text = arrow::util::pretty::pretty_format_batches(&letters)
+        .unwrap()
+        .to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(lines[3].contains(&format!("{topic}/0/11 ")), "{text}");
+    assert!(lines[3].contains("\"ts\""), "{text}");
+    assert!(lines[4].contains(&format!("{topic}/0/4 ")), "{text}");
+    assert!(lines[4].contains("invalid JSON"), "{text}");
+}

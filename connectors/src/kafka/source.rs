@@ -326,7 +326,8 @@ impl Received {
         if keep >= self.offsets.len() {
             return;
         }
-        self.data.truncate(if keep == 0 { 0 } else { self.ends[keep - 1] });
+        self.data
+            .truncate(if keep == 0 { 0 } else { self.ends[keep - 1] });
         self.ends.truncate(keep);
         self.offsets.truncate(keep);
         self.keys.truncate(keep);
