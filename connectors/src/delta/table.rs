@@ -10,7 +10,7 @@ use deltalake::kernel::transaction::{
 };
 use deltalake::kernel::{Action, Add, StructType, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::{ensure_table_uri, DeltaTable, DeltaTableError};
+use deltalake::{ensure_table_uri, DeltaTable, DeltaTableBuilder, DeltaTableError};
 
 use crate::error::{ConnectorError, Result};
 
@@ -45,10 +45,19 @@ pub async fn open_or_create(
     partition_by: &[String],
 ) -> Result<DeltaTable> {
     let url = ensure_table_uri(uri).map_err(delta_error(format!("table location '{uri}'")))?;
-    let table = DeltaTable::try_from_url(url.clone())
+    // Look before loading: loading a missing table logs an error in the Delta kernel.
+    let mut table = DeltaTableBuilder::from_url(url.clone())
+        .and_then(DeltaTableBuilder::build)
+        .map_err(delta_error(format!("table location '{uri}'")))?;
+    let exists = table
+        .verify_deltatable_existence()
         .await
-        .map_err(delta_error(format!("opening table {uri}")))?;
-    if table.version().is_some() {
+        .map_err(delta_error(format!("looking for table {uri}")))?;
+    if exists {
+        table
+            .load()
+            .await
+            .map_err(delta_error(format!("loading table {uri}")))?;
         return Ok(table);
     }
     let columns: StructType = table_schema(schema).try_into_kernel().map_err(|e| {
