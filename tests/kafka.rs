@@ -333,3 +333,99 @@ async fn kafka_to_delta_with_a_dead_letter_table() {
     assert!(found[1].1.starts_with("invalid JSON: "), "{}", found[1].1);
     assert!(found[2].1.starts_with("invalid JSON: "), "{}", found[2].1);
 }
+
+/// Reads every message of `partitions` partitions of `topic` until `expected` arrived:
+/// `(partition, key, payload)`.
+fn consume_all(topic: &str, partitions: i32, expected: usize) -> Vec<(i32, String, String)> {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", "weir-test")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        assignment
+            .add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut read = Vec::new();
+    while read.len() < expected && std::time::Instant::now() < deadline {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.unwrap();
+            read.push((
+                message.partition(),
+                String::from_utf8(message.key().unwrap_or_default().to_vec()).unwrap(),
+                String::from_utf8(message.payload().unwrap_or_default().to_vec()).unwrap(),
+            ));
+        }
+    }
+    read
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kafka_sink_delivers_every_row_once_per_key_partition() {
+    use weir_connectors::generator::{BidGenerator, BidGeneratorConfig};
+    use weir_connectors::kafka::KafkaSinkConfig;
+    use weir_engine::ProjectConfig;
+    const EVENTS: u64 = 20_000;
+    let topic = unique_topic("sink");
+    create_topic(&topic, 3).await;
+    let config = BidGeneratorConfig {
+        events: Some(EVENTS),
+        auctions: 500,
+        ..Default::default()
+    };
+    let generator = BidGenerator::new(config.clone()).unwrap();
+    let mut g = GraphBuilder::new();
+    let bids = g.source("bids", generator.clone(), 2, None).unwrap();
+    let keyed = g
+        .operator(
+            "keyed",
+            &ProjectConfig::new(["CAST(auction AS VARCHAR) AS key", "auction", "price"]),
+            vec![bids.main().forward()],
+            2,
+        )
+        .unwrap();
+    let sink = KafkaSinkConfig {
+        key: Some("key".into()),
+        ..KafkaSinkConfig::new(&brokers(), &topic)
+    };
+    g.operator("to_kafka", &sink, vec![keyed.main().forward()], 2)
+        .unwrap();
+    g.build()
+        .unwrap()
+        .run(&RuntimeConfig::default())
+        .await
+        .unwrap();
+
+    let read = consume_all(&topic, 3, EVENTS as usize);
+    assert_eq!(read.len(), EVENTS as usize);
+    let mut expected: BTreeMap<i64, (u64, i64)> = BTreeMap::new();
+    for i in 0..EVENTS {
+        let bid = config.bid(i);
+        let entry = expected.entry(bid.auction).or_default();
+        entry.0 += 1;
+        entry.1 += bid.price;
+    }
+    let mut got: BTreeMap<i64, (u64, i64)> = BTreeMap::new();
+    let mut partition_of: BTreeMap<String, i32> = BTreeMap::new();
+    for (partition, key, payload) in &read {
+        let row: serde_json::Value = serde_json::from_str(payload).unwrap();
+        assert_eq!(row["key"].as_str().unwrap(), key);
+        let entry = got.entry(row["auction"].as_i64().unwrap()).or_default();
+        entry.0 += 1;
+        entry.1 += row["price"].as_i64().unwrap();
+        assert_eq!(
+            *partition_of.entry(key.clone()).or_insert(*partition),
+            *partition,
+            "key {key} in two partitions"
+        );
+    }
+    assert_eq!(got, expected);
+}

@@ -1,4 +1,5 @@
-//! Kafka: a source reading assigned partitions with offsets kept in checkpoints.
+//! Kafka: a source reading assigned partitions with offsets kept in checkpoints, and an
+//! at-least-once sink.
 //!
 //! The source never relies on a consumer group: when the job starts, the partitions of the
 //! configured topics are spread over the source's subtasks by a fixed rule
@@ -8,6 +9,7 @@
 //! from their beginning.
 
 pub mod assignment;
+pub mod sink;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::format::{DecodeErrorPolicy, FormatConfig};
 
+pub use sink::KafkaSinkConfig;
 pub use source::KafkaSource;
 
 /// Where reading starts in partitions without a checkpointed offset.
