@@ -151,20 +151,24 @@ async fn an_epoch_is_committed_once_whoever_tries_again() {
 
     let first = stage(&table, &["a", "b"]).await;
     assert_eq!(
-        commit_epoch(&mut table, "job", 5, first.clone())
+        commit_epoch(&mut table, "job", 5, first.clone(), None)
             .await
             .unwrap(),
         Some(1)
     );
     // Replaying the committed epoch (a restore after the commit) is a no-op.
     assert_eq!(
-        commit_epoch(&mut table, "job", 5, first).await.unwrap(),
+        commit_epoch(&mut table, "job", 5, first, None)
+            .await
+            .unwrap(),
         None
     );
     // So is an older epoch.
     let older = stage(&table, &["old"]).await;
     assert_eq!(
-        commit_epoch(&mut table, "job", 4, older).await.unwrap(),
+        commit_epoch(&mut table, "job", 4, older, None)
+            .await
+            .unwrap(),
         None
     );
 
@@ -173,8 +177,8 @@ async fn an_epoch_is_committed_once_whoever_tries_again() {
     let mine = stage(&table, &["mine"]).await;
     let theirs = stage(&other, &["theirs"]).await;
     let (a, b) = tokio::join!(
-        commit_epoch(&mut table, "job", 6, mine),
-        commit_epoch(&mut other, "job", 6, theirs)
+        commit_epoch(&mut table, "job", 6, mine, None),
+        commit_epoch(&mut other, "job", 6, theirs, None)
     );
     let committed = [a.unwrap(), b.unwrap()];
     assert_eq!(
@@ -185,7 +189,7 @@ async fn an_epoch_is_committed_once_whoever_tries_again() {
     // Another app id has epochs of its own.
     let elsewhere = stage(&table, &["c"]).await;
     assert_eq!(
-        commit_epoch(&mut table, "other-job", 1, elsewhere)
+        commit_epoch(&mut table, "other-job", 1, elsewhere, None)
             .await
             .unwrap(),
         Some(3)
@@ -197,4 +201,157 @@ async fn an_epoch_is_committed_once_whoever_tries_again() {
     assert!(rows.contains(&"c".to_string()));
     assert!(rows.contains(&"mine".to_string()) != rows.contains(&"theirs".to_string()));
     assert_eq!(committed_epoch(&mut table, "job").await.unwrap(), Some(6));
+}
+
+/// Runs `batches` (one partition) through a Delta sink into `table`, as a job of its own
+/// (each run is a new application: a run's epochs start at 1).
+async fn write_rows(
+    table: &str,
+    batches: Vec<RecordBatch>,
+    configure: impl FnOnce(&mut DeltaSinkConfig),
+) -> weir_engine::Result<()> {
+    use weir_engine::sources::memory::MemorySource;
+    let schema = batches[0].schema();
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let mut config = DeltaSinkConfig::new(table, &format!("rows-{run}"));
+    configure(&mut config);
+    let mut g = GraphBuilder::new();
+    let rows = g
+        .source("rows", MemorySource::new(schema, vec![batches])?, 1, None)
+        .unwrap();
+    add_delta_sink(&mut g, "lake", config, rows.main().forward(), 1)?;
+    g.build()?.run(&RuntimeConfig::default()).await.map(|_| ())
+}
+
+fn batch(columns: Vec<(&str, arrow::array::ArrayRef)>) -> RecordBatch {
+    RecordBatch::try_from_iter(columns).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_evolution_adds_nullable_columns_only_when_asked() {
+    use arrow::array::{Int64Array, StringArray};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t").display().to_string();
+    let first = batch(vec![
+        ("id", Arc::new(Int64Array::from(vec![1, 2])) as _),
+        ("name", Arc::new(StringArray::from(vec!["a", "b"])) as _),
+    ]);
+    write_rows(&table, vec![first], |_| {}).await.unwrap();
+    let wider = batch(vec![
+        ("id", Arc::new(Int64Array::from(vec![3])) as _),
+        ("name", Arc::new(StringArray::from(vec!["c"])) as _),
+        ("region", Arc::new(StringArray::from(vec!["eu"])) as _),
+    ]);
+    let refused = write_rows(&table, vec![wider.clone()], |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(&format!(
+            "the stream has columns table {table} does not: region; set `schema_evolution: true` to add them"
+        )),
+        "{refused}"
+    );
+    write_rows(&table, vec![wider], |c| c.schema_evolution = true)
+        .await
+        .unwrap();
+    assert_eq!(
+        lines(&query_table(&table, "SELECT id, name, region FROM t").await),
+        ["1|a|", "2|b|", "3|c|eu"]
+    );
+    let narrower = batch(vec![("id", Arc::new(Int64Array::from(vec![4])) as _)]);
+    let refused = write_rows(&table, vec![narrower], |c| c.schema_evolution = true)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("the table has columns the stream does not produce: name, region"),
+        "{refused}"
+    );
+    let retyped = batch(vec![
+        ("id", Arc::new(StringArray::from(vec!["5"])) as _),
+        ("name", Arc::new(StringArray::from(vec!["e"])) as _),
+        ("region", Arc::new(StringArray::from(vec!["us"])) as _),
+    ]);
+    let refused = write_rows(&table, vec![retyped], |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("column 'id' is long in the table but string in the stream"),
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitioned_tables_get_one_folder_per_value_and_file_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("bids").display().to_string();
+    let mut g = GraphBuilder::new();
+    let bids = g.source("bids", generator(), 2, None).unwrap();
+    let mut config = DeltaSinkConfig::new(&table, "partitioned");
+    config.partition_by = vec!["channel".into()];
+    add_delta_sink(&mut g, "lake", config, bids.main().forward(), 2).unwrap();
+    g.build()
+        .unwrap()
+        .run(&RuntimeConfig::default())
+        .await
+        .unwrap();
+    let mut folders: Vec<String> = std::fs::read_dir(&table)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| !n.starts_with('_'))
+        .collect();
+    folders.sort();
+    assert_eq!(
+        folders,
+        [
+            "channel=apple",
+            "channel=baidu",
+            "channel=facebook",
+            "channel=google"
+        ]
+    );
+    // Every add action carries statistics a reader can skip files with.
+    let mut adds = 0;
+    for entry in std::fs::read_dir(format!("{table}/_delta_log")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                let action: serde_json::Value = serde_json::from_str(line).unwrap();
+                if let Some(add) = action.get("add") {
+                    adds += 1;
+                    let stats: serde_json::Value =
+                        serde_json::from_str(add["stats"].as_str().unwrap()).unwrap();
+                    assert!(stats["numRecords"].as_i64().unwrap() > 0, "{stats}");
+                    assert!(stats["minValues"]["price"].is_number(), "{stats}");
+                    assert!(stats["maxValues"]["auction"].is_number(), "{stats}");
+                    assert_eq!(stats["nullCount"]["bidder"], 0, "{stats}");
+                    assert!(add["partitionValues"]["channel"].is_string(), "{add}");
+                }
+            }
+        }
+    }
+    assert!(adds >= 4, "{adds} files");
+    let per_channel = query_table(
+        &table,
+        "SELECT channel, count(*) AS n FROM t GROUP BY channel ORDER BY channel",
+    )
+    .await;
+    let total: i64 = per_channel
+        .iter()
+        .map(|b| {
+            arrow::compute::sum(
+                b.column(1)
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .unwrap(),
+            )
+            .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(total, 60_000);
+    assert_eq!(per_channel.iter().map(|b| b.num_rows()).sum::<usize>(), 4);
 }

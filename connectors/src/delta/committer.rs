@@ -94,10 +94,27 @@ impl DeltaCommitter {
             };
             let files = adds.len();
             failpoint::hit("delta_before_commit");
-            if let Some(version) =
-                commit_epoch(table, &self.config.app_id, epoch as i64, adds).await?
-            {
-                tracing::info!(table = %self.config.table, epoch, version, files, "committed to Delta");
+            let committed = commit_epoch(
+                table,
+                &self.config.app_id,
+                epoch as i64,
+                adds,
+                self.config.schema_evolution.then_some(&self.rows),
+            )
+            .await?;
+            match committed {
+                Some(version) => {
+                    tracing::info!(table = %self.config.table, epoch, version, files, "committed to Delta")
+                }
+                // Expected after a restore; otherwise a sign that another job (or an
+                // earlier run whose checkpoints were deleted) uses the same app id.
+                None => tracing::warn!(
+                    table = %self.config.table,
+                    app_id = %self.config.app_id,
+                    epoch,
+                    files,
+                    "the table already holds this epoch of this app id; its files are not committed again"
+                ),
             }
             failpoint::hit("delta_after_commit");
         }

@@ -8,6 +8,7 @@
 //! already holds that epoch. Two jobs with the same `app_id` cannot both commit an epoch.
 
 mod committer;
+mod schema;
 pub mod table;
 mod writer;
 
@@ -33,6 +34,10 @@ pub struct DeltaSinkConfig {
     /// checkpoint also closes the open files.
     #[serde(default = "default_target_file_size")]
     pub target_file_size: u64,
+    /// Add the stream's columns an existing table lacks, as nullable columns (default
+    /// false: such a stream is refused, naming the columns). Not for partitioned tables.
+    #[serde(default)]
+    pub schema_evolution: bool,
     /// Identifies the writing job in the table's transaction log; epochs are per app id.
     /// Job files default it to the job's name; it must not be empty.
     #[serde(default)]
@@ -49,6 +54,7 @@ impl DeltaSinkConfig {
             table: table.into(),
             partition_by: Vec::new(),
             target_file_size: default_target_file_size(),
+            schema_evolution: false,
             app_id: app_id.into(),
         }
     }

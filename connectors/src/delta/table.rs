@@ -8,10 +8,11 @@ use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::{
     CommitBuilder, CommitProperties, TableReference, TransactionError,
 };
-use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::kernel::{Action, Add, MetadataExt as _, StructType, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{ensure_table_uri, DeltaTable, DeltaTableBuilder, DeltaTableError};
 
+use super::schema::new_columns;
 use crate::error::{ConnectorError, Result};
 
 /// How often a commit is tried again after losing to a concurrent writer.
@@ -22,7 +23,7 @@ fn delta_error(what: String) -> impl FnOnce(DeltaTableError) -> ConnectorError {
 }
 
 /// The table schema for a stream schema: Delta stores timestamps in microseconds.
-fn table_schema(schema: &SchemaRef) -> SchemaRef {
+pub(super) fn table_schema(schema: &SchemaRef) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
@@ -106,11 +107,15 @@ pub async fn committed_epoch(table: &mut DeltaTable, app_id: &str) -> Result<Opt
 /// records the epoch, unless that epoch (or a later one) is already committed. Retries
 /// when a concurrent writer (a compaction, another job) committed first. Returns the new
 /// table version, or `None` when there was nothing to do.
+///
+/// With `evolve_to` (the stream's schema, when schema evolution is on), columns of the
+/// stream the table lacks are added to it, as nullable columns, in the same transaction.
 pub async fn commit_epoch(
     table: &mut DeltaTable,
     app_id: &str,
     epoch: i64,
     adds: Vec<Add>,
+    evolve_to: Option<&SchemaRef>,
 ) -> Result<Option<u64>> {
     let mut attempt = 0;
     loop {
@@ -132,7 +137,25 @@ pub async fn commit_epoch(
         };
         let properties = CommitProperties::default()
             .with_application_transaction(Transaction::new(app_id, epoch));
-        let actions = adds.iter().cloned().map(Action::Add).collect();
+        let mut actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
+        if let Some(stream) = evolve_to {
+            let uri = table.table_url().to_string();
+            let current = snapshot.schema();
+            let added = new_columns(stream, &current, &uri)?;
+            if !added.is_empty() {
+                let widening = |e: &dyn std::fmt::Display| {
+                    ConnectorError::Delta(format!("widening the schema of {uri}: {e}"))
+                };
+                let merged = StructType::try_new(current.fields().cloned().chain(added))
+                    .map_err(|e| widening(&e))?;
+                let metadata = snapshot
+                    .metadata()
+                    .clone()
+                    .with_schema(&merged)
+                    .map_err(|e| widening(&e))?;
+                actions.push(Action::Metadata(metadata));
+            }
+        }
         let result = CommitBuilder::from(properties)
             .with_actions(actions)
             .build(

@@ -9,9 +9,10 @@ use arrow::array::StringArray;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
-use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+use deltalake::writer::{DeltaWriter as _, RecordBatchWriter, WriteMode};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
 
+use super::schema::{check_evolution, new_columns};
 use super::table::open_or_create;
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
@@ -39,6 +40,7 @@ impl OperatorPlan for DeltaWriterPlan {
             config: self.config.clone(),
             input: self.input.clone(),
             writer: None,
+            mode: WriteMode::Default,
         }))
     }
 }
@@ -48,6 +50,8 @@ struct DeltaFileWriter {
     input: SchemaRef,
     /// Opened with the first rows (creating the table if needed).
     writer: Option<RecordBatchWriter>,
+    /// `MergeSchema` when the stream adds columns to the table (schema evolution).
+    mode: WriteMode,
 }
 
 impl DeltaFileWriter {
@@ -89,16 +93,24 @@ impl Operator for DeltaFileWriter {
                 let table =
                     open_or_create(&self.config.table, &self.input, &self.config.partition_by)
                         .await?;
+                let uri = &self.config.table;
+                let snapshot = table
+                    .snapshot()
+                    .map_err(|e| ConnectorError::Delta(format!("reading table {uri}: {e}")))?;
+                let added = new_columns(&self.input, &snapshot.schema(), uri)?;
+                let partitioned = !snapshot.metadata().partition_columns().is_empty();
+                check_evolution(&added, self.config.schema_evolution, partitioned, uri)?;
+                if !added.is_empty() {
+                    self.mode = WriteMode::MergeSchema;
+                }
                 let writer = RecordBatchWriter::for_table(&table)
-                    .map_err(|e| {
-                        ConnectorError::Delta(format!("writing to {}: {e}", self.config.table))
-                    })?
+                    .map_err(|e| ConnectorError::Delta(format!("writing to {uri}: {e}")))?
                     .with_target_file_size(self.config.target_file_size);
                 self.writer.insert(writer)
             }
         };
         writer
-            .write(batch)
+            .write_with_mode(batch, self.mode)
             .await
             .map_err(|e| ConnectorError::Delta(format!("writing to {}: {e}", self.config.table)))?;
         Ok(())
