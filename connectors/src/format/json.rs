@@ -10,12 +10,10 @@ use arrow::error::ArrowError;
 use arrow::json::reader::{Decoder as ArrowDecoder, ReaderBuilder};
 use arrow::record_batch::RecordBatch;
 
-use super::dead_letter::DeadLetters;
+use super::dead_letter::{DeadLetters, KEEP_BYTES};
+use super::text::too_long;
 use super::{Decoded, Decoder};
 use crate::error::Result;
-
-/// How much of a refused record is kept in its dead letter.
-const KEEP_BYTES: usize = 64 * 1024;
 
 /// Decodes JSON objects into rows of `schema`.
 pub struct JsonDecoder {
@@ -55,11 +53,7 @@ impl JsonDecoder {
     /// One record: its row, or why it is refused.
     fn decode_one(&self, record: &[u8]) -> Result<Result<RecordBatch, String>> {
         if record.len() > self.max_record_bytes {
-            return Ok(Err(format!(
-                "record of {} bytes is longer than the maximum of {} bytes",
-                record.len(),
-                self.max_record_bytes
-            )));
+            return Ok(Err(too_long(record.len(), self.max_record_bytes)));
         }
         if record.iter().all(u8::is_ascii_whitespace) {
             return Ok(Err("empty record".into()));
