@@ -283,10 +283,10 @@ fn timestamp3164(rest: &str, year: Option<i32>) -> Result<Option<(i64, &str)>, S
         .and_then(month)
         .filter(|_| bytes.get(3) == Some(&b' '))
     else {
-        return Ok(rest
-            .split_once(' ')
-            .and_then(|(t, after)| Some((DateTime::parse_from_rfc3339(t).ok()?, after)))
-            .map(|(t, after)| (t.timestamp_millis(), after)));
+        let token = rest.split(' ').next().unwrap_or(rest);
+        return Ok(DateTime::parse_from_rfc3339(token)
+            .ok()
+            .map(|t| (t.timestamp_millis(), &rest[token.len()..])));
     };
     let stamp = rest.get(..15).unwrap_or(rest);
     let bad = || format!("TIMESTAMP '{stamp}' is not 'Mmm dd hh:mm:ss'");
