@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::columns::Value;
+use super::columns::{shown, Value};
 use super::text::{month, TextParser};
 use crate::error::Result;
 
@@ -193,7 +193,7 @@ fn rfc5424<'a>(rest: &'a str, row: &mut Vec<Value<'a>>) -> Result<(), String> {
         "-" => Value::Null,
         t => Value::Millis(
             DateTime::parse_from_rfc3339(t)
-                .map_err(|_| format!("TIMESTAMP '{t}' is not an RFC 3339 date-time"))?
+                .map_err(|_| format!("TIMESTAMP {} is not an RFC 3339 date-time", shown(t)))?
                 .timestamp_millis(),
         ),
     };
@@ -289,7 +289,7 @@ fn timestamp3164(rest: &str, year: Option<i32>) -> Result<Option<(i64, &str)>, S
             .map(|t| (t.timestamp_millis(), &rest[token.len()..])));
     };
     let stamp = rest.get(..15).unwrap_or(rest);
-    let bad = || format!("TIMESTAMP '{stamp}' is not 'Mmm dd hh:mm:ss'");
+    let bad = || format!("TIMESTAMP {} is not 'Mmm dd hh:mm:ss'", shown(stamp));
     let s = stamp.as_bytes();
     let number = |at: usize| -> Option<u32> {
         let (a, b) = (*s.get(at)?, *s.get(at + 1)?);
@@ -325,7 +325,7 @@ fn timestamp3164(rest: &str, year: Option<i32>) -> Result<Option<(i64, &str)>, S
             })
         }
     }
-    .ok_or_else(|| format!("TIMESTAMP '{stamp}' is not a valid date"))?;
+    .ok_or_else(|| format!("TIMESTAMP {} is not a valid date", shown(stamp)))?;
     Ok(Some((millis, &rest[15..])))
 }
 
