@@ -12,7 +12,8 @@ use crate::error::Result;
 /// Writes each row as one CSV record: null as an empty field, the empty string as `""`,
 /// binary values as their bytes, other values as Arrow displays them (timestamps in RFC
 /// 3339). A field holding the delimiter, the quote or a line end is quoted; one holding a
-/// line end no longer fits on one line of a file.
+/// line end no longer fits on one line of a file. A row of one null column is an empty
+/// record, which the decoder refuses.
 #[derive(Debug)]
 pub struct CsvEncoder {
     delimiter: u8,
