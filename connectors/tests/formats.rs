@@ -13,6 +13,8 @@ mod lines;
 mod no_panic;
 #[path = "formats/regex.rs"]
 mod regex;
+#[path = "formats/round_trip.rs"]
+mod round_trip;
 #[path = "formats/support.rs"]
 mod support;
 #[path = "formats/syslog.rs"]

@@ -58,6 +58,9 @@ impl JsonDecoder {
         if record.iter().all(u8::is_ascii_whitespace) {
             return Ok(Err("empty record".into()));
         }
+        if let Err(e) = std::str::from_utf8(record) {
+            return Ok(Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())));
+        }
         let mut decoder = self.arrow_decoder(2)?;
         if let Err(e) = decoder.decode(record) {
             return Ok(Err(invalid(e)));
@@ -219,7 +222,7 @@ mod tests {
             "{}",
             reasons[2]
         );
-        assert!(reasons[3].starts_with("invalid JSON: "), "{}", reasons[3]);
+        assert_eq!(reasons[3], "invalid UTF-8 at byte 0");
         assert_eq!(reasons[4], "the record holds 2 JSON values, expected one");
         assert_eq!(
             reasons[5],
