@@ -70,6 +70,7 @@ pub struct AccessLogDecoder {
 }
 
 impl AccessLogDecoder {
+    /// Records longer than `max_record_bytes` are refused.
     pub fn new(config: &AccessLogConfig, max_record_bytes: usize) -> Self {
         Self {
             schema: access_log_schema(config.variant),

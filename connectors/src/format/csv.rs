@@ -80,6 +80,7 @@ pub struct CsvDecoder {
 }
 
 impl CsvDecoder {
+    /// Fails if the columns or separators are invalid.
     pub fn new(config: &CsvConfig, max_record_bytes: usize) -> Result<Self> {
         let (delimiter, quote) = config.separators()?;
         Ok(Self {

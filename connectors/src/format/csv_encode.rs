@@ -21,6 +21,7 @@ pub struct CsvEncoder {
 }
 
 impl CsvEncoder {
+    /// Fails if the separators are invalid (see [`CsvConfig`]).
     pub fn new(config: &CsvConfig) -> Result<Self> {
         let (delimiter, quote) = config.separators()?;
         Ok(Self { delimiter, quote })

@@ -47,6 +47,7 @@ pub struct LinesDecoder {
 }
 
 impl LinesDecoder {
+    /// Records longer than `max_record_bytes` are refused.
     pub fn new(config: &LinesConfig, max_record_bytes: usize) -> Self {
         Self {
             schema: config.schema(),

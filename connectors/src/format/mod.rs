@@ -4,8 +4,8 @@
 //! letters for the others; what happens to the dead letters is the source's
 //! [`DecodeErrorPolicy`]. Every decoder refuses, with a reason naming the field and value,
 //! records longer than the source's `max_record_bytes` (unread), blank ones, and ones that
-//! do not parse; none panics on any input. Text formats (all but JSON) also refuse
-//! invalid UTF-8 and ignore a trailing CR.
+//! do not parse or are not UTF-8; none panics on any input. Text formats (all but JSON)
+//! ignore a trailing CR.
 
 pub mod access_log;
 mod columns;

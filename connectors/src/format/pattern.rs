@@ -91,6 +91,8 @@ pub struct RegexDecoder {
 }
 
 impl RegexDecoder {
+    /// Fails if the pattern does not compile, has no named group, or `columns` names a
+    /// column that is not a group.
     pub fn new(config: &RegexConfig, max_record_bytes: usize) -> Result<Self> {
         let compiled = config.compile()?;
         Ok(Self {

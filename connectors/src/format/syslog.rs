@@ -99,6 +99,7 @@ pub struct SyslogDecoder {
 }
 
 impl SyslogDecoder {
+    /// Records longer than `max_record_bytes` are refused.
     pub fn new(config: &SyslogConfig, max_record_bytes: usize) -> Self {
         Self {
             schema: syslog_schema(),
