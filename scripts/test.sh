@@ -13,4 +13,5 @@ cargo test --workspace --all-targets --locked
 cargo run --locked --quiet --example engine_bench -- --events 20000 >/dev/null
 cargo run --locked --quiet --example checkpoint_bench -- --events 2000000 --keys 10000 --intervals-ms 300,100 >/dev/null
 cargo run --locked --quiet --example kafka_bench -- --messages 20000 >/dev/null
+cargo run --locked --quiet --example format_bench -- --records 2000 >/dev/null
 echo "examples: 3 passed, 0 failed"

@@ -9,6 +9,9 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::Result;
 
+/// How much of a refused record is kept in its dead letter.
+pub const KEEP_BYTES: usize = 64 * 1024;
+
 /// `raw: Binary, origin: Utf8, reason: Utf8, time: Timestamp(ms, UTC)`: the record's bytes
 /// (cut to the configured maximum), where it came from (`topic/partition/offset` or
 /// `file:line`), why it was refused, and when.

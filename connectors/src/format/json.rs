@@ -10,12 +10,10 @@ use arrow::error::ArrowError;
 use arrow::json::reader::{Decoder as ArrowDecoder, ReaderBuilder};
 use arrow::record_batch::RecordBatch;
 
-use super::dead_letter::DeadLetters;
+use super::dead_letter::{DeadLetters, KEEP_BYTES};
+use super::text::too_long;
 use super::{Decoded, Decoder};
 use crate::error::Result;
-
-/// How much of a refused record is kept in its dead letter.
-const KEEP_BYTES: usize = 64 * 1024;
 
 /// Decodes JSON objects into rows of `schema`.
 pub struct JsonDecoder {
@@ -55,14 +53,13 @@ impl JsonDecoder {
     /// One record: its row, or why it is refused.
     fn decode_one(&self, record: &[u8]) -> Result<Result<RecordBatch, String>> {
         if record.len() > self.max_record_bytes {
-            return Ok(Err(format!(
-                "record of {} bytes is longer than the maximum of {} bytes",
-                record.len(),
-                self.max_record_bytes
-            )));
+            return Ok(Err(too_long(record.len(), self.max_record_bytes)));
         }
         if record.iter().all(u8::is_ascii_whitespace) {
             return Ok(Err("empty record".into()));
+        }
+        if let Err(e) = std::str::from_utf8(record) {
+            return Ok(Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())));
         }
         let mut decoder = self.arrow_decoder(2)?;
         if let Err(e) = decoder.decode(record) {
@@ -225,7 +222,7 @@ mod tests {
             "{}",
             reasons[2]
         );
-        assert!(reasons[3].starts_with("invalid JSON: "), "{}", reasons[3]);
+        assert_eq!(reasons[3], "invalid UTF-8 at byte 0");
         assert_eq!(reasons[4], "the record holds 2 JSON values, expected one");
         assert_eq!(
             reasons[5],
