@@ -43,6 +43,13 @@ impl FormatConfig {
             FormatConfig::Json { columns } => schema::schema_of(columns),
         }
     }
+
+    /// How many lines at the start of each file are a header, not records.
+    pub fn header_lines(&self) -> usize {
+        match self {
+            FormatConfig::Json { .. } => 0,
+        }
+    }
 }
 
 /// What to do with a record that cannot be decoded.
