@@ -129,7 +129,14 @@ mod tests {
     fn files_directories_and_globs() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for name in ["a.log", "b.log", "b.log.1", ".hidden.log", "x/c.log", "x/y/d.log"] {
+        for name in [
+            "a.log",
+            "b.log",
+            "b.log.1",
+            ".hidden.log",
+            "x/c.log",
+            "x/y/d.log",
+        ] {
             let path = root.join(name);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "1\n").unwrap();

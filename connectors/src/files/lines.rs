@@ -197,14 +197,12 @@ impl LineBuffer {
 mod tests {
     use super::*;
 
-    /// Feeds `chunks` one by one, taking lines after each; returns records with their
-    /// line numbers, refused lines as (line, len, head length), and the final position.
-    fn split(
-        chunks: &[&[u8]],
-        max: usize,
-        header: usize,
-        at_end: bool,
-    ) -> (Vec<(u64, String)>, Vec<(u64, u64, usize)>, (u64, u64)) {
+    /// Records with their line numbers, refused lines as (line, len, head length), and the
+    /// final position.
+    type Split = (Vec<(u64, String)>, Vec<(u64, u64, usize)>, (u64, u64));
+
+    /// Feeds `chunks` one by one, taking lines after each.
+    fn split(chunks: &[&[u8]], max: usize, header: usize, at_end: bool) -> Split {
         let mut buffer = LineBuffer::new(0, 0, max, header);
         let (mut records, mut refused) = (Vec::new(), Vec::new());
         for (i, chunk) in chunks.iter().enumerate() {
@@ -227,17 +225,10 @@ mod tests {
 
     #[test]
     fn lines_split_across_chunks_with_crlf_and_headers() {
-        let (records, refused, position) = split(
-            &[b"head\r\na\r\nbb", b"b\n\nc", b"cc\nd"],
-            10,
-            1,
-            false,
-        );
+        let (records, refused, position) =
+            split(&[b"head\r\na\r\nbb", b"b\n\nc", b"cc\nd"], 10, 1, false);
         let expected = [(2, "a"), (3, "bbb"), (4, ""), (5, "ccc")];
-        assert_eq!(
-            records,
-            expected.map(|(l, t)| (l, t.to_string())).to_vec()
-        );
+        assert_eq!(records, expected.map(|(l, t)| (l, t.to_string())).to_vec());
         assert!(refused.is_empty());
         // The partial "d" waits for its newline.
         assert_eq!(position, (18, 5));

@@ -10,8 +10,8 @@
 
 pub mod discovery;
 pub mod identity;
-pub mod lines;
 mod line_file;
+pub mod lines;
 mod parquet_file;
 mod positions;
 pub mod source;

@@ -74,7 +74,7 @@ impl FileSource {
             }
             (FileFormat::Parquet, Some(_)) => {
                 return Err(bad(
-                    "Parquet files carry their schema: remove `format`".into(),
+                    "Parquet files carry their schema: remove `format`".into()
                 ))
             }
             (FileFormat::Parquet, None) => {
@@ -146,11 +146,7 @@ impl SourcePlan for FileSource {
             idle_until: None,
             dropped: 0,
         };
-        let mine: Vec<&Found> = self
-            .initial
-            .iter()
-            .filter(|f| reader.owns(f.id))
-            .collect();
+        let mine: Vec<&Found> = self.initial.iter().filter(|f| reader.owns(f.id)).collect();
         for found in mine {
             reader.track(found, 0, 0);
         }
@@ -361,7 +357,10 @@ impl FileReader {
             Ok(Ok(Some(batch))) => {
                 let lines = (before + 1..=before + batch.num_rows() as u64).collect();
                 let batch = self.with_metadata(i, batch, lines)?;
-                Ok(Some(SourceBatch::new(self.files[i].id.partition_id(), batch)))
+                Ok(Some(SourceBatch::new(
+                    self.files[i].id.partition_id(),
+                    batch,
+                )))
             }
             Ok(Ok(None)) => {
                 t.phase = if finished { Phase::Done } else { Phase::Idle };
@@ -396,7 +395,10 @@ impl FileReader {
 
     /// Decodes the next lines of file `i` into a batch; `None` when it needs more bytes.
     fn emit_lines(&mut self, i: usize, at_end: bool) -> Result<Option<SourceBatch>> {
-        let decoder = self.decoder.as_deref_mut().expect("line files have a decoder");
+        let decoder = self
+            .decoder
+            .as_deref_mut()
+            .expect("line files have a decoder");
         let t = &mut self.files[i];
         let Content::Lines(file) = &mut t.content else {
             unreachable!("lines come from line files")
