@@ -1,0 +1,156 @@
+//! Follow mode: files that grow (also by halves of lines), rotate (rename + new file) and
+//! get truncated in place (copytruncate), through a kill and a restore at another
+//! parallelism; every line written is committed exactly once.
+
+use std::path::Path;
+use std::time::Duration;
+
+use weir_connectors::files::{FileMode, FileSource, FileSourceConfig};
+use weir_engine::{GraphBuilder, RunningJob, RuntimeConfig};
+
+use super::common::{append, config, line, lines_of, wait_for_rows};
+use crate::committing_sink::{lines, Committed, CommittingSink};
+
+/// Follows `pattern` with quick discovery and polling.
+fn follow(pattern: &str) -> FileSourceConfig {
+    FileSourceConfig {
+        mode: FileMode::Follow,
+        discovery_interval: Duration::from_millis(50),
+        poll_interval: Duration::from_millis(10),
+        batch_size: 100,
+        metadata_columns: true,
+        ..config(Path::new(pattern))
+    }
+}
+
+async fn start(
+    pattern: &str,
+    parallelism: usize,
+    runtime: &RuntimeConfig,
+    out: &Committed,
+) -> RunningJob {
+    let plan = FileSource::new(follow(pattern)).await.unwrap();
+    let mut g = GraphBuilder::new();
+    let files = g.source("files", plan, parallelism, None).unwrap();
+    g.operator(
+        "sink",
+        &CommittingSink::new(out),
+        vec![files.main().rebalance()],
+        1,
+    )
+    .unwrap();
+    g.build().unwrap().start(runtime).await.unwrap()
+}
+
+fn runtime(checkpoints: &tempfile::TempDir) -> RuntimeConfig {
+    RuntimeConfig {
+        checkpoint_interval: Some(Duration::from_millis(30)),
+        checkpoint_location: Some(checkpoints.path().to_str().unwrap().to_string()),
+        ..RuntimeConfig::default()
+    }
+}
+
+/// Appends lines `seqs` in pieces of 40, the line at each piece's end split in two writes
+/// with a pause between them (so a reader sees a half line).
+async fn append_in_pieces(path: &Path, seqs: std::ops::Range<i64>) {
+    let all: Vec<i64> = seqs.collect();
+    for piece in all.chunks(40) {
+        let (last, rest) = piece.split_last().unwrap();
+        append(path, &lines_of(rest.iter().copied()));
+        let text = line(*last);
+        let (head, tail) = text.split_at(text.len() / 2);
+        append(path, head);
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        append(path, tail);
+    }
+}
+
+/// Every committed sequence number exactly once, and nothing else.
+fn assert_exactly(seqs: &[i64], expected: std::ops::Range<i64>) {
+    assert_eq!(seqs, expected.collect::<Vec<_>>().as_slice());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn growing_rotating_files_through_a_kill_are_read_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoints = tempfile::tempdir().unwrap();
+    let runtime = runtime(&checkpoints);
+    let (a, b, c) = (
+        dir.path().join("a.log"),
+        dir.path().join("b.log"),
+        dir.path().join("c.log"),
+    );
+    let pattern = format!("{}/*.log", dir.path().display());
+    append(&a, &lines_of(0..500));
+    append(&b, &lines_of(500..1000));
+    let out = Committed::default();
+
+    let job = start(&pattern, 2, &runtime, &out).await;
+    // Lines appended while running, half lines included.
+    append_in_pieces(&a, 1000..1400).await;
+    assert_exactly(&wait_for_rows(&out, 1400).await, 0..1400);
+
+    // Rotation: a.log is renamed (out of the pattern) and still written to once, then a
+    // new a.log starts.
+    let rotated = dir.path().join("a.log.1");
+    std::fs::rename(&a, &rotated).unwrap();
+    append(&rotated, &lines_of(1400..1500));
+    append(&a, &lines_of(1500..1600));
+    assert_exactly(&wait_for_rows(&out, 1600).await, 0..1600);
+
+    // Lines keep coming; the job is killed right after a checkpoint, while more arrive.
+    append_in_pieces(&b, 1600..1800).await;
+    job.checkpoint().await.unwrap();
+    append(&b, &lines_of(1800..1900));
+    drop(job);
+
+    // While the job is down: more lines, and a new file.
+    append(&a, &lines_of(1900..2000));
+    append(&c, &lines_of(2000..2100));
+
+    let job = start(&pattern, 3, &runtime, &out).await;
+    assert!(job.restored().is_some());
+    append_in_pieces(&c, 2100..2200).await;
+    wait_for_rows(&out, 2200).await;
+    // One more checkpoint: nothing arrives twice later either.
+    job.checkpoint().await.unwrap();
+    job.checkpoint().await.unwrap();
+    let committed = super::common::committed_seqs(&out);
+    assert_exactly(&committed, 0..2200);
+
+    // Origins: the new a.log counts its lines from 1.
+    let first_of_new_a = lines(&out)
+        .into_iter()
+        .find(|l| l.starts_with("1500|"))
+        .unwrap();
+    assert_eq!(first_of_new_a, format!("1500|line 1500|{}|1", a.display()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copytruncated_file_is_read_again_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoints = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    append(&path, &lines_of(0..300));
+    let out = Committed::default();
+    let pattern = format!("{}/*.log", dir.path().display());
+    let job = start(&pattern, 1, &runtime(&checkpoints), &out).await;
+    assert_exactly(&wait_for_rows(&out, 300).await, 0..300);
+
+    // copytruncate: copy away, then cut the file to nothing and keep writing.
+    std::fs::copy(&path, dir.path().join("app.log.1")).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    append(&path, &lines_of(300..350));
+    assert_exactly(&wait_for_rows(&out, 350).await, 0..350);
+    job.checkpoint().await.unwrap();
+    assert_exactly(&super::common::committed_seqs(&out), 0..350);
+    let first_after = lines(&out)
+        .into_iter()
+        .find(|l| l.starts_with("300|"))
+        .unwrap();
+    assert_eq!(first_after, format!("300|line 300|{}|1", path.display()));
+}
