@@ -82,9 +82,14 @@ impl LineFile {
         }
     }
 
-    /// Takes back the buffer of a read (and the file, if the read opened it).
+    /// Takes back the buffer of a read (and the file, if the read opened it). A file with
+    /// nothing new keeps only the memory its partial line needs.
     pub fn finish_read(&mut self, done: &mut ReadDone) {
-        self.buffer.filled(std::mem::take(&mut done.buf));
+        let mut buf = std::mem::take(&mut done.buf);
+        if matches!(done.result, Ok(0)) {
+            buf.shrink_to_fit();
+        }
+        self.buffer.filled(buf);
         if self.file.is_none() {
             self.file = done.file.take();
         }
@@ -171,10 +176,15 @@ fn open(path: &Path, id: FileId) -> Result<File, ReadFailure> {
     Ok(file)
 }
 
-/// Appends up to a chunk read at `offset` to `buf`.
+/// Appends what the file holds from `offset` on, up to a chunk, to `buf`.
 fn read_at(file: &File, buf: &mut Vec<u8>, offset: u64) -> Result<usize, ReadFailure> {
+    let size = file.metadata().map_err(ReadFailure::Io)?.len();
+    let want = size.saturating_sub(offset).min(CHUNK_BYTES as u64) as usize;
+    if want == 0 {
+        return Ok(0);
+    }
     let old = buf.len();
-    buf.resize(old + CHUNK_BYTES, 0);
+    buf.resize(old + want, 0);
     let read = positional_read(file, &mut buf[old..], offset);
     buf.truncate(old + *read.as_ref().unwrap_or(&0));
     read.map_err(ReadFailure::Io)

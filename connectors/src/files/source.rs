@@ -143,7 +143,6 @@ impl SourcePlan for FileSource {
             turn: 0,
             pending: None,
             next_discovery: Instant::now() + config.discovery_interval,
-            idle_until: None,
             dropped: 0,
         };
         let mine: Vec<&Found> = self.initial.iter().filter(|f| reader.owns(f.id)).collect();
@@ -159,8 +158,8 @@ impl SourcePlan for FileSource {
 enum Phase {
     /// May have data to read.
     Readable,
-    /// The last read found nothing new; looked at again after the poll interval.
-    Idle,
+    /// The last read found nothing new; looked at again from this instant on.
+    Idle(Instant),
     /// Read to its end for good.
     Done,
 }
@@ -233,8 +232,6 @@ struct FileReader {
     turn: usize,
     pending: Option<Pending>,
     next_discovery: Instant,
-    /// While every file is idle: when to look at them again.
-    idle_until: Option<Instant>,
     /// Lines dropped under the `drop` policy.
     dropped: u64,
 }
@@ -329,7 +326,7 @@ impl FileReader {
                 self.emit_lines(i, true)
             }
             Ok(0) => {
-                t.phase = Phase::Idle;
+                t.phase = Phase::Idle(Instant::now() + self.config.poll_interval);
                 Ok(None)
             }
             Ok(_) => Ok(None),
@@ -363,7 +360,11 @@ impl FileReader {
                 )))
             }
             Ok(Ok(None)) => {
-                t.phase = if finished { Phase::Done } else { Phase::Idle };
+                t.phase = if finished {
+                    Phase::Done
+                } else {
+                    Phase::Idle(Instant::now() + self.config.poll_interval)
+                };
                 Ok(None)
             }
             Ok(Err(e)) => Err(e),
@@ -386,7 +387,7 @@ impl FileReader {
                 Ok(())
             }
             ReadFailure::Moved => {
-                t.phase = Phase::Idle;
+                t.phase = Phase::Idle(Instant::now() + self.config.poll_interval);
                 Ok(())
             }
             ReadFailure::Io(e) => Err(ConnectorError::Files(format!("reading {}: {e}", t.name))),
@@ -501,6 +502,12 @@ impl FileReader {
 
     /// Emits buffered lines of the next readable file, or starts a read of it.
     fn step(&mut self) -> Result<Step> {
+        let now = Instant::now();
+        for t in &mut self.files {
+            if matches!(t.phase, Phase::Idle(until) if until <= now) {
+                t.phase = Phase::Readable;
+            }
+        }
         let n = self.files.len();
         for k in 0..n {
             let i = (self.turn + k) % n;
@@ -586,17 +593,17 @@ impl Source for FileReader {
                 Step::Nothing if !self.follow() => return Ok(None),
                 Step::Nothing => {}
             }
-            // Every file is idle: wait (cancel safe: the deadline is kept).
-            let until = *self
-                .idle_until
-                .get_or_insert(now + self.config.poll_interval);
-            tokio::time::sleep_until(until.min(self.next_discovery)).await;
-            if Instant::now() >= until {
-                self.idle_until = None;
-                for t in self.files.iter_mut().filter(|t| t.phase == Phase::Idle) {
-                    t.phase = Phase::Readable;
-                }
-            }
+            // Nothing to read now: wait for the first idle file's turn or the next
+            // listing (cancel safe: the deadlines are kept).
+            let wake = self
+                .files
+                .iter()
+                .filter_map(|t| match t.phase {
+                    Phase::Idle(until) => Some(until),
+                    _ => None,
+                })
+                .fold(self.next_discovery, Instant::min);
+            tokio::time::sleep_until(wake).await;
         }
     }
 

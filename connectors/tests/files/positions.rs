@@ -2,11 +2,19 @@
 //! and reading continues without a gap or a duplicate, directly through the source API and
 //! through kills and restores of a running job.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
 
 use weir_connectors::files::{FileSource, FileSourceConfig};
 use weir_engine::state::StateChunk;
-use weir_engine::{GraphBuilder, RuntimeConfig, SourcePlan, SubtaskInfo};
+use weir_engine::{
+    Collector, GraphBuilder, Operator, OperatorFactory, OperatorPlan, OutputPort, PlanContext,
+    RuntimeConfig, SourcePlan, SubtaskInfo,
+};
 
 use super::common::{append, committed_seqs, config, lines_of, seqs};
 use crate::committing_sink::{Committed, CommittingSink};
@@ -66,17 +74,62 @@ async fn positions_restored_at_another_parallelism_continue_without_gaps_or_dupl
     assert_eq!(seqs(&batches), (0..6000).collect::<Vec<_>>());
 }
 
-fn graph(
-    plan: std::sync::Arc<FileSource>,
-    parallelism: usize,
-    out: &Committed,
-) -> weir_engine::JobGraph {
+/// Forwards every batch after a millisecond, so that a job runs long enough to be killed
+/// part way.
+#[derive(Clone, Default)]
+struct Throttle {
+    schema: Arc<Mutex<Option<SchemaRef>>>,
+}
+
+impl OperatorFactory for Throttle {
+    fn plan(&self, ctx: &PlanContext<'_>) -> weir_engine::Result<Arc<dyn OperatorPlan>> {
+        *self.schema.lock().unwrap() = Some(ctx.single_input()?.clone());
+        Ok(Arc::new(self.clone()))
+    }
+}
+
+impl OperatorPlan for Throttle {
+    fn outputs(&self) -> Vec<OutputPort> {
+        let schema = self.schema.lock().unwrap().clone().unwrap();
+        vec![OutputPort {
+            name: "main".into(),
+            schema,
+        }]
+    }
+    fn create(&self, _: &SubtaskInfo) -> weir_engine::Result<Box<dyn Operator>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+#[async_trait]
+impl Operator for Throttle {
+    async fn process_batch(
+        &mut self,
+        _: usize,
+        batch: RecordBatch,
+        out: &mut Collector,
+    ) -> weir_engine::Result<()> {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        out.emit(batch);
+        Ok(())
+    }
+}
+
+fn graph(plan: Arc<FileSource>, parallelism: usize, out: &Committed) -> weir_engine::JobGraph {
     let mut g = GraphBuilder::new();
     let files = g.source("files", plan, parallelism, None).unwrap();
+    let slow = g
+        .operator(
+            "throttle",
+            &Throttle::default(),
+            vec![files.main().forward()],
+            parallelism,
+        )
+        .unwrap();
     g.operator(
         "sink",
         &CommittingSink::new(out),
-        vec![files.main().rebalance()],
+        vec![slow.main().rebalance()],
         1,
     )
     .unwrap();
@@ -85,35 +138,46 @@ fn graph(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_and_rescaled_jobs_read_every_line_once() {
-    let dir = six_files();
+    let dir = tempfile::tempdir().unwrap();
+    let total = 60_000i64;
+    for f in 0..6 {
+        let path = dir.path().join(format!("part-{f}.jsonl"));
+        append(&path, &lines_of(f * total / 6..(f + 1) * total / 6));
+    }
     let checkpoints = tempfile::tempdir().unwrap();
     let runtime = RuntimeConfig {
         checkpoint_interval: Some(Duration::from_millis(10)),
         checkpoint_location: Some(checkpoints.path().to_str().unwrap().to_string()),
+        channel_rows: 500,
         ..RuntimeConfig::default()
     };
     let plan = || {
         FileSource::new(FileSourceConfig {
-            batch_size: 20,
+            batch_size: 100,
             ..config(dir.path())
         })
     };
     let out: Committed = Default::default();
-    let (mut restored, mut killed) = (Vec::new(), Vec::new());
-    for parallelism in [2usize, 3, 1] {
+    // Three runs, each at another parallelism, killed once a quarter more is committed.
+    for (run, parallelism) in [2usize, 3, 1].into_iter().enumerate() {
         let job = graph(plan().await.unwrap(), parallelism, &out)
             .start(&runtime)
             .await
             .unwrap();
-        restored.push(job.restored().map(|r| r.checkpoint_id));
-        let run = tokio::time::timeout(Duration::from_millis(40), job.join()).await;
-        killed.push(run.is_err());
+        assert_eq!(job.restored().is_some(), run > 0);
+        let target = (run + 1) * total as usize / 4;
+        while committed_seqs(&out).len() < target {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        drop(job);
+        let committed = committed_seqs(&out).len();
+        assert!(committed < total as usize, "killed before the end");
     }
-    graph(plan().await.unwrap(), 2, &out)
-        .run(&runtime)
+    let job = graph(plan().await.unwrap(), 2, &out)
+        .start(&runtime)
         .await
         .unwrap();
-    assert!(restored[1..].iter().all(Option::is_some), "{restored:?}");
-    assert!(killed[0], "the first run was killed before its end");
-    assert_eq!(committed_seqs(&out), (0..6000).collect::<Vec<_>>());
+    assert!(job.restored().is_some());
+    job.join().await.unwrap();
+    assert_eq!(committed_seqs(&out), (0..total).collect::<Vec<_>>());
 }
