@@ -132,3 +132,40 @@ impl FileSourceConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_defaults_and_unknown_fields() {
+        let config: FileSourceConfig = serde_json::from_str(
+            r#"{"path": "logs/*.log", "mode": "follow", "discovery_interval": "250ms",
+                "format": {"type": "json", "columns": [{"name": "msg", "type": "string"}]}}"#,
+        )
+        .unwrap();
+        let expected = FileSourceConfig {
+            mode: FileMode::Follow,
+            discovery_interval: Duration::from_millis(250),
+            ..FileSourceConfig::lines(
+                "logs/*.log",
+                FormatConfig::Json {
+                    columns: vec![crate::format::ColumnSpec::new("msg", "string")],
+                },
+            )
+        };
+        assert_eq!(config, expected);
+        assert_eq!(config.max_record_bytes, 1024 * 1024);
+        assert_eq!(config.poll_interval, Duration::from_millis(100));
+
+        let parquet: FileSourceConfig =
+            serde_json::from_str(r#"{"path": "data/", "file_format": "parquet"}"#).unwrap();
+        assert_eq!(parquet, FileSourceConfig::parquet("data/"));
+
+        let typo = serde_json::from_str::<FileSourceConfig>(r#"{"path": "a", "modes": "x"}"#);
+        assert!(typo
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `modes`"));
+    }
+}

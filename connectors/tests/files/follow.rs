@@ -70,6 +70,15 @@ fn assert_exactly(seqs: &[i64], expected: std::ops::Range<i64>) {
     assert_eq!(seqs, expected.collect::<Vec<_>>().as_slice());
 }
 
+/// The committed row of `seq` (all columns, `|`-separated).
+fn row_of(out: &Committed, seq: i64) -> String {
+    let prefix = format!("{seq}|");
+    lines(out)
+        .into_iter()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn growing_rotating_files_through_a_kill_are_read_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -119,11 +128,10 @@ async fn growing_rotating_files_through_a_kill_are_read_exactly_once() {
     assert_exactly(&committed, 0..2200);
 
     // Origins: the new a.log counts its lines from 1.
-    let first_of_new_a = lines(&out)
-        .into_iter()
-        .find(|l| l.starts_with("1500|"))
-        .unwrap();
-    assert_eq!(first_of_new_a, format!("1500|line 1500|{}|1", a.display()));
+    assert_eq!(
+        row_of(&out, 1500),
+        format!("1500|line 1500|{}|1", a.display())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,9 +156,48 @@ async fn a_copytruncated_file_is_read_again_from_its_start() {
     assert_exactly(&wait_for_rows(&out, 350).await, 0..350);
     job.checkpoint().await.unwrap();
     assert_exactly(&super::common::committed_seqs(&out), 0..350);
-    let first_after = lines(&out)
-        .into_iter()
-        .find(|l| l.starts_with("300|"))
-        .unwrap();
-    assert_eq!(first_after, format!("300|line 300|{}|1", path.display()));
+    assert_eq!(
+        row_of(&out, 300),
+        format!("300|line 300|{}|1", path.display())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_rotated_within_the_pattern_keeps_its_position_by_inode() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoints = tempfile::tempdir().unwrap();
+    let runtime = runtime(&checkpoints);
+    let log = |name: &str| dir.path().join(name);
+    let pattern = format!("{}/app.log*", dir.path().display());
+    append(&log("app.log"), &lines_of(0..200));
+    let out = Committed::default();
+
+    let job = start(&pattern, 2, &runtime, &out).await;
+    assert_exactly(&wait_for_rows(&out, 200).await, 0..200);
+    job.checkpoint().await.unwrap();
+    drop(job);
+
+    // Rotated while the job is down: the restored job finds the file by its inode under
+    // its new name and continues after line 200; the new app.log starts at line 1.
+    std::fs::rename(log("app.log"), log("app.log.1")).unwrap();
+    append(&log("app.log.1"), &lines_of(200..300));
+    append(&log("app.log"), &lines_of(300..400));
+    let job = start(&pattern, 1, &runtime, &out).await;
+    assert!(job.restored().is_some());
+    assert_exactly(&wait_for_rows(&out, 400).await, 0..400);
+    let rotated = log("app.log.1").display().to_string();
+    assert_eq!(row_of(&out, 200), format!("200|line 200|{rotated}|201"));
+    let new = log("app.log").display().to_string();
+    assert_eq!(row_of(&out, 300), format!("300|line 300|{new}|1"));
+
+    // Rotated again while running.
+    std::fs::rename(log("app.log.1"), log("app.log.2")).unwrap();
+    std::fs::rename(log("app.log"), log("app.log.1")).unwrap();
+    append(&log("app.log.1"), &lines_of(400..450));
+    append(&log("app.log"), &lines_of(450..500));
+    wait_for_rows(&out, 500).await;
+    job.checkpoint().await.unwrap();
+    assert_exactly(&super::common::committed_seqs(&out), 0..500);
+    assert!(row_of(&out, 400).ends_with("|101"), "{}", row_of(&out, 400));
+    assert_eq!(row_of(&out, 450), format!("450|line 450|{new}|1"));
 }

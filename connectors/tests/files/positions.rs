@@ -8,6 +8,7 @@ use std::time::Duration;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
+use futures::FutureExt;
 
 use weir_connectors::files::{FileSource, FileSourceConfig};
 use weir_engine::state::StateChunk;
@@ -180,4 +181,31 @@ async fn killed_and_rescaled_jobs_read_every_line_once() {
     assert!(job.restored().is_some());
     job.join().await.unwrap();
     assert_eq!(committed_seqs(&out), (0..total).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_batch_calls_dropped_at_any_point_lose_and_repeat_nothing() {
+    let dir = six_files();
+    let plan = FileSource::new(FileSourceConfig {
+        batch_size: 70,
+        ..config(dir.path())
+    })
+    .await
+    .unwrap();
+    let mut reader = plan.create(&subtask(0, 1)).unwrap();
+    let (mut batches, mut dropped) = (Vec::new(), 0);
+    loop {
+        // Each call is polled once and dropped if it has to wait, as the runtime drops it
+        // when a barrier arrives.
+        match reader.next_batch().now_or_never().map(Result::unwrap) {
+            Some(Some(b)) => batches.push(b.batch),
+            Some(None) => break,
+            None => {
+                dropped += 1;
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    assert!(dropped > 0);
+    assert_eq!(seqs(&batches), (0..6000).collect::<Vec<_>>());
 }
