@@ -14,6 +14,7 @@ mod line_file;
 pub mod lines;
 mod parquet_file;
 mod positions;
+mod reader;
 pub mod source;
 
 use std::time::Duration;
