@@ -124,8 +124,9 @@ impl LineBuffer {
                 continue;
             }
             let partial = rest.len();
-            if self.overlong.is_none() && partial > self.max_record_bytes + 1 {
-                // No newline within reach: skip the line while streaming.
+            if self.overlong.is_none() && partial > self.max_record_bytes.saturating_add(1) {
+                // No newline within the maximum (plus a `\r` that may be dropped): skip
+                // the line while streaming.
                 self.overlong = Some(Overlong {
                     start: self.start + self.consumed as u64,
                     line: self.line + 1,
