@@ -201,3 +201,58 @@ async fn a_file_rotated_within_the_pattern_keeps_its_position_by_inode() {
     assert!(row_of(&out, 400).ends_with("|101"), "{}", row_of(&out, 400));
     assert_eq!(row_of(&out, 450), format!("450|line 450|{new}|1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_line_written_in_pieces_is_a_dead_letter_while_following() {
+    use arrow::array::AsArray;
+    use weir_engine::sinks::CollectSink;
+    use weir_engine::DEAD_LETTER_PORT;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    append(&path, &lines_of(0..3));
+    let plan = FileSource::new(FileSourceConfig {
+        max_record_bytes: 50,
+        ..follow(path.to_str().unwrap())
+    })
+    .await
+    .unwrap();
+    let mut g = GraphBuilder::new();
+    let files = g.source("files", plan, 1, None).unwrap();
+    let (rows, dead) = (CollectSink::new(), CollectSink::new());
+    g.operator("rows", &rows, vec![files.main().forward()], 1)
+        .unwrap();
+    let letters = files.port(DEAD_LETTER_PORT).unwrap().forward();
+    g.operator("dead", &dead, vec![letters], 1).unwrap();
+    let job = g
+        .build()
+        .unwrap()
+        .start(&RuntimeConfig::default())
+        .await
+        .unwrap();
+
+    // 120 bytes in three writes, the reader looking in between, then a good line.
+    for _ in 0..3 {
+        append(&path, &"x".repeat(40));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    append(&path, &format!("\n{}", line(3)));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let count = |sink: &CollectSink| sink.batches().iter().map(|b| b.num_rows()).sum::<usize>();
+    while count(&rows) < 4 || count(&dead) < 1 {
+        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(job);
+    assert_eq!(super::common::seqs(&rows.batches()), vec![0, 1, 2, 3]);
+    let letters = dead.concat().unwrap();
+    assert_eq!(letters.num_rows(), 1);
+    assert_eq!(
+        letters.column(1).as_string::<i32>().value(0),
+        format!("{}:4", path.display())
+    );
+    assert_eq!(
+        letters.column(2).as_string::<i32>().value(0),
+        "line of 120 bytes is longer than the maximum of 50 bytes"
+    );
+}
