@@ -159,14 +159,14 @@ async fn killed_and_rescaled_jobs_read_every_line_once() {
         })
     };
     let out: Committed = Default::default();
-    // Three runs, each at another parallelism, killed once a quarter more is committed.
+    // Three runs, each at another parallelism, killed once an eighth more is committed.
     for (run, parallelism) in [2usize, 3, 1].into_iter().enumerate() {
         let job = graph(plan().await.unwrap(), parallelism, &out)
             .start(&runtime)
             .await
             .unwrap();
         assert_eq!(job.restored().is_some(), run > 0);
-        let target = (run + 1) * total as usize / 4;
+        let target = (run + 1) * total as usize / 8;
         while committed_seqs(&out).len() < target {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
