@@ -7,6 +7,13 @@
 //! ([`identity::subtask_of`]), so every subtask, every run and every parallelism agree on
 //! who reads it. Positions (byte offset after the last complete line and line number, or
 //! rows read for Parquet) live in the job's checkpoints.
+//!
+//! Limits: a file is found again after a restart only if the pattern still matches it, so
+//! to survive a restart in the middle of a rotation let the pattern match rotated names
+//! too (`app.log*`). A file truncated and grown past the old position between two
+//! listings is not seen as truncated. After a restart, a new file that reuses the inode of
+//! a checkpointed one that was removed meanwhile continues at the old position (or from 0
+//! when it is shorter).
 
 pub mod discovery;
 pub mod identity;

@@ -95,3 +95,45 @@ async fn a_parquet_file_of_another_schema_is_an_error_naming_it() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_files_renamed_into_place_are_read_while_following() {
+    use std::time::Duration;
+    use weir_connectors::files::{FileMode, FileSource};
+    use weir_engine::sinks::CollectSink;
+    use weir_engine::{GraphBuilder, RuntimeConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    write_parquet(&dir.path().join("a.parquet"), 0..25);
+    let plan = FileSource::new(FileSourceConfig {
+        mode: FileMode::Follow,
+        discovery_interval: Duration::from_millis(30),
+        ..FileSourceConfig::parquet(&format!("{}/*.parquet", dir.path().display()))
+    })
+    .await
+    .unwrap();
+    let mut g = GraphBuilder::new();
+    let files = g.source("files", plan, 2, None).unwrap();
+    let rows = CollectSink::new();
+    g.operator("rows", &rows, vec![files.main().rebalance()], 1)
+        .unwrap();
+    let job = g
+        .build()
+        .unwrap()
+        .start(&RuntimeConfig::default())
+        .await
+        .unwrap();
+
+    // Written under a name the pattern does not match, then renamed into place.
+    let staging = dir.path().join("b.parquet.tmp");
+    write_parquet(&staging, 100..130);
+    std::fs::rename(&staging, dir.path().join("b.parquet")).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while super::common::seqs(&rows.batches()).len() < 55 {
+        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(job);
+    let expected: Vec<i64> = (0..25).chain(100..130).collect();
+    assert_eq!(super::common::seqs(&rows.batches()), expected);
+}
