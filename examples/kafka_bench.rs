@@ -4,7 +4,8 @@
 //! (when the broker is a local `tansu` process) as a Markdown table.
 //!
 //! Needs a broker: `WEIR_KAFKA_BROKERS=host:port cargo run --release --example kafka_bench
-//! [-- --messages N]` (`scripts/test.sh` starts one and runs this on a small input).
+//! [-- --messages N] [--topic PRELOADED] [--property key=value ...]` (`scripts/test.sh`
+//! starts one and runs this on a small input).
 
 use std::time::{Duration, Instant};
 
@@ -134,10 +135,11 @@ async fn read(
     topic: &str,
     messages: u64,
     parallelism: usize,
+    properties: &[(String, String)],
 ) -> (f64, f64, Option<f64>, f64) {
-    let source = KafkaSource::new(KafkaSourceConfig::new(brokers, &[topic], format()))
-        .await
-        .expect("kafka source");
+    let mut config = KafkaSourceConfig::new(brokers, &[topic], format());
+    config.properties.extend(properties.iter().cloned());
+    let source = KafkaSource::new(config).await.expect("kafka source");
     let mut graph = GraphBuilder::new();
     let events = graph
         .source("events", source, parallelism, None)
@@ -183,20 +185,45 @@ async fn main() {
         .position(|a| a == "--messages")
         .and_then(|i| args.get(i + 1))
         .map_or(10_000_000, |n| n.parse().expect("--messages N"));
+    // `--property key=value` (repeatable): librdkafka consumer properties to try.
+    let properties: Vec<(String, String)> = args
+        .windows(2)
+        .filter(|w| w[0] == "--property")
+        .map(|w| {
+            let (key, value) = w[1].split_once('=').expect("--property key=value");
+            (key.to_string(), value.to_string())
+        })
+        .collect();
+    // `--topic NAME`: read an already preloaded topic instead of loading a new one.
+    let existing = args
+        .iter()
+        .position(|a| a == "--topic")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let brokers = std::env::var("WEIR_KAFKA_BROKERS")
         .expect("set WEIR_KAFKA_BROKERS=host:port (scripts/test.sh starts a broker)");
-    let topic = format!("kafka-bench-{}", std::process::id());
-    let loading = Instant::now();
-    preload(&brokers, &topic, messages).await;
-    println!(
-        "preloaded {messages} messages of {} bytes into {PARTITIONS} partitions in {:.1?}",
-        message(0).len(),
-        loading.elapsed()
-    );
+    let topic = match existing {
+        Some(topic) => topic,
+        None => {
+            let topic = format!("kafka-bench-{}", std::process::id());
+            let loading = Instant::now();
+            preload(&brokers, &topic, messages).await;
+            println!(
+                "preloaded {messages} messages of {} bytes into {PARTITIONS} partitions in {:.1?}",
+                message(0).len(),
+                loading.elapsed()
+            );
+            topic
+        }
+    };
+    if !properties.is_empty() {
+        println!("consumer properties: {properties:?}");
+    }
     println!("| parallelism | messages/s | MB/s | weir CPU s | broker CPU s | messages/s per weir core | peak MiB |");
     println!("|---|---|---|---|---|---|---|");
     for parallelism in [1, 2] {
-        let (seconds, cpu, broker, peak) = read(&brokers, &topic, messages, parallelism).await;
+        let (seconds, cpu, broker, peak) =
+            read(&brokers, &topic, messages, parallelism, &properties).await;
         let rate = messages as f64 / seconds;
         println!(
             "| {parallelism} | {:.2} M | {:.0} | {cpu:.1} | {} | {:.2} M | {peak:.0} |",

@@ -20,6 +20,9 @@ pub enum ConnectorError {
     /// Reading or writing a Delta table failed; says what was being done.
     #[error("delta: {0}")]
     Delta(String),
+    /// Reading files failed; says what was being done and names the file.
+    #[error("file source: {0}")]
+    Files(String),
     /// A record could not be decoded under the `fail` policy; names its origin.
     #[error("cannot decode {0}")]
     Decode(String),

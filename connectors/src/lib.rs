@@ -1,10 +1,13 @@
 //! weir-connectors: where data comes from and goes to.
 //!
 //! Today: the deterministic bid generator used by tests, the demo and the benchmarks;
-//! formats (JSON, CSV, lines, syslog, access logs, regex) with dead letters; the Kafka source.
+//! formats (JSON, CSV, lines, syslog, access logs, regex) with dead letters; the file
+//! source (line files and Parquet, bounded or followed); the Kafka source and sink; the
+//! Delta sink; stdout.
 
 pub mod delta;
 pub mod error;
+pub mod files;
 pub mod format;
 pub mod generator;
 pub mod kafka;
