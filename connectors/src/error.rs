@@ -20,6 +20,9 @@ pub enum ConnectorError {
     /// Reading or writing a Delta table failed; says what was being done.
     #[error("delta: {0}")]
     Delta(String),
+    /// Reading or writing a local file or directory failed; names the path.
+    #[error("i/o: {0}")]
+    Io(String),
     /// A record could not be decoded under the `fail` policy; names its origin.
     #[error("cannot decode {0}")]
     Decode(String),

@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use weir_connectors::delta::{add_delta_sink, DeltaSinkConfig};
+use weir_connectors::parquet_sink::{add_parquet_sink, ParquetSinkConfig};
 use weir_connectors::stdout::StdoutSinkConfig;
 use weir_engine::sinks::DiscardSink;
 use weir_engine::{GraphBuilder, Input};
@@ -14,6 +15,8 @@ use crate::error::Result;
 pub enum SinkConfig {
     /// A Delta table, exactly once (`app_id` defaults to the job's name).
     Delta(DeltaSinkConfig),
+    /// Parquet files in partition directories, exactly once.
+    Parquet(ParquetSinkConfig),
     /// Standard output, as tables or JSON lines.
     Stdout(StdoutSinkConfig),
     /// Drops every row (for benchmarks; rows are still counted).
@@ -37,6 +40,9 @@ impl SinkConfig {
                     config.app_id = job.to_string();
                 }
                 add_delta_sink(graph, name, config, input, parallelism)?;
+            }
+            SinkConfig::Parquet(config) => {
+                add_parquet_sink(graph, name, config.clone(), input, parallelism)?;
             }
             SinkConfig::Stdout(config) => {
                 graph.operator(name, config, vec![input], parallelism)?;
