@@ -202,3 +202,49 @@ pub fn add_parquet_sink(
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn settings_default_and_unknown_ones_are_refused() {
+        let config: ParquetSinkConfig =
+            serde_json::from_str(r#"{"path": "out", "rollover_interval": "5m"}"#).unwrap();
+        assert_eq!(
+            config,
+            ParquetSinkConfig {
+                rollover_interval: Some(Duration::from_secs(300)),
+                ..ParquetSinkConfig::new("out")
+            }
+        );
+        assert_eq!(config.target_file_size, 128 * 1024 * 1024);
+        assert_eq!(config.compression, ParquetCompression::Snappy);
+        let typo = serde_json::from_str::<ParquetSinkConfig>(r#"{"path": "o", "partition": []}"#);
+        assert!(typo.unwrap_err().to_string().contains("unknown field"));
+    }
+
+    #[test]
+    fn partition_columns_must_leave_columns_to_write() {
+        let input = Schema::new(vec![
+            Field::new("k", DataType::Utf8, true),
+            Field::new("v", DataType::Int64, false),
+        ]);
+        let with = |partition_by: &[&str]| ParquetSinkConfig {
+            partition_by: partition_by.iter().map(|c| c.to_string()).collect(),
+            ..ParquetSinkConfig::new("out")
+        };
+        assert!(with(&["k"]).validate(&input).is_ok());
+        for (bad, message) in [
+            (with(&["x"]), "'x' is not in the input"),
+            (with(&["k", "k"]), "'k' is named twice"),
+            (with(&["k", "v"]), "every column is a partition column"),
+            (ParquetSinkConfig::new("s3://b/p"), "only local directories"),
+        ] {
+            let error = bad.validate(&input).unwrap_err().to_string();
+            assert!(error.contains(message), "{error}");
+        }
+    }
+}
