@@ -11,8 +11,8 @@
 //! writes their rows again; the restored committer deletes the orphaned in-progress files.
 //! Crash after the checkpoint completed, before or during the renames: the restored
 //! committer renames the staged files again; a file already renamed is left alone. Readers
-//! that skip paths starting with `_` or `.` (Spark, Hive, DataFusion's listing tables) see
-//! only committed files, each complete.
+//! see only committed files, each complete: Spark and Hive skip paths starting with `_` or
+//! `.`, DataFusion's listing tables skip subdirectories that are not `col=value`.
 //!
 //! One job writes one directory: the committer deletes in-progress files of other runs.
 //! Files are not synced to disk: the protocol survives process crashes, not power loss.
