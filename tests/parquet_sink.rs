@@ -13,10 +13,14 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimestampMillisecondType};
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use support::parquet::{committed_files, in_progress_files, read_committed};
 use weir_connectors::generator::{BidGenerator, BidGeneratorConfig};
-use weir_connectors::parquet_sink::{add_parquet_sink, ParquetSinkConfig, NULL_PARTITION};
+use weir_connectors::parquet_sink::{
+    add_parquet_sink, ParquetCompression, ParquetSinkConfig, NULL_PARTITION,
+};
 use weir_engine::sources::MemorySource;
 use weir_engine::{GraphBuilder, JobGraph, RuntimeConfig};
 
@@ -354,6 +358,62 @@ async fn partition_values_stay_inside_the_directory_and_read_back_unchanged() {
         .map(|(i, v)| (i as i64, v.map(str::to_string)))
         .collect();
     assert_eq!(got, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_open_longer_than_the_rollover_interval_close_with_the_next_rows() {
+    let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+    let batches: Vec<RecordBatch> = (0..5)
+        .map(|i| {
+            let values = Int64Array::from_iter_values(i * 100..(i + 1) * 100);
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("out");
+    let mut g = GraphBuilder::new();
+    let rows = g
+        .source(
+            "rows",
+            MemorySource::new(schema, vec![batches]).unwrap(),
+            1,
+            None,
+        )
+        .unwrap();
+    let config = ParquetSinkConfig {
+        rollover_interval: Some(Duration::from_nanos(1)),
+        compression: ParquetCompression::Zstd,
+        ..ParquetSinkConfig::new(root.to_str().unwrap())
+    };
+    add_parquet_sink(&mut g, "files", config, rows.main().forward(), 1).unwrap();
+    // No checkpoints: the files are committed at the end of the input.
+    g.build()
+        .unwrap()
+        .run(&RuntimeConfig::default())
+        .await
+        .unwrap();
+
+    let files = committed_files(&root);
+    assert_eq!(files.len(), 5, "one file per batch: {files:?}");
+    for (i, file) in files.iter().enumerate() {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with(&format!("part-000001-000-{i:05}-")),
+            "{name}"
+        );
+        let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
+        let metadata = reader.metadata();
+        assert_eq!(metadata.file_metadata().num_rows(), 100);
+        assert!(matches!(
+            metadata.row_group(0).column(0).compression(),
+            Compression::ZSTD(_)
+        ));
+    }
+    let values: Vec<i64> = read_committed(&root)
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
+    assert_eq!(values, (0..500).collect::<Vec<_>>());
 }
 
 /// The job file: generated bids into a Parquet sink, checkpointed.

@@ -100,8 +100,8 @@ impl Partitioner {
     }
 
     /// The rows of `batch` per partition directory (relative to the sink's directory,
-    /// `""` when unpartitioned), without the partition columns. Directories come in the
-    /// order of their first row.
+    /// `""` when unpartitioned), without the partition columns: each directory once, in
+    /// the order of its first row, its rows in their order in `batch`.
     pub fn split(&self, batch: &RecordBatch) -> Result<Vec<(String, RecordBatch)>> {
         let data = batch.project(&self.kept)?;
         if self.keys.is_empty() {
@@ -129,7 +129,9 @@ impl Partitioner {
             .iter()
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let mut out = Vec::with_capacity(indices.len());
+        // Null and the empty string share a directory: their rows go together.
+        let mut dirs: Vec<(String, Vec<u32>)> = Vec::with_capacity(indices.len());
+        let mut by_dir: HashMap<String, usize> = HashMap::new();
         for rows in indices {
             let first = rows[0] as usize;
             let dir = self
@@ -149,6 +151,19 @@ impl Partitioner {
                 })
                 .collect::<Vec<_>>()
                 .join("/");
+            match by_dir.get(&dir) {
+                Some(&i) => {
+                    dirs[i].1.extend(rows);
+                    dirs[i].1.sort_unstable();
+                }
+                None => {
+                    by_dir.insert(dir.clone(), dirs.len());
+                    dirs.push((dir, rows));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(dirs.len());
+        for (dir, rows) in dirs {
             let take_rows = UInt32Array::from(rows);
             let columns = data
                 .columns()
@@ -230,8 +245,7 @@ mod tests {
             parts,
             vec![
                 ("k=a%2Fb".to_string(), vec![1, 3]),
-                (format!("k={NULL_PARTITION}"), vec![2]),
-                (format!("k={NULL_PARTITION}"), vec![4]),
+                (format!("k={NULL_PARTITION}"), vec![2, 4]),
                 ("k=..".to_string(), vec![5]),
             ]
         );

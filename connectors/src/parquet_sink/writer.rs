@@ -3,6 +3,10 @@
 //! been open longer than the rollover interval), and at every checkpoint barrier (and at
 //! the end of the input) closes them all and hands them downstream to the committer.
 //! Nothing it writes is visible to readers until the committer renames it.
+//!
+//! An open file buffers its current row group in memory, so a writer holds about one row
+//! group per partition directory it saw since the last barrier: partition columns of high
+//! cardinality cost memory.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
