@@ -32,7 +32,7 @@ use weir_engine::{GraphBuilder, Input, OperatorFactory, OperatorPlan, PlanContex
 
 use crate::error::ConnectorError;
 pub use partition::{escape_path_name, unescape_path_name, NULL_PARTITION};
-pub use staged::{closed_files_schema, IN_PROGRESS_DIR};
+pub use staged::IN_PROGRESS_DIR;
 
 /// Settings of a Parquet file sink.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -44,7 +44,7 @@ impl ClosedFile {
 }
 
 /// The schema of the batches writers send to the committer: one row per closed file.
-pub fn closed_files_schema() -> SchemaRef {
+pub(super) fn closed_files_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("temp", DataType::Utf8, false),
         Field::new("partition", DataType::Utf8, false),
