@@ -23,6 +23,9 @@ pub enum ConnectorError {
     /// Reading files failed; says what was being done and names the file.
     #[error("file source: {0}")]
     Files(String),
+    /// Reading or writing a local file or directory failed; names the path.
+    #[error("i/o: {0}")]
+    Io(String),
     /// A record could not be decoded under the `fail` policy; names its origin.
     #[error("cannot decode {0}")]
     Decode(String),

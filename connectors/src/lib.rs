@@ -3,7 +3,7 @@
 //! Today: the deterministic bid generator used by tests, the demo and the benchmarks;
 //! formats (JSON, CSV, lines, syslog, access logs, regex) with dead letters; the file
 //! source (line files and Parquet, bounded or followed); the Kafka source and sink; the
-//! Delta sink; stdout.
+//! Delta and Parquet file sinks, exactly once; stdout.
 
 pub mod delta;
 pub mod error;
@@ -11,6 +11,7 @@ pub mod files;
 pub mod format;
 pub mod generator;
 pub mod kafka;
+pub mod parquet_sink;
 pub mod stdout;
 
 pub use error::{ConnectorError, Result};

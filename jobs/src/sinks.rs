@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use weir_connectors::delta::{add_delta_sink, DeltaSinkConfig};
 use weir_connectors::kafka::KafkaSinkConfig;
+use weir_connectors::parquet_sink::{add_parquet_sink, ParquetSinkConfig};
 use weir_connectors::stdout::StdoutSinkConfig;
 use weir_engine::sinks::DiscardSink;
 use weir_engine::{GraphBuilder, Input};
@@ -17,6 +18,8 @@ pub enum SinkConfig {
     Delta(DeltaSinkConfig),
     /// A Kafka topic, one JSON message per row, at least once.
     Kafka(KafkaSinkConfig),
+    /// Parquet files in partition directories, exactly once.
+    Parquet(ParquetSinkConfig),
     /// Standard output, as tables or JSON lines.
     Stdout(StdoutSinkConfig),
     /// Drops every row (for benchmarks; rows are still counted).
@@ -43,6 +46,9 @@ impl SinkConfig {
             }
             SinkConfig::Kafka(config) => {
                 graph.operator(name, config, vec![input], parallelism)?;
+            }
+            SinkConfig::Parquet(config) => {
+                add_parquet_sink(graph, name, config.clone(), input, parallelism)?;
             }
             SinkConfig::Stdout(config) => {
                 graph.operator(name, config, vec![input], parallelism)?;

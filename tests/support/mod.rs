@@ -4,3 +4,4 @@
 pub mod committing_sink;
 pub mod delta;
 pub mod kafka;
+pub mod parquet;
