@@ -153,3 +153,65 @@ async fn the_kafka_example_job_writes_events_and_dead_letters() {
     assert!(lines[4].contains(&format!("{topic}/0/4 ")), "{text}");
     assert!(lines[4].contains("invalid JSON"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_example_job_parses_logs_into_the_lake() {
+    let lake = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "run",
+            "--progress",
+            "0s",
+            "examples/jobs/access_logs_to_lake.yaml",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LAKE", lake.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let ctx = weir_sql::Lake::new(lake.path()).session().await.unwrap();
+    let text = |sql: &'static str| {
+        let ctx = ctx.clone();
+        async move {
+            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string()
+        }
+    };
+    assert_eq!(
+        text("SELECT status_class, count(*) AS n FROM access.requests GROUP BY 1 ORDER BY 1").await,
+        "+--------------+----+\n\
+         | status_class | n  |\n\
+         +--------------+----+\n\
+         | 2xx          | 26 |\n\
+         | 3xx          | 4  |\n\
+         | 4xx          | 5  |\n\
+         | 5xx          | 5  |\n\
+         +--------------+----+"
+    );
+    assert_eq!(
+        text("SELECT sum(requests) AS n FROM access.per_minute").await,
+        "+----+\n| n  |\n+----+\n| 40 |\n+----+"
+    );
+    let letters = text("SELECT origin, reason FROM access.dead_letters ORDER BY origin").await;
+    let lines: Vec<&str> = letters.lines().collect();
+    assert_eq!(lines.len(), 7, "{letters}");
+    assert!(
+        lines[3].contains("examples/data/access.log:11 "),
+        "{letters}"
+    );
+    assert!(
+        lines[3].contains("is not 'METHOD PATH PROTOCOL'"),
+        "{letters}"
+    );
+    assert!(
+        lines[4].contains("examples/data/access.log:26 "),
+        "{letters}"
+    );
+    assert!(
+        lines[5].contains("examples/data/access.log:34 "),
+        "{letters}"
+    );
+}

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
+use weir_connectors::files::{FileSource, FileSourceConfig};
 use weir_connectors::generator::{BidGenerator, BidGeneratorConfig};
 use weir_connectors::kafka::{KafkaSource, KafkaSourceConfig};
 use weir_engine::SourcePlan;
@@ -15,6 +16,8 @@ use crate::error::Result;
 pub enum SourceConfig {
     /// Kafka topics on assigned partitions, offsets in checkpoints.
     Kafka(KafkaSourceConfig),
+    /// Line files or Parquet files: a path, directory or glob, read once or followed.
+    File(FileSourceConfig),
     /// The seeded bid generator.
     Generator(BidGeneratorConfig),
 }
@@ -24,6 +27,7 @@ impl SourceConfig {
     pub async fn plan(&self) -> Result<Arc<dyn SourcePlan>> {
         Ok(match self {
             SourceConfig::Kafka(config) => KafkaSource::new(config.clone()).await?,
+            SourceConfig::File(config) => FileSource::new(config.clone()).await?,
             SourceConfig::Generator(config) => BidGenerator::new(config.clone())?,
         })
     }
