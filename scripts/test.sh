@@ -12,4 +12,5 @@ cargo test --workspace --all-targets --locked
 # Examples are part of the docs: run each once on a small input.
 cargo run --locked --quiet --example engine_bench -- --events 20000 >/dev/null
 cargo run --locked --quiet --example checkpoint_bench -- --events 2000000 --keys 10000 --intervals-ms 300,100 >/dev/null
-echo "examples: 2 passed, 0 failed"
+cargo run --locked --quiet --example generator_bench -- --events 20000 >/dev/null
+echo "examples: 3 passed, 0 failed"

@@ -1,7 +1,7 @@
 //! weir-connectors: where data comes from and goes to.
 //!
-//! Today: the deterministic bid generator used by tests, the demo and the benchmarks;
-//! formats (JSON) with dead letters; the Kafka source.
+//! Today: deterministic generators (bids, Nexmark, logs, clickstream) for tests, the demo,
+//! the benchmarks and job files; formats (JSON) with dead letters; the Kafka source.
 
 pub mod delta;
 pub mod error;

@@ -342,11 +342,6 @@ impl LogBatches {
     fn access_line(&self, rng: &mut EventRng, time: i64, out: &mut String) {
         let r = self.request(rng);
         let ip = mix64(self.config.seed ^ SALT ^ r.user);
-        let user = if r.user.is_multiple_of(3) {
-            u64::MAX
-        } else {
-            r.user
-        };
         write!(
             out,
             "{}.{}.{}.{} - ",
@@ -356,10 +351,11 @@ impl LogBatches {
             1 + (ip >> 24) % 254
         )
         .expect("writing to a String");
-        if user == u64::MAX {
+        // A third of the users are not logged in.
+        if r.user.is_multiple_of(3) {
             out.push('-');
         } else {
-            write!(out, "user{user}").expect("writing to a String");
+            write!(out, "user{}", r.user).expect("writing to a String");
         }
         out.push_str(" [");
         push_clf(out, time);

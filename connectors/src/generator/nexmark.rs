@@ -209,7 +209,7 @@ fn last_base0_auction_id(event_id: u64) -> i64 {
     epoch * AUCTION_PROPORTION as i64 + offset as i64
 }
 
-/// Formats the reference's way.
+/// Strings and prices drawn the reference's way.
 mod text {
     use super::EventRng;
 
@@ -267,12 +267,20 @@ pub struct NexmarkGenerator {
 impl NexmarkGenerator {
     pub fn new(config: NexmarkConfig) -> Result<Arc<Self>> {
         config.validate()?;
-        let hot_urls = (0..HOT_CHANNELS.len() as u64)
-            .map(|k| {
-                let mut url = String::new();
-                text::push_base_url(&mut EventRng::new(config.seed, URL_SALT, k), &mut url);
-                url
-            })
+        // Channel `k` of the hot ones, then channel-`n` as hot channel count + `n`; built
+        // once, as the reference caches them.
+        let url = |k: u64, suffix: Option<u32>| {
+            let mut url = String::new();
+            text::push_base_url(&mut EventRng::new(config.seed, URL_SALT, k), &mut url);
+            if let Some(channel) = suffix {
+                write!(url, "&channel_id={}", channel.reverse_bits()).expect("writing to a String");
+            }
+            url
+        };
+        let hot = HOT_CHANNELS.len() as u64;
+        let hot_urls = (0..hot).map(|k| url(k, None)).collect();
+        let channel_urls = (0..CHANNELS_NUMBER)
+            .map(|n| url(hot + n, Some(n as u32)))
             .collect();
         Ok(Arc::new(Self {
             layout: config.layout(),
@@ -280,6 +288,7 @@ impl NexmarkGenerator {
                 config,
                 schema: Self::schema_ref(),
                 hot_urls,
+                channel_urls,
             }),
         }))
     }
@@ -334,6 +343,8 @@ struct NexmarkBatches {
     schema: SchemaRef,
     /// The url of each hot channel.
     hot_urls: Vec<String>,
+    /// The url of each channel `channel-n`.
+    channel_urls: Vec<String>,
 }
 
 /// Column builders of one batch.
@@ -593,12 +604,7 @@ impl NexmarkBatches {
             let channel = rng.below(CHANNELS_NUMBER);
             write!(s, "channel-{channel}").expect("writing to a String");
             flush(s, &mut c.bid_channel);
-            let mut url_rng =
-                EventRng::new(config.seed, URL_SALT, HOT_CHANNELS.len() as u64 + channel);
-            text::push_base_url(&mut url_rng, s);
-            let reversed = (channel as u32).reverse_bits();
-            write!(s, "&channel_id={reversed}").expect("writing to a String");
-            flush(s, &mut c.bid_url);
+            c.bid_url.append_value(&self.channel_urls[channel as usize]);
         }
         text::push_extra(rng, 8 * 4, config.avg_bid_byte_size, s);
         flush(s, &mut c.bid_extra);
