@@ -14,8 +14,8 @@ use weir_connectors::generator::{
 };
 use weir_engine::SubtaskInfo;
 
-/// Reads the whole stream with one reader; returns (wall seconds, CPU seconds, bytes, peak
-/// MiB).
+/// Reads the whole stream with one reader; returns (wall seconds, CPU seconds, bytes of
+/// Arrow data, peak MiB).
 fn run(config: &GeneratorConfig, runtime: &tokio::runtime::Runtime) -> (f64, f64, usize, f64) {
     let plan = config.plan().expect("generator");
     let mut reader = plan
@@ -31,7 +31,12 @@ fn run(config: &GeneratorConfig, runtime: &tokio::runtime::Runtime) -> (f64, f64
     let started = Instant::now();
     let mut bytes = 0;
     while let Some(read) = runtime.block_on(reader.next_batch()).expect("batch") {
-        bytes += read.batch.get_array_memory_size();
+        bytes += read
+            .batch
+            .columns()
+            .iter()
+            .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
+            .sum::<usize>();
     }
     let wall = started.elapsed().as_secs_f64();
     (wall, cpu_seconds() - cpu, bytes, peak_mib())

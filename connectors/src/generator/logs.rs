@@ -439,7 +439,7 @@ impl LogBatches {
 impl EventBatches for LogBatches {
     fn batch(&self, partition: u32, from: u64, rows: usize) -> Result<RecordBatch> {
         let config = &self.config;
-        let mut lines = StringBuilder::with_capacity(rows, rows * 200);
+        let mut lines = StringBuilder::with_capacity(rows, rows * 256);
         let mut times = TimestampMillisecondBuilder::with_capacity(rows);
         let mut line = String::with_capacity(512);
         for k in from..from + rows as u64 {

@@ -54,28 +54,40 @@ impl EventRng {
         cumulative.partition_point(|c| *c <= draw)
     }
 
-    /// Appends `len` lowercase letters to `out`.
+    /// Appends `len` lowercase letters to `out`, eight per draw (one byte each, mod 26).
     pub fn push_letters(&mut self, out: &mut String, len: usize) {
-        let mut word = 0u64;
-        for k in 0..len {
-            if k % 8 == 0 {
-                word = self.next_u64();
-            }
-            out.push((b'a' + ((word & 0xff) % 26) as u8) as char);
-            word >>= 8;
-        }
+        self.push_symbols(out, len, 8, |bits| b'a' + (bits & 0xff) as u8 % 26);
     }
 
-    /// Appends `len` lowercase hex digits to `out`.
+    /// Appends `len` lowercase hex digits to `out`, sixteen per draw.
     pub fn push_hex(&mut self, out: &mut String, len: usize) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut word = 0u64;
-        for k in 0..len {
-            if k % 16 == 0 {
-                word = self.next_u64();
+        self.push_symbols(out, len, 16, |bits| HEX[(bits & 0xf) as usize]);
+    }
+
+    /// Appends `len` ASCII symbols, `per_draw` from each draw: symbol `k` of a draw is
+    /// `symbol(draw >> (k * 64 / per_draw))`. Symbols are staged in a buffer of 64 and
+    /// appended in one piece.
+    fn push_symbols(
+        &mut self,
+        out: &mut String,
+        len: usize,
+        per_draw: usize,
+        symbol: impl Fn(u64) -> u8,
+    ) {
+        let shift = 64 / per_draw;
+        let mut staged = [0u8; 64];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(staged.len());
+            for draw_symbols in staged[..n].chunks_mut(per_draw) {
+                let draw = self.next_u64();
+                for (k, byte) in draw_symbols.iter_mut().enumerate() {
+                    *byte = symbol(draw >> (k * shift));
+                }
             }
-            out.push(HEX[(word & 0xf) as usize] as char);
-            word >>= 4;
+            out.push_str(std::str::from_utf8(&staged[..n]).expect("ASCII symbols"));
+            left -= n;
         }
     }
 }
