@@ -3,6 +3,9 @@
 #[path = "generators/support.rs"]
 mod support;
 
+#[path = "generators/bids.rs"]
+mod bids;
+
 #[path = "generators/nexmark.rs"]
 mod nexmark;
 
