@@ -392,7 +392,8 @@ impl LogBatches {
         push_rfc3339(out, time);
         write!(
             out,
-            "\",\"service\":\"{service}\",\"level\":\"{level}\",\"latency_ms\":{},\"status\":{},\"path\":\"",
+            "\",\"service\":\"{service}\",\"level\":\"{level}\",\"latency_ms\":{},\
+             \"status\":{},\"path\":\"",
             r.latency_ms, r.status
         )
         .expect("writing to a String");
