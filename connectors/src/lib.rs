@@ -1,9 +1,9 @@
 //! weir-connectors: where data comes from and goes to.
 //!
-//! Today: the deterministic bid generator used by tests, the demo and the benchmarks;
-//! formats (JSON, CSV, lines, syslog, access logs, regex) with dead letters; the file
-//! source (line files and Parquet, bounded or followed); the Kafka source and sink; the
-//! Delta and Parquet file sinks, exactly once; stdout.
+//! Today: deterministic generators (bids, Nexmark, logs, clickstream) for tests, the demo,
+//! the benchmarks and job files; formats (JSON, CSV, lines, syslog, access logs, regex)
+//! with dead letters; the file source (line files and Parquet, bounded or followed); the
+//! Kafka source and sink; the Delta and Parquet file sinks, exactly once; stdout.
 
 pub mod delta;
 pub mod error;

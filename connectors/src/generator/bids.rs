@@ -16,14 +16,15 @@ use std::time::Duration;
 use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 use weir_engine::keys::mix64;
-use weir_engine::state::{state_batch, StateChunk, StateTable};
-use weir_engine::{Source, SourceBatch, SourcePlan, SubtaskInfo};
+use weir_engine::{Source, SourcePlan, SubtaskInfo};
 
+use super::clock::{nominal_time_ms, Disorder};
+use super::partitioned::{EventBatches, Layout};
 use crate::error::{ConnectorError, Result};
+
+const CONNECTOR: &str = "bid generator";
 
 /// The bid channels, as in Nexmark.
 pub const CHANNELS: [&str; 4] = ["apple", "google", "facebook", "baidu"];
@@ -87,19 +88,23 @@ pub struct Bid {
 }
 
 impl BidGeneratorConfig {
+    fn layout(&self) -> Layout {
+        Layout {
+            events: self.events,
+            partitions: self.partitions,
+            batch_size: self.batch_size,
+            rate_limit: self.rate_limit,
+        }
+    }
+
     fn validate(&self) -> Result<()> {
+        self.layout().validate(CONNECTOR)?;
         let fail = |message: String| {
             Err(ConnectorError::Config {
-                connector: "bid generator",
+                connector: CONNECTOR,
                 message,
             })
         };
-        if self.partitions == 0 {
-            return fail("partitions must be at least 1".into());
-        }
-        if self.batch_size == 0 {
-            return fail("batch_size must be at least 1".into());
-        }
         if self.auctions == 0 || self.bidders == 0 {
             return fail("auctions and bidders must be at least 1".into());
         }
@@ -112,9 +117,6 @@ impl BidGeneratorConfig {
                 self.disorder_fraction
             ));
         }
-        if self.rate_limit == Some(0) {
-            return fail("rate_limit must be at least 1 event per second".into());
-        }
         Ok(())
     }
 
@@ -125,14 +127,9 @@ impl BidGeneratorConfig {
 
     /// Event `i` of the stream.
     pub fn bid(&self, i: u64) -> Bid {
-        let threshold = (self.disorder_fraction * 1_000_000.0) as u64;
-        let max_back = self.max_disorder.as_millis() as u64;
-        let base = self.start_time_ms + (i as u128 * 1000 / self.events_per_second as u128) as i64;
-        let back = if self.field(i, 4) % 1_000_000 < threshold {
-            (self.field(i, 5) % (max_back + 1)) as i64
-        } else {
-            0
-        };
+        let disorder = Disorder::new(self.disorder_fraction, self.max_disorder);
+        let base = nominal_time_ms(self.start_time_ms, self.events_per_second, i);
+        let back = disorder.back_ms(self.field(i, 4), self.field(i, 5));
         Bid {
             auction: (self.field(i, 0) % self.auctions) as i64,
             bidder: (self.field(i, 1) % self.bidders) as i64,
@@ -146,16 +143,19 @@ impl BidGeneratorConfig {
 /// The generator as a source.
 #[derive(Debug)]
 pub struct BidGenerator {
-    config: Arc<BidGeneratorConfig>,
-    schema: SchemaRef,
+    layout: Layout,
+    events: Arc<BidBatches>,
 }
 
 impl BidGenerator {
     pub fn new(config: BidGeneratorConfig) -> Result<Arc<Self>> {
         config.validate()?;
         Ok(Arc::new(Self {
-            config: Arc::new(config),
-            schema: Self::schema_ref(),
+            layout: config.layout(),
+            events: Arc::new(BidBatches {
+                config,
+                schema: Self::schema_ref(),
+            }),
         }))
     }
 
@@ -177,57 +177,21 @@ impl BidGenerator {
 
 impl SourcePlan for BidGenerator {
     fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        self.events.schema.clone()
     }
 
     fn create(&self, subtask: &SubtaskInfo) -> weir_engine::Result<Box<dyn Source>> {
-        let partitions: Vec<PartitionCursor> = (0..self.config.partitions)
-            .filter(|p| *p as usize % subtask.parallelism == subtask.index)
-            .map(|p| PartitionCursor {
-                partition: p,
-                next: 0,
-            })
-            .collect();
-        let share = partitions.len() as f64 / self.config.partitions as f64;
-        let rate = self.config.rate_limit.map(|r| r as f64 * share);
-        Ok(Box::new(BidReader {
-            config: self.config.clone(),
-            schema: self.schema.clone(),
-            partitions,
-            started: Instant::now(),
-            emitted: 0,
-            rate,
-        }))
+        Ok(self.layout.reader(self.events.clone(), subtask))
     }
 }
 
-struct PartitionCursor {
-    partition: u32,
-    /// Index of the partition's next event within the partition.
-    next: u64,
-}
-
-struct BidReader {
-    config: Arc<BidGeneratorConfig>,
+#[derive(Debug)]
+struct BidBatches {
+    config: BidGeneratorConfig,
     schema: SchemaRef,
-    partitions: Vec<PartitionCursor>,
-    started: Instant,
-    emitted: u64,
-    rate: Option<f64>,
 }
 
-impl BidReader {
-    /// Number of events of partition `p` in a bounded stream.
-    fn partition_len(&self, p: u32) -> u64 {
-        match self.config.events {
-            None => u64::MAX,
-            Some(n) => {
-                let parts = self.config.partitions as u64;
-                n / parts + u64::from((p as u64) < n % parts)
-            }
-        }
-    }
-
+impl EventBatches for BidBatches {
     fn batch(&self, partition: u32, from: u64, rows: usize) -> Result<RecordBatch> {
         let c = &self.config;
         let parts = c.partitions as u64;
@@ -257,86 +221,12 @@ impl BidReader {
     }
 }
 
-/// State table of the generator: the next event index of each partition.
-const POSITIONS_TABLE: &str = "positions";
-
-fn positions_table() -> StateTable {
-    StateTable::new(
-        POSITIONS_TABLE,
-        [Arc::new(Field::new("next", DataType::UInt64, false))],
-    )
-}
-
-#[async_trait]
-impl Source for BidReader {
-    fn partitions(&self) -> Vec<u32> {
-        self.partitions.iter().map(|p| p.partition).collect()
-    }
-
-    fn snapshot(&mut self) -> weir_engine::Result<Vec<StateChunk>> {
-        let shard = Arc::new(arrow::array::UInt32Array::from_iter_values(
-            self.partitions.iter().map(|p| p.partition),
-        ));
-        let next = Arc::new(arrow::array::UInt64Array::from_iter_values(
-            self.partitions.iter().map(|p| p.next),
-        ));
-        Ok(vec![StateChunk::new(
-            POSITIONS_TABLE,
-            state_batch(&positions_table(), shard, vec![next])?,
-        )])
-    }
-
-    fn restore(&mut self, chunks: Vec<StateChunk>) -> weir_engine::Result<()> {
-        use arrow::array::AsArray;
-        use arrow::datatypes::{UInt32Type, UInt64Type};
-        for chunk in chunks.iter().filter(|c| c.table == POSITIONS_TABLE) {
-            let partitions = chunk.batch.column(0).as_primitive::<UInt32Type>();
-            let next = chunk.batch.column(1).as_primitive::<UInt64Type>();
-            for row in 0..chunk.batch.num_rows() {
-                if let Some(cursor) = self
-                    .partitions
-                    .iter_mut()
-                    .find(|c| c.partition == partitions.value(row))
-                {
-                    cursor.next = next.value(row);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Takes turns between the partitions by always reading the one furthest behind, so
-    /// the order of batches follows from the positions alone (also after a restore).
-    async fn next_batch(&mut self) -> weir_engine::Result<Option<SourceBatch>> {
-        let behind = self
-            .partitions
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.next < self.partition_len(c.partition))
-            .min_by_key(|(_, c)| c.next)
-            .map(|(i, _)| i);
-        let Some(i) = behind else {
-            return Ok(None);
-        };
-        let (partition, next) = (self.partitions[i].partition, self.partitions[i].next);
-        let remaining = self.partition_len(partition) - next;
-        let rows = remaining.min(self.config.batch_size as u64) as usize;
-        if let Some(rate) = self.rate {
-            let due = self.started + Duration::from_secs_f64(self.emitted as f64 / rate);
-            tokio::time::sleep_until(due).await;
-        }
-        let batch = self.batch(partition, next, rows)?;
-        self.partitions[i].next += rows as u64;
-        self.emitted += rows as u64;
-        Ok(Some(SourceBatch::new(partition, batch)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow::array::AsArray;
     use arrow::datatypes::{Int64Type, TimestampMillisecondType};
+    use weir_engine::SourceBatch;
 
     fn read_all(config: BidGeneratorConfig, parallelism: usize) -> Vec<Bid> {
         let generator = BidGenerator::new(config).unwrap();
