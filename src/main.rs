@@ -24,10 +24,16 @@ enum Command {
     Run(run::RunArgs),
 }
 
+/// Warnings and errors, except rdkafka's client error callback, which repeats every
+/// connection failure many times a millisecond (librdkafka's own log line says it once),
+/// and deltalake's note for every file that binary columns get no statistics.
+const DEFAULT_LOG_FILTER: &str = "warn,rdkafka::client=off,deltalake_core::writer::stats=error";
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -215,3 +215,65 @@ async fn the_access_log_example_job_parses_logs_into_the_lake() {
         "{letters}"
     );
 }
+
+/// The two jobs of the docker compose demo, without docker: one produces generated bids
+/// into a topic, the other reads them into the lake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docker_demo_jobs_move_bids_through_kafka_into_the_lake() {
+    use support::kafka::{brokers, create_topic, unique_topic};
+    let topic = unique_topic("docker-demo");
+    create_topic(&topic, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let weir = |job: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+        command
+            .args(["run", "--progress", "0s"])
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(job))
+            .current_dir(dir.path())
+            .env("KAFKA_BROKERS", brokers())
+            .env("TOPIC", &topic)
+            .env("EVENTS", "5000");
+        command
+    };
+    let produced = weir("docker/jobs/produce_bids.yaml").output().unwrap();
+    assert!(
+        produced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    let mut consumer = weir("docker/jobs/bids_from_kafka.yaml")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let bids = dir.path().join("lake/bids").display().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let count = || async {
+        if !std::path::Path::new(&bids).join("_delta_log").exists() {
+            return "0".to_string();
+        }
+        support::delta::query_text(&[("t", bids.as_str())], "SELECT count(*) AS n FROM t")
+            .await
+            .lines()
+            .nth(3)
+            .unwrap()
+            .trim_matches(|c| c == '|' || c == ' ')
+            .to_string()
+    };
+    while count().await != "5000" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of 5000 bids",
+            count().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    consumer.kill().unwrap();
+    consumer.wait().unwrap();
+    let check = support::delta::query_text(
+        &[("t", bids.as_str())],
+        "SELECT (SELECT count(*) FROM (SELECT DISTINCT kafka_partition, kafka_offset FROM t)) AS offsets, \
+         sum(price) > 0 AS priced, count(DISTINCT channel) AS channels FROM t",
+    )
+    .await;
+    assert!(check.contains("| 5000    | true   | 4        |"), "{check}");
+}

@@ -428,6 +428,7 @@ checkpoints:
 sources:
   bids:
     type: generator
+    kind: bids
     events: {events}
     batch_size: 500
     rate_limit: 20000

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use weir_connectors::files::{FileSource, FileSourceConfig};
-use weir_connectors::generator::{BidGenerator, BidGeneratorConfig};
+use weir_connectors::generator::GeneratorConfig;
 use weir_connectors::kafka::{KafkaSource, KafkaSourceConfig};
 use weir_engine::SourcePlan;
 
@@ -18,8 +18,8 @@ pub enum SourceConfig {
     Kafka(KafkaSourceConfig),
     /// Line files or Parquet files: a path, directory or glob, read once or followed.
     File(FileSourceConfig),
-    /// The seeded bid generator.
-    Generator(BidGeneratorConfig),
+    /// A seeded generator, by `kind`: bids, nexmark, logs or clickstream.
+    Generator(GeneratorConfig),
 }
 
 impl SourceConfig {
@@ -28,7 +28,7 @@ impl SourceConfig {
         Ok(match self {
             SourceConfig::Kafka(config) => KafkaSource::new(config.clone()).await?,
             SourceConfig::File(config) => FileSource::new(config.clone()).await?,
-            SourceConfig::Generator(config) => BidGenerator::new(config.clone())?,
+            SourceConfig::Generator(config) => config.plan()?,
         })
     }
 }

@@ -8,6 +8,7 @@ parallelism: 2
 sources:
   bids:
     type: generator
+    kind: bids
     events: 1000
     watermark: {event_time: event_time, max_out_of_orderness: 1s}
 transforms:
@@ -139,7 +140,7 @@ async fn a_cycle_between_transforms_is_refused() {
     let job = r#"
 name: cyclic
 sources:
-  s: {type: generator, events: 10}
+  s: {type: generator, kind: bids, events: 10}
 transforms:
   a: {type: filter, inputs: [b], predicate: price > 1}
   b: {type: filter, inputs: [a], predicate: price > 2}
@@ -197,4 +198,21 @@ fn kafka_sources_parse_with_every_start() {
         };
         assert_eq!(kafka.start, expected);
     }
+}
+
+#[tokio::test]
+async fn every_generator_kind_builds_from_a_job_file() {
+    for kind in [
+        "kind: bids",
+        "kind: nexmark",
+        "kind: logs\n    log_kind: app",
+        "kind: clickstream",
+    ] {
+        let text = format!(
+            "name: g\nsources:\n  s:\n    type: generator\n    {kind}\n    events: 100\nsinks:\n  out: {{type: discard, inputs: [s]}}\n"
+        );
+        build(&text).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+    let e = parse("name: g\nsources:\n  s: {type: generator, kind: tweets}\nsinks:\n  out: {type: discard, inputs: [s]}\n").unwrap_err();
+    assert!(e.contains("unknown variant `tweets`"), "{e}");
 }
