@@ -109,10 +109,7 @@ async fn bad_lines_become_dead_letters_with_path_line_and_reason() {
         found,
         [
             (format!("{path}:2").as_str(), "empty record"),
-            (
-                format!("{path}:3").as_str(),
-                "invalid JSON: Encountered unexpected '\u{ff}' whilst parsing value"
-            ),
+            (format!("{path}:3").as_str(), "invalid UTF-8 at byte 0"),
             (
                 format!("{path}:4").as_str(),
                 "line of 219 bytes is longer than the maximum of 100 bytes"
