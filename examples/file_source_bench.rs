@@ -4,61 +4,19 @@
 //!
 //! `cargo run --release --example file_source_bench [-- --mb N]` (N MB per file)
 
-use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
 #[path = "support/process.rs"]
 mod process;
 use process::{cpu_seconds, peak_mib, reset_peak};
+#[path = "support/json_logs.rs"]
+mod json_logs;
+use json_logs::{format, write_file};
 
 use weir_connectors::files::{FileSource, FileSourceConfig};
-use weir_connectors::format::{ColumnSpec, FormatConfig};
 use weir_engine::sinks::DiscardSink;
 use weir_engine::{GraphBuilder, RuntimeConfig};
-
-/// Writes about `mb` MB of log lines (about 160 bytes each) to `path`; returns the
-/// number of lines.
-fn write_file(path: &Path, mb: u64, salt: u64) -> u64 {
-    let mut out = BufWriter::new(std::fs::File::create(path).expect("create"));
-    let (mut written, mut lines) = (0u64, 0u64);
-    let levels = ["INFO", "WARN", "ERROR", "DEBUG"];
-    while written < mb * 1_000_000 {
-        let i = lines * 7 + salt;
-        let line = format!(
-            "{{\"ts\":\"2026-11-22T12:{:02}:{:02}.{:03}Z\",\"level\":\"{}\",\"service\":\"api-{}\",\"latency_ms\":{},\"path\":\"/v1/items/{}\",\"status\":{},\"msg\":\"request handled for user {}\"}}\n",
-            (i / 60_000) % 60,
-            (i / 1000) % 60,
-            i % 1000,
-            levels[(i % 4) as usize],
-            i % 13,
-            i % 997,
-            i % 100_003,
-            [200, 201, 404, 500][(i % 4) as usize],
-            i % 50_021
-        );
-        out.write_all(line.as_bytes()).expect("write");
-        written += line.len() as u64;
-        lines += 1;
-    }
-    out.flush().expect("flush");
-    lines
-}
-
-fn format() -> FormatConfig {
-    let column = |name: &str, data_type: &str| ColumnSpec::new(name, data_type);
-    FormatConfig::Json {
-        columns: vec![
-            column("ts", "timestamp"),
-            column("level", "string"),
-            column("service", "string"),
-            column("latency_ms", "int64"),
-            column("path", "string"),
-            column("status", "int32"),
-            column("msg", "string"),
-        ],
-    }
-}
 
 /// Reads every file in `dir` at `parallelism`; returns (seconds, rows, CPU seconds, peak MiB).
 async fn run(dir: &Path, parallelism: usize) -> (f64, u64, f64, f64) {

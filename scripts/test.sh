@@ -16,4 +16,5 @@ cargo run --locked --quiet --example kafka_bench -- --messages 20000 >/dev/null
 cargo run --locked --quiet --example format_bench -- --records 2000 >/dev/null
 cargo run --locked --quiet --example file_source_bench -- --mb 2 >/dev/null
 cargo run --locked --quiet --example generator_bench -- --events 20000 >/dev/null
-echo "examples: 6 passed, 0 failed"
+cargo run --locked --quiet --example delta_bench -- --mb 4 --events 100000 --commits 5 >/dev/null
+echo "examples: 7 passed, 0 failed"
