@@ -11,7 +11,7 @@ kafka_start
 cargo test --workspace --all-targets --locked
 # Examples are part of the docs: run each once on a small input.
 cargo run --locked --quiet --example engine_bench -- --events 20000 >/dev/null
-cargo run --locked --quiet --example checkpoint_bench -- --events 2000000 --keys 10000 --intervals-ms 300,100 >/dev/null
+cargo run --locked --quiet --example checkpoint_bench -- --events 2000000 --keys 10000 --intervals-ms 100,20 >/dev/null
 cargo run --locked --quiet --example kafka_bench -- --messages 20000 >/dev/null
 cargo run --locked --quiet --example format_bench -- --records 2000 >/dev/null
 cargo run --locked --quiet --example file_source_bench -- --mb 2 >/dev/null
