@@ -277,3 +277,59 @@ async fn the_docker_demo_jobs_move_bids_through_kafka_into_the_lake() {
     .await;
     assert!(check.contains("| 5000    | true   | 4        |"), "{check}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_log_example_job_parses_generated_lines_and_keeps_the_bad_ones() {
+    let lake = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "run",
+            "--progress",
+            "0s",
+            "examples/jobs/app_logs_to_lake.yaml",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LAKE", lake.path())
+        .env("EVENTS", "20000")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let ctx = weir_sql::Lake::new(lake.path()).session().await.unwrap();
+    let count = |sql: &'static str| {
+        let ctx = ctx.clone();
+        async move {
+            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            batches[0]
+                .column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap()
+                .value(0)
+        }
+    };
+    let parsed = count("SELECT count(*) FROM app.requests").await;
+    let dead = count("SELECT count(*) FROM app.dead_letters").await;
+    // Every line is either a row or a dead letter; about 2% are damaged.
+    assert_eq!(parsed + dead, 20_000);
+    assert!((300..=500).contains(&dead), "{dead} dead letters");
+    let windowed = count("SELECT CAST(sum(requests) AS BIGINT) FROM app.per_minute").await;
+    // A Delta sink creates its table with the first rows it commits.
+    let late = if lake.path().join("app/late_requests/_delta_log").exists() {
+        count("SELECT count(*) FROM app.late_requests").await
+    } else {
+        0
+    };
+    assert_eq!(
+        windowed + late,
+        parsed,
+        "every parsed row is in a window or late"
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM app.dead_letters WHERE origin NOT LIKE 'parsed:%' OR reason = ''"
+        )
+        .await,
+        0
+    );
+}

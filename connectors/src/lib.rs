@@ -12,6 +12,7 @@ pub mod format;
 pub mod generator;
 pub mod kafka;
 pub mod parquet_sink;
+pub mod parse;
 pub mod stdout;
 
 pub use error::{ConnectorError, Result};

@@ -5,12 +5,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
-use weir_engine::{OperatorConfig, Partitioning, RuntimeConfig, WatermarkStrategy};
+use weir_engine::{Partitioning, RuntimeConfig, WatermarkStrategy};
 
 use crate::error::{JobError, Result};
 use crate::interpolate::interpolate;
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
+use crate::transforms::TransformConfig;
 
 /// A job definition, as read from a YAML job file. Sources, transforms and sinks share
 /// one namespace of node names; a node reads other nodes by name (`events`) or by output
@@ -137,7 +138,8 @@ impl PartitionSpec {
     }
 }
 
-/// A transform node: any registered operator (`type: filter`, `window_aggregate`, ...).
+/// A transform node: any registered operator (`type: filter`, `window_aggregate`, ...) or
+/// `parse`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TransformSpec {
     /// The nodes (or `node.port`s) it reads.
@@ -149,7 +151,7 @@ pub struct TransformSpec {
     #[serde(default)]
     pub partition: Option<PartitionSpec>,
     #[serde(flatten)]
-    pub operator: OperatorConfig,
+    pub operator: TransformConfig,
 }
 
 /// A sink node.

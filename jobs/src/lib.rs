@@ -12,6 +12,7 @@ pub mod error;
 mod interpolate;
 pub mod sinks;
 pub mod sources;
+pub mod transforms;
 
 pub use build::build_graph;
 pub use definition::{CheckpointSettings, JobDefinition, PartitionSpec, SinkSpec, SourceSpec};

@@ -216,3 +216,31 @@ async fn every_generator_kind_builds_from_a_job_file() {
     let e = parse("name: g\nsources:\n  s: {type: generator, kind: tweets}\nsinks:\n  out: {type: discard, inputs: [s]}\n").unwrap_err();
     assert!(e.contains("unknown variant `tweets`"), "{e}");
 }
+
+#[tokio::test]
+async fn parse_transforms_decode_a_text_column() {
+    let job = r#"
+name: p
+sources:
+  s: {type: generator, kind: logs, log_kind: app, events: 10}
+transforms:
+  parsed:
+    type: parse
+    inputs: [s]
+    column: line
+    format: {type: json, columns: [{name: service, type: string}]}
+sinks:
+  out: {type: discard, inputs: [parsed]}
+  bad: {type: discard, inputs: [parsed.dead_letters]}
+"#;
+    build(job).await.unwrap();
+    let e = build(&job.replace("column: line", "column: lines"))
+        .await
+        .unwrap_err();
+    assert!(e.contains("column 'lines' is not in the input"), "{e}");
+    let e = parse(&job.replace("type: parse", "type: parsee")).unwrap_err();
+    assert!(
+        e.contains("unknown variant `parsee`, expected one of `parse`, "),
+        "{e}"
+    );
+}
