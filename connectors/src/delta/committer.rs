@@ -84,14 +84,15 @@ impl DeltaCommitter {
                 adds.push(add);
             }
         }
+        // The first completed checkpoint creates the table, rows or not, so a sink that
+        // has written nothing yet (a dead-letter table, say) is still a table to query.
+        let table = match &mut self.table {
+            Some(t) => t,
+            None => self.table.insert(
+                open_or_create(&self.config.table, &self.rows, &self.config.partition_by).await?,
+            ),
+        };
         if !adds.is_empty() {
-            let table = match &mut self.table {
-                Some(t) => t,
-                None => self.table.insert(
-                    open_or_create(&self.config.table, &self.rows, &self.config.partition_by)
-                        .await?,
-                ),
-            };
             let files = adds.len();
             failpoint::hit("delta_before_commit");
             let committed = commit_epoch(
