@@ -73,9 +73,16 @@ impl Lake {
     }
 
     /// A DataFusion session with every table of the lake registered at its latest
-    /// committed version.
+    /// committed version. It runs any SQL; [`Lake::query_session`] is the read-only one.
     pub async fn session(&self) -> Result<SessionContext> {
         let ctx = SessionContext::new();
+        self.register_tables(&ctx).await?;
+        Ok(ctx)
+    }
+
+    /// Registers every table of the lake in `ctx` at its latest committed version, in the
+    /// default catalog: top-level tables in `public`, nested ones in their folder's schema.
+    pub async fn register_tables(&self, ctx: &SessionContext) -> Result<()> {
         let catalog = ctx
             .catalog("datafusion")
             .expect("the default catalog exists");
@@ -96,7 +103,7 @@ impl Lake {
             };
             schema.register_table(table.name.clone(), provider)?;
         }
-        Ok(ctx)
+        Ok(())
     }
 }
 

@@ -1,0 +1,182 @@
+//! `weir sql`: queries over the lake from the command line, read-only.
+//!
+//! ```text
+//! weir sql --lake ./lake -e "SELECT channel, count(*) FROM bids GROUP BY channel"
+//! weir sql -f report.sql --format csv
+//! ```
+//!
+//! Each statement's result goes to stdout (an aligned table, CSV with a header, or JSON
+//! lines); `N rows in X ms` goes to stderr, so stdout stays machine-readable.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use arrow::util::pretty::pretty_format_batches_with_schema;
+use clap::{Args, ValueEnum};
+use weir_sql::{Lake, Limits, QueryOutput};
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The lake's root folder [default: $WEIR_LAKE, else ./lake].
+    #[arg(long)]
+    lake: Option<PathBuf>,
+    /// The statements to run, separated by `;`.
+    #[arg(
+        short = 'e',
+        long = "execute",
+        value_name = "QUERY",
+        conflicts_with = "file"
+    )]
+    execute: Option<String>,
+    /// A file of statements separated by `;`.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// How results are printed.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Memory a query may hold at once (e.g. 512MiB, 2GiB).
+    #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
+    memory_limit: usize,
+    /// Time a query may take before it is cancelled (e.g. 500ms, 60s, 5m).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Aligned columns with borders, as DataFusion prints them.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per row.
+    Json,
+}
+
+pub async fn run(args: SqlArgs) -> Result<()> {
+    let text = match (&args.execute, &args.file) {
+        (Some(sql), _) => sql.clone(),
+        (None, Some(file)) => {
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        }
+        (None, None) => bail!("give the statements with -e QUERY or -f FILE"),
+    };
+    let lake = args
+        .lake
+        .clone()
+        .or_else(|| std::env::var_os("WEIR_LAKE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("lake"));
+    let limits = Limits {
+        memory: args.memory_limit,
+        timeout: args.timeout,
+    };
+    let session = Lake::new(&lake)
+        .query_session(limits)
+        .await
+        .with_context(|| format!("opening the lake at {}", lake.display()))?;
+    // DataFusion's and Delta's messages already hold their causes: print them once.
+    let flat = |e: weir_sql::SqlError| anyhow::Error::msg(e.to_string());
+    let statements = session.parse(&text).map_err(flat)?;
+    if statements.is_empty() {
+        bail!("no statement to run");
+    }
+    let mut stdout = std::io::stdout().lock();
+    for statement in statements {
+        let started = Instant::now();
+        let output = session.run(statement).await.map_err(flat)?;
+        let elapsed = started.elapsed();
+        print(&mut stdout, &output, args.format)?;
+        stdout.flush()?;
+        let rows = output.rows();
+        eprintln!(
+            "{rows} {} in {} ms",
+            if rows == 1 { "row" } else { "rows" },
+            elapsed.as_millis()
+        );
+    }
+    Ok(())
+}
+
+fn print(out: &mut impl Write, output: &QueryOutput, format: Format) -> Result<()> {
+    match format {
+        Format::Table => {
+            writeln!(
+                out,
+                "{}",
+                pretty_format_batches_with_schema(output.schema.clone(), &output.batches)?
+            )?;
+        }
+        Format::Csv => {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
+            if output.batches.is_empty() {
+                // The header alone, so an empty result still names its columns.
+                let names: Vec<&str> = output
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect();
+                drop(writer);
+                writeln!(out, "{}", names.join(","))?;
+            } else {
+                for batch in &output.batches {
+                    writer.write(batch)?;
+                }
+            }
+        }
+        Format::Json => {
+            let mut writer = arrow::json::LineDelimitedWriter::new(&mut *out);
+            for batch in &output.batches {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+        }
+    }
+    Ok(())
+}
+
+/// `1GiB`, `512MiB`, `100MB`, `4096`: a size in bytes.
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size like 512MiB or 2GiB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "kib" | "k" => 1024.0,
+        "mib" | "m" => 1024.0 * 1024.0,
+        "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ))
+        }
+    };
+    Ok((number * scale) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("100MB"), Ok(100_000_000));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("1.5KiB"), Ok(1536));
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("3 parsecs").is_err());
+    }
+}
