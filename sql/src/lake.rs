@@ -45,6 +45,11 @@ impl Lake {
         Self { root: root.into() }
     }
 
+    /// The lake's root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Every Delta table (a folder holding `_delta_log`) up to one level of nesting,
     /// sorted by qualified name. Folders starting with `_` or `.` are skipped.
     pub fn tables(&self) -> Result<Vec<LakeTable>> {

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
+use tokio::task::JoinSet;
 
 use crate::error::{Result, SqlError};
 use crate::lake::Lake;
@@ -22,8 +24,9 @@ use crate::travel::{self, Preloaded};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes the operators of a query may hold at once (sorts, joins, aggregations); a
-    /// query that needs more fails with "Resources exhausted". Queries of a session run one
-    /// at a time, so the session's pool is the query's.
+    /// query that needs more fails with "Resources exhausted". Nothing spills to local
+    /// disk (a query cannot fill the disk either). Queries of a session run one at a time,
+    /// so the session's pool is the query's.
     pub memory: usize,
     /// Wall time from planning to the last batch; a slower query is cancelled.
     pub timeout: Duration,
@@ -67,6 +70,9 @@ impl Lake {
     pub async fn query_session(&self, limits: Limits) -> Result<QuerySession> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory, 1.0)
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
             .build_arc()?;
         // No URL tables (`FROM 'path/file.parquet'`): only the lake's tables are readable.
         let config = SessionConfig::new().with_information_schema(true);
@@ -104,9 +110,23 @@ impl QuerySession {
         // Checked again: a caller may hand over a statement it parsed itself.
         safety::check(&statement)?;
         let timeout = self.limits.timeout;
-        tokio::time::timeout(timeout, self.plan_and_collect(statement))
-            .await
-            .map_err(|_| SqlError::Timeout(timeout))?
+        // The query runs as a task of its own, so the timer is not starved by a query
+        // that keeps its worker busy; dropping the set on a timeout cancels the query.
+        let (lake, ctx, preloaded) = (self.lake.clone(), self.ctx.clone(), self.preloaded.clone());
+        let mut query = JoinSet::new();
+        query.spawn(async move { plan_and_collect(&lake, &ctx, &preloaded, statement).await });
+        match tokio::time::timeout(timeout, query.join_next()).await {
+            Err(_) => Err(SqlError::Timeout(timeout)),
+            Ok(Some(Ok(result))) => result,
+            Ok(Some(Err(failed))) => match failed.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(failed) => Err(SqlError::Lake {
+                    path: self.lake.root().display().to_string(),
+                    message: format!("the query's task ended: {failed}"),
+                }),
+            },
+            Ok(None) => unreachable!("the set holds the query"),
+        }
     }
 
     /// Parses and runs every statement of `sql`, in order.
@@ -122,23 +142,28 @@ impl QuerySession {
     pub fn context(&self) -> &SessionContext {
         &self.ctx
     }
+}
 
-    async fn plan_and_collect(&self, statement: DFStatement) -> Result<QueryOutput> {
-        if let Some(inner) = sql_statement(&statement) {
-            self.preloaded.load(&self.lake, &self.ctx, inner).await?;
-        }
-        let plan = self.ctx.state().statement_to_plan(statement).await?;
-        // The plan-level guard behind the statement check: no DDL, no DML.
-        SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(true)
-            .verify_plan(&plan)?;
-        let frame = self.ctx.execute_logical_plan(plan).await?;
-        let schema = frame.schema().inner().clone();
-        let batches = frame.collect().await?;
-        Ok(QueryOutput { schema, batches })
+async fn plan_and_collect(
+    lake: &Lake,
+    ctx: &SessionContext,
+    preloaded: &Preloaded,
+    statement: DFStatement,
+) -> Result<QueryOutput> {
+    if let Some(inner) = sql_statement(&statement) {
+        preloaded.load(lake, ctx, inner).await?;
     }
+    let plan = ctx.state().statement_to_plan(statement).await?;
+    // The plan-level guard behind the statement check: no DDL, no DML.
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(true)
+        .verify_plan(&plan)?;
+    let frame = ctx.execute_logical_plan(plan).await?;
+    let schema = frame.schema().inner().clone();
+    let batches = frame.collect().await?;
+    Ok(QueryOutput { schema, batches })
 }
 
 /// The SQL statement inside a DataFusion statement (through `EXPLAIN`).
