@@ -163,6 +163,48 @@ async fn queries_join_nested_tables_and_travel_in_time() {
         lines(&text(&s, &at(&times[2])).await),
         ["+---+", "| n |", "+---+", "| 5 |", "+---+"]
     );
+    // The Delta/Databricks syntax, with and without an alias.
+    assert_eq!(
+        lines(
+            &text(
+                &s,
+                "SELECT count(*) AS n, max(bids.auction) AS last FROM bids VERSION AS OF 2"
+            )
+            .await
+        ),
+        [
+            "+---+------+",
+            "| n | last |",
+            "+---+------+",
+            "| 3 | 3    |",
+            "+---+------+"
+        ]
+    );
+    assert_eq!(
+        lines(&text(&s, "SELECT count(*) AS kept FROM bids JOIN BIDS VERSION AS OF 1 AS old USING (auction) WHERE old.price = bids.price").await),
+        ["+------+", "| kept |", "+------+", "| 2    |", "+------+"]
+    );
+    assert_eq!(
+        lines(
+            &text(
+                &s,
+                &format!(
+                    "SELECT count(*) AS n FROM bids TIMESTAMP AS OF '{}'",
+                    times[1]
+                )
+            )
+            .await
+        ),
+        ["+---+", "| n |", "+---+", "| 3 |", "+---+"]
+    );
+    assert_eq!(
+        text(&s, "SELECT * FROM logs.access VERSION AS OF 4").await,
+        "error: table 'logs.access' has versions 0 to 1; there is no version 4"
+    );
+    assert_eq!(
+        text(&s, "SELECT * FROM bids FOR SYSTEM_TIME AS OF '2026-01-01'").await,
+        "error: FOR SYSTEM_TIME AS OF '2026-01-01' is not allowed: time travel is `t VERSION AS OF 3` or `t TIMESTAMP AS OF '2026-01-01 00:00:00'`"
+    );
     // Time travel joins the current version of another table.
     assert_eq!(
         lines(&text(&s, "SELECT v.auction, a.owner FROM table_version('bids', 1) v JOIN logs.access a USING (channel) ORDER BY 1").await),

@@ -12,7 +12,9 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::parser::Statement as DFStatement;
-use datafusion::sql::sqlparser::ast::{ObjectName, Set, Statement, TableFactor, Visit, Visitor};
+use datafusion::sql::sqlparser::ast::{
+    ObjectName, Set, Statement, TableFactor, TableVersion, Visit, Visitor,
+};
 
 use crate::error::{Result, SqlError};
 
@@ -100,6 +102,19 @@ fn check_relations(statement: &Statement) -> Result<()> {
         type Break = ();
         fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
             let outcome = match factor {
+                TableFactor::Table {
+                    version: Some(version),
+                    ..
+                } if !matches!(
+                    version,
+                    TableVersion::VersionAsOf(_) | TableVersion::TimestampAsOf(_)
+                ) =>
+                {
+                    Err(refused(
+                        &format!("{version}"),
+                        "time travel is `t VERSION AS OF 3` or `t TIMESTAMP AS OF '2026-01-01 00:00:00'`",
+                    ))
+                }
                 TableFactor::Table {
                     name,
                     args: Some(_),

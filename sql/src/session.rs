@@ -15,6 +15,7 @@ use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use tokio::task::JoinSet;
 
+use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
 use crate::lake::Lake;
 use crate::safety;
@@ -98,11 +99,17 @@ impl QuerySession {
     /// The statements of `sql` (separated by `;`), each checked by [`safety::check`]; one
     /// refused statement refuses them all.
     pub fn parse(&self, sql: &str) -> Result<Vec<DFStatement>> {
-        let statements = DFParserBuilder::new(sql).build()?.parse_statements()?;
-        for statement in &statements {
-            safety::check(statement)?;
+        let statements = DFParserBuilder::new(sql)
+            .with_dialect(&LakeDialect)
+            .build()?
+            .parse_statements()?;
+        let mut checked = Vec::with_capacity(statements.len());
+        for mut statement in statements {
+            safety::check(&statement)?;
+            travel::rewrite_time_travel(&mut statement);
+            checked.push(statement);
         }
-        Ok(statements.into())
+        Ok(checked)
     }
 
     /// Runs one statement (from [`QuerySession::parse`]) within the session's limits.

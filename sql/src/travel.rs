@@ -10,8 +10,9 @@
 //! functions only look them up. Their arguments must therefore be literals. A name is
 //! resolved among the lake's tables only, so it never reaches outside the lake.
 //!
-//! `SELECT * FROM t VERSION AS OF 3` is not used: DataFusion's generic SQL dialect does not
-//! parse it (only the Databricks, BigQuery, MsSql and Snowflake dialects of sqlparser do).
+//! The Delta/Databricks syntax works too: the lake's dialect ([`crate::dialect`]) parses
+//! `t VERSION AS OF 3` and `t TIMESTAMP AS OF '...'`, and [`rewrite_time_travel`] turns
+//! them into these functions, aliased to the table's name, before planning.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -24,8 +25,11 @@ use datafusion::catalog::{MemTable, TableFunctionArgs, TableFunctionImpl, TableP
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    Expr as SqlExpr, FunctionArg, FunctionArgExpr, Statement, TableFactor, Value, Visit, Visitor,
+    Expr as SqlExpr, FunctionArg, FunctionArgExpr, Ident, ObjectName, Statement, TableAlias,
+    TableFactor, TableFunctionArgs as SqlFunctionArgs, TableVersion, Value, Visit, VisitMut,
+    Visitor, VisitorMut,
 };
 use deltalake::{DeltaTable, ObjectStore as _};
 use futures::TryStreamExt;
@@ -128,6 +132,70 @@ fn literal_text(expr: &Expr) -> Option<String> {
         ) => Some(s.clone()),
         Expr::Literal(ScalarValue::Int64(Some(v)), _) => Some(v.to_string()),
         _ => None,
+    }
+}
+
+/// Rewrites `t VERSION AS OF 3` into `table_version('t', 3) AS t` and
+/// `t TIMESTAMP AS OF x` into `table_timestamp('t', x) AS t` (keeping an alias if given).
+pub fn rewrite_time_travel(statement: &mut DFStatement) {
+    struct Rewrite;
+    impl VisitorMut for Rewrite {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+            let TableFactor::Table {
+                name,
+                alias,
+                args,
+                version,
+                ..
+            } = factor
+            else {
+                return ControlFlow::Continue(());
+            };
+            let (function, at) = match version.take() {
+                Some(TableVersion::VersionAsOf(at)) => ("table_version", at),
+                Some(TableVersion::TimestampAsOf(at)) => ("table_timestamp", at),
+                other => {
+                    *version = other;
+                    return ControlFlow::Continue(());
+                }
+            };
+            // Unquoted parts are normalised to lower case, as DataFusion does for names.
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .map(|part| match part.as_ident() {
+                    Some(ident) if ident.quote_style.is_none() => ident.value.to_lowercase(),
+                    Some(ident) => ident.value.clone(),
+                    None => part.to_string(),
+                })
+                .collect();
+            if alias.is_none() {
+                *alias = Some(TableAlias {
+                    explicit: false,
+                    name: Ident::new(parts.last().cloned().unwrap_or_default()),
+                    columns: Vec::new(),
+                    at: None,
+                });
+            }
+            let table = SqlExpr::Value(Value::SingleQuotedString(parts.join(".")).into());
+            *args = Some(SqlFunctionArgs {
+                args: vec![
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(table)),
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(at)),
+                ],
+                settings: None,
+            });
+            *name = ObjectName::from(vec![Ident::new(function)]);
+            ControlFlow::Continue(())
+        }
+    }
+    match statement {
+        DFStatement::Statement(inner) => {
+            let _ = inner.visit(&mut Rewrite);
+        }
+        DFStatement::Explain(explain) => rewrite_time_travel(&mut explain.statement),
+        _ => {}
     }
 }
 
