@@ -267,6 +267,60 @@ async fn history_lists_every_commit_newest_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_describe_the_current_version() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    // A partitioned table: one file per channel and commit.
+    let path = dir.path().join("sales").join("by_channel");
+    let mut table = open_or_create(path.to_str().unwrap(), &bids_schema(), &["channel".into()])
+        .await
+        .unwrap();
+    let mut writer = RecordBatchWriter::for_table(&table).unwrap();
+    writer
+        .write(bids(&[(1, 10, "web"), (2, 20, "app"), (3, 30, "web")]))
+        .await
+        .unwrap();
+    let adds = writer.flush().await.unwrap();
+    commit_epoch(&mut table, "fixture", 1, adds, None)
+        .await
+        .unwrap();
+    let s = session(dir.path()).await;
+    let details = "SELECT \"table\", version, files, size_bytes > 0 AS has_bytes, rows, partition_columns, schema FROM ";
+    assert_eq!(
+        lines(&text(&s, &format!("{details} table_details('bids')")).await),
+        [
+            "+-------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+            "| table | version | files | has_bytes | rows | partition_columns | schema                                      |",
+            "+-------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+            "| bids  | 3       | 3     | true      | 5    |                   | auction: long, price: long, channel: string |",
+            "+-------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+        ]
+    );
+    assert_eq!(
+        lines(&text(&s, &format!("{details} table_details('sales.by_channel')")).await),
+        [
+            "+------------------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+            "| table            | version | files | has_bytes | rows | partition_columns | schema                                      |",
+            "+------------------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+            "| sales.by_channel | 1       | 2     | true      | 3    | channel           | auction: long, price: long, channel: string |",
+            "+------------------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+        ]
+    );
+    // The partitioned table answers queries like any other.
+    assert_eq!(
+        lines(&text(&s, "SELECT channel, sum(price) AS total FROM sales.by_channel GROUP BY channel ORDER BY channel").await),
+        [
+            "+---------+-------+",
+            "| channel | total |",
+            "+---------+-------+",
+            "| app     | 20    |",
+            "| web     | 40    |",
+            "+---------+-------+",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_travel_errors_say_what_exists() {
     let dir = tempfile::tempdir().unwrap();
     lake(dir.path()).await;

@@ -31,6 +31,7 @@ pub const TABLE_FUNCTIONS: &[&str] = &[
     "table_version",
     "table_timestamp",
     "table_history",
+    "table_details",
     "generate_series",
     "range",
 ];

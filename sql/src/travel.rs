@@ -3,7 +3,9 @@
 //! - `table_version('name', 3)`: the table as of version 3;
 //! - `table_timestamp('name', '2026-01-01T00:00:00Z')`: as of the newest version committed
 //!   at or before that time (RFC 3339, or `YYYY-MM-DD HH:MM:SS[.fff]` read as UTC);
-//! - `table_history('name')`: one row per commit, newest first.
+//! - `table_history('name')`: one row per commit, newest first;
+//! - `table_details('name')`: one row: the current version, its files, bytes and rows,
+//!   partition columns and schema.
 //!
 //! DataFusion plans table functions synchronously while loading a Delta table is I/O, so a
 //! session loads the tables a statement asks for before planning it ([`Preloaded`]) and the
@@ -88,13 +90,14 @@ pub fn register(ctx: &SessionContext, preloaded: &Arc<Preloaded>) {
     }
 }
 
-const FUNCTIONS: [(&str, &str); 3] = [
+const FUNCTIONS: [(&str, &str); 4] = [
     ("table_version", "table_version('table', version)"),
     (
         "table_timestamp",
         "table_timestamp('table', '2026-01-01T00:00:00Z')",
     ),
     ("table_history", "table_history('table')"),
+    ("table_details", "table_details('table')"),
 ];
 
 #[derive(Debug)]
@@ -303,6 +306,12 @@ async fn load(
             let commits = history(&table).await?;
             Ok(Arc::new(history_table(commits)?))
         }
+        ("table_details", [name]) => {
+            let table = find(lake, name)?;
+            let mut delta = open(&table).await?;
+            delta.load().await?;
+            Ok(Arc::new(details_table(&table, &delta)?))
+        }
         _ => Err(usage(format!(
             "wrong number of arguments: {}",
             FUNCTIONS
@@ -508,6 +517,46 @@ fn history_table(commits: Vec<Commit>) -> Result<MemTable> {
             commits.iter().map(|c| c.app_id.clone()),
         )),
         Arc::new(Int64Array::from_iter(commits.iter().map(|c| c.app_version))),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+}
+
+/// `table_details`: one row describing the table's current version.
+fn details_table(table: &LakeTable, delta: &DeltaTable) -> Result<MemTable> {
+    let state = delta.snapshot()?;
+    let (mut files, mut bytes, mut rows) = (0i64, 0i64, Some(0i64));
+    for file in state.log_data().iter() {
+        files += 1;
+        bytes += file.size();
+        rows = rows.zip(file.num_records()).map(|(a, b)| a + b as i64);
+    }
+    let partitions = state.metadata().partition_columns().join(", ");
+    let schema_text = state
+        .schema()
+        .fields()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("table", DataType::Utf8, false),
+        Field::new("location", DataType::Utf8, false),
+        Field::new("version", DataType::Int64, false),
+        Field::new("files", DataType::Int64, false),
+        Field::new("size_bytes", DataType::Int64, false),
+        Field::new("rows", DataType::Int64, true),
+        Field::new("partition_columns", DataType::Utf8, false),
+        Field::new("schema", DataType::Utf8, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![table.qualified_name()])),
+        Arc::new(StringArray::from(vec![delta.table_url().to_string()])),
+        Arc::new(Int64Array::from(vec![state.version() as i64])),
+        Arc::new(Int64Array::from(vec![files])),
+        Arc::new(Int64Array::from(vec![bytes])),
+        Arc::new(Int64Array::from(vec![rows])),
+        Arc::new(StringArray::from(vec![partitions])),
+        Arc::new(StringArray::from(vec![schema_text])),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
     Ok(MemTable::try_new(schema, vec![vec![batch]])?)
