@@ -321,6 +321,65 @@ async fn details_describe_the_current_version() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_sees_commits_and_tables_made_after_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let s = session(dir.path()).await;
+    let count = "SELECT count(*) AS n FROM bids";
+    assert_eq!(
+        lines(&text(&s, count).await),
+        ["+---+", "| n |", "+---+", "| 5 |", "+---+"]
+    );
+    // A commit to bids and a new table, while the session is open.
+    let mut bids_table = open_or_create(
+        dir.path().join("bids").to_str().unwrap(),
+        &bids_schema(),
+        &[],
+    )
+    .await
+    .unwrap();
+    let mut writer = RecordBatchWriter::for_table(&bids_table).unwrap();
+    writer.write(bids(&[(6, 60, "app")])).await.unwrap();
+    let adds = writer.flush().await.unwrap();
+    commit_epoch(&mut bids_table, "fixture", 4, adds, None)
+        .await
+        .unwrap();
+    table(
+        &dir.path().join("late"),
+        &bids_schema(),
+        &[bids(&[(7, 70, "web")])],
+    )
+    .await;
+
+    assert_eq!(
+        lines(&text(&s, count).await),
+        ["+---+", "| n |", "+---+", "| 6 |", "+---+"]
+    );
+    assert_eq!(
+        lines(&text(&s, "SELECT auction FROM late").await),
+        [
+            "+---------+",
+            "| auction |",
+            "+---------+",
+            "| 7       |",
+            "+---------+"
+        ]
+    );
+    assert_eq!(
+        lines(&text(&s, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema <> 'information_schema' ORDER BY 1, 2").await),
+        [
+            "+--------------+------------+",
+            "| table_schema | table_name |",
+            "+--------------+------------+",
+            "| logs         | access     |",
+            "| public       | bids       |",
+            "| public       | late       |",
+            "+--------------+------------+",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_travel_errors_say_what_exists() {
     let dir = tempfile::tempdir().unwrap();
     lake(dir.path()).await;

@@ -12,7 +12,7 @@ use deltalake::DeltaTable;
 use crate::error::{Result, SqlError};
 
 /// The schema top-level tables are registered in.
-const DEFAULT_SCHEMA: &str = "public";
+pub(crate) const DEFAULT_SCHEMA: &str = "public";
 
 /// A Delta table found in the lake.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! introspection ([`safety`]), time travel and history as table functions ([`travel`]),
 //! and a memory and time limit per statement ([`Limits`]).
 
+pub mod catalog;
 pub mod dialect;
 pub mod error;
 pub mod lake;

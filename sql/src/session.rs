@@ -15,6 +15,7 @@ use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use tokio::task::JoinSet;
 
+use crate::catalog::LakeCatalog;
 use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
 use crate::lake::Lake;
@@ -56,9 +57,9 @@ impl QueryOutput {
     }
 }
 
-/// A read-only SQL session over a lake. Every table of the lake is in the catalog at the
-/// version that was latest when the session started; the table functions of
-/// [`crate::travel`] read other versions and the history.
+/// A read-only SQL session over a lake. Every table of the lake is in the catalog
+/// ([`LakeCatalog`]), read at its latest committed version whenever a statement names it;
+/// the table functions of [`crate::travel`] read other versions and the history.
 pub struct QuerySession {
     lake: Lake,
     ctx: SessionContext,
@@ -83,7 +84,11 @@ impl Lake {
             .with_default_features()
             .build();
         let ctx = SessionContext::new_with_state(state);
-        self.register_tables(&ctx).await?;
+        // The lake replaces the default catalog: tables are looked up when named.
+        ctx.register_catalog(
+            "datafusion",
+            Arc::new(LakeCatalog::new(self.clone(), ctx.runtime_env())),
+        );
         let preloaded = Arc::new(Preloaded::default());
         travel::register(&ctx, &preloaded);
         Ok(QuerySession {
