@@ -5,8 +5,9 @@
 //! weir sql -f report.sql --format csv
 //! ```
 //!
-//! Each statement's result goes to stdout (an aligned table, CSV with a header, or JSON
-//! lines); `N rows in X ms` goes to stderr, so stdout stays machine-readable.
+//! Each statement's result goes to stdout, or to `--output FILE` (an aligned table, CSV
+//! with a header, JSON lines, or a Parquet file); `N rows in X ms` goes to stderr, so the
+//! results stay machine-readable. Ctrl-C cancels the running statement.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -36,6 +37,9 @@ pub struct SqlArgs {
     /// How results are printed.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Write the results to this file instead of stdout (needed for --format parquet).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Memory a query may hold at once (e.g. 512MiB, 2GiB).
     #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
     memory_limit: usize,
@@ -52,6 +56,8 @@ enum Format {
     Csv,
     /// One JSON object per row.
     Json,
+    /// A Parquet file (one statement; needs --output).
+    Parquet,
 }
 
 pub async fn run(args: SqlArgs) -> Result<()> {
@@ -71,6 +77,12 @@ pub async fn run(args: SqlArgs) -> Result<()> {
         memory: args.memory_limit,
         timeout: args.timeout,
     };
+    if !lake.is_dir() {
+        bail!(
+            "no lake at {}: give its folder with --lake DIR or WEIR_LAKE",
+            lake.display()
+        );
+    }
     let session = Lake::new(&lake)
         .query_session(limits)
         .await
@@ -81,13 +93,25 @@ pub async fn run(args: SqlArgs) -> Result<()> {
     if statements.is_empty() {
         bail!("no statement to run");
     }
-    let mut stdout = std::io::stdout().lock();
+    if args.format == Format::Parquet && (args.output.is_none() || statements.len() > 1) {
+        bail!("--format parquet writes one statement's result to a file: give one statement and --output FILE");
+    }
+    let mut out: Box<dyn Write + Send> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
     for statement in statements {
         let started = Instant::now();
-        let output = session.run(statement).await.map_err(flat)?;
+        let output = tokio::select! {
+            output = session.run(statement) => output.map_err(flat)?,
+            // Dropping the statement's future cancels its query.
+            _ = tokio::signal::ctrl_c() => bail!("query cancelled (Ctrl-C)"),
+        };
         let elapsed = started.elapsed();
-        print(&mut stdout, &output, args.format)?;
-        stdout.flush()?;
+        print(&mut out, &output, args.format)?;
+        out.flush()?;
         let rows = output.rows();
         eprintln!(
             "{rows} {} in {} ms",
@@ -98,8 +122,16 @@ pub async fn run(args: SqlArgs) -> Result<()> {
     Ok(())
 }
 
-fn print(out: &mut impl Write, output: &QueryOutput, format: Format) -> Result<()> {
+fn print(out: &mut (dyn Write + Send), output: &QueryOutput, format: Format) -> Result<()> {
     match format {
+        Format::Parquet => {
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(&mut *out, output.schema.clone(), None)?;
+            for batch in &output.batches {
+                writer.write(batch)?;
+            }
+            writer.close()?;
+        }
         Format::Table => {
             writeln!(
                 out,

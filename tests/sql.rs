@@ -685,3 +685,89 @@ async fn weir_sql_errors_name_what_is_wrong_and_exit_non_zero() {
         "error: query cancelled after 20ms: over the time limit (raise it with --timeout)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weir_sql_writes_parquet_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let file = dir.path().join("out.parquet");
+    let (out, err, ok) = weir(
+        &[
+            "--format",
+            "parquet",
+            "--output",
+            file.to_str().unwrap(),
+            "-e",
+            "SELECT channel, count(*) AS n FROM bids GROUP BY channel ORDER BY channel",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "");
+    assert_eq!(timings(&err), ["3 rows in X ms"]);
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&file).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    assert_eq!(
+        lines(
+            &arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string()
+        ),
+        [
+            "+---------+---+",
+            "| channel | n |",
+            "+---------+---+",
+            "| app     | 1 |",
+            "| partner | 1 |",
+            "| web     | 3 |",
+            "+---------+---+",
+        ]
+    );
+    let (_, err, ok) = weir(&["--format", "parquet", "-e", "SELECT 1"], dir.path());
+    assert!(!ok);
+    assert_eq!(
+        err.trim_end(),
+        "error: --format parquet writes one statement's result to a file: give one statement and --output FILE"
+    );
+    let (_, err, ok) = weir(&["-e", "SELECT 1"], &dir.path().join("nope"));
+    assert!(!ok);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "error: no lake at {}: give its folder with --lake DIR or WEIR_LAKE",
+            dir.path().join("nope").display()
+        )
+    );
+
+    // Ctrl-C (SIGINT) cancels the running statement: the command ends at once, non-zero.
+    let child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "sql",
+            "-e",
+            "SELECT count(*) FROM generate_series(1, 100000000000)",
+        ])
+        .env("WEIR_LAKE", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap().trim_end(),
+        "error: query cancelled (Ctrl-C)"
+    );
+}
