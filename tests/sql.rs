@@ -771,3 +771,138 @@ async fn weir_sql_writes_parquet_and_stops_on_ctrl_c() {
         "error: query cancelled (Ctrl-C)"
     );
 }
+
+/// The `.slt` files of `tests/slt/` over the fixture lake: sqllogictest's format, the part
+/// of it these tests use: `query [rowsort]` with rows of space-separated values (`NULL`,
+/// `(empty)`), `statement ok`, and `statement error <text>` (the text the error contains,
+/// where sqllogictest has a regular expression). `WEIR_SLT_COMPLETE=1` rewrites the
+/// files with the results (review the diff).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slt_files_over_the_fixture_lake() {
+    let complete = std::env::var_os("WEIR_SLT_COMPLETE").is_some();
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("slt");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for file in files {
+        let dir = tempfile::tempdir().unwrap();
+        lake(dir.path()).await;
+        let s = session(dir.path()).await;
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut completed = String::new();
+        let mut failures = Vec::new();
+        for record in text.split("\n\n") {
+            let record = record.trim_matches('\n');
+            let mut lines = record.lines().peekable();
+            let mut header = Vec::new();
+            while let Some(line) = lines.next_if(|l| l.starts_with('#') || l.is_empty()) {
+                header.push(line);
+            }
+            let Some(kind) = lines.next() else {
+                completed.push_str(record);
+                completed.push_str("\n\n");
+                continue;
+            };
+            let sql: Vec<&str> = lines.by_ref().take_while(|l| *l != "----").collect();
+            let sql = sql.join("\n");
+            let expected: Vec<&str> = lines.collect();
+            let result = s.sql(&sql).await;
+            let (got, pass) = if let Some(pattern) = kind.strip_prefix("statement error ") {
+                match &result {
+                    Err(e) => {
+                        let matched = e.to_string().contains(pattern);
+                        (vec![], matched)
+                    }
+                    Ok(_) => (vec![], false),
+                }
+            } else if kind == "statement ok" {
+                (vec![], result.is_ok())
+            } else if kind.starts_with("query") {
+                match &result {
+                    Ok(outputs) => {
+                        let mut rows = slt_rows(outputs.last().unwrap());
+                        if kind.contains("rowsort") {
+                            rows.sort();
+                        }
+                        let pass = rows == expected;
+                        (rows, pass)
+                    }
+                    Err(_) => (vec![], false),
+                }
+            } else {
+                panic!("{}: unknown record '{kind}'", file.display())
+            };
+            if !pass {
+                failures.push(format!(
+                    "{sql}\n  expected: {expected:?}\n  got: {:?}",
+                    result
+                        .as_ref()
+                        .map(|_| got.clone())
+                        .map_err(|e| e.to_string())
+                ));
+            }
+            for line in &header {
+                completed.push_str(line);
+                completed.push('\n');
+            }
+            completed.push_str(kind);
+            completed.push('\n');
+            completed.push_str(&sql);
+            completed.push('\n');
+            if kind.starts_with("query") {
+                completed.push_str("----\n");
+                let rows: Vec<String> = if complete {
+                    got.clone()
+                } else {
+                    expected.iter().map(|r| r.to_string()).collect()
+                };
+                for row in &rows {
+                    completed.push_str(row);
+                    completed.push('\n');
+                }
+            }
+            completed.push('\n');
+        }
+        if complete {
+            std::fs::write(&file, completed.trim_end().to_string() + "\n").unwrap();
+        } else {
+            assert!(
+                failures.is_empty(),
+                "{}:\n{}",
+                file.display(),
+                failures.join("\n")
+            );
+        }
+    }
+}
+
+/// A row per line, values separated by a space: `NULL` for null, `(empty)` for ''.
+fn slt_rows(output: &weir_sql::QueryOutput) -> Vec<String> {
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let options = FormatOptions::default().with_null("NULL");
+    let mut rows = Vec::new();
+    for batch in &output.batches {
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
+        for r in 0..batch.num_rows() {
+            let values: Vec<String> = formatters
+                .iter()
+                .map(|f| match f.value(r).to_string() {
+                    v if v.is_empty() => "(empty)".to_string(),
+                    v => v,
+                })
+                .collect();
+            rows.push(values.join(" "));
+        }
+    }
+    rows
+}
