@@ -11,9 +11,13 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use arrow::util::pretty::pretty_format_batches_with_schema;
 use clap::{Args, ValueEnum};
 use weir_sql::{Lake, Limits, QueryOutput};
@@ -155,7 +159,7 @@ fn print(out: &mut (dyn Write + Send), output: &QueryOutput, format: Format) -> 
                 writeln!(out, "{}", names.join(","))?;
             } else {
                 for batch in &output.batches {
-                    writer.write(batch)?;
+                    writer.write(&flatten_nested(batch)?)?;
                 }
             }
         }
@@ -168,6 +172,34 @@ fn print(out: &mut (dyn Write + Send), output: &QueryOutput, format: Format) -> 
         }
     }
     Ok(())
+}
+
+/// The batch with lists, structs and maps as text (as the table format shows them), which
+/// CSV cannot hold otherwise.
+fn flatten_nested(batch: &RecordBatch) -> Result<RecordBatch> {
+    if !batch.columns().iter().any(|c| c.data_type().is_nested()) {
+        return Ok(batch.clone());
+    }
+    let options = FormatOptions::default();
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if column.data_type().is_nested() {
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+            let text: StringArray = (0..column.len())
+                .map(|i| column.is_valid(i).then(|| formatter.value(i).to_string()))
+                .collect();
+            fields.push(Field::new(field.name(), DataType::Utf8, true));
+            columns.push(Arc::new(text));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+        }
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// `1GiB`, `512MiB`, `100MB`, `4096`: a size in bytes.

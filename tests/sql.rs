@@ -411,11 +411,11 @@ async fn time_travel_errors_say_what_exists() {
         ),
         (
             "SELECT * FROM table_version('bids', 1 + 1)",
-            "error: Error during planning: table_version: takes literal arguments: table_version('table', version)",
+            "error: Error during planning: table_version: takes literal arguments: table_version('table', 3) or table VERSION AS OF 3",
         ),
         (
             "SELECT * FROM table_version('bids')",
-            "error: table_version: wrong number of arguments: table_version('table', version)",
+            "error: table_version: wrong number of arguments: table_version('table', 3) or table VERSION AS OF 3",
         ),
     ];
     for (sql, expected) in cases {
@@ -596,6 +596,13 @@ async fn weir_sql_prints_tables_csv_and_json_lines() {
          {\"auction\":4,\"price\":40,\"channel\":\"web\"}\n\
          {\"auction\":5,\"price\":50,\"channel\":\"partner\"}\n"
     );
+    // Nested values go into CSV as the table shows them.
+    let (out, _, ok) = weir(
+        &["--format", "csv", "-e", "SELECT [1, 2] AS l, named_struct('a', 1) AS s, 'x' AS t UNION ALL SELECT NULL, NULL, 'y'"],
+        dir.path(),
+    );
+    assert!(ok);
+    assert_eq!(out, "l,s,t\n\"[1, 2]\",{a: 1},x\n,,y\n");
     // An empty result still has its header.
     let (out, err, ok) = weir(
         &[

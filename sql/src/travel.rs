@@ -91,10 +91,10 @@ pub fn register(ctx: &SessionContext, preloaded: &Arc<Preloaded>) {
 }
 
 const FUNCTIONS: [(&str, &str); 4] = [
-    ("table_version", "table_version('table', version)"),
+    ("table_version", "table_version('table', 3) or table VERSION AS OF 3"),
     (
         "table_timestamp",
-        "table_timestamp('table', '2026-01-01T00:00:00Z')",
+        "table_timestamp('table', '2026-01-01T00:00:00Z') or table TIMESTAMP AS OF '2026-01-01 00:00:00'",
     ),
     ("table_history", "table_history('table')"),
     ("table_details", "table_details('table')"),
