@@ -64,6 +64,9 @@ pub struct QuerySession {
     lake: Lake,
     ctx: SessionContext,
     preloaded: Arc<Preloaded>,
+    /// Held while a statement runs: statements of a session run one at a time, so the
+    /// memory pool is one statement's and the preloaded tables are its own.
+    running: tokio::sync::Mutex<()>,
     limits: Limits,
 }
 
@@ -95,6 +98,7 @@ impl Lake {
             lake: self.clone(),
             ctx,
             preloaded,
+            running: tokio::sync::Mutex::new(()),
             limits,
         })
     }
@@ -121,6 +125,7 @@ impl QuerySession {
     pub async fn run(&self, statement: DFStatement) -> Result<QueryOutput> {
         // Checked again: a caller may hand over a statement it parsed itself.
         safety::check(&statement)?;
+        let _running = self.running.lock().await;
         let timeout = self.limits.timeout;
         // The query runs as a task of its own, so the timer is not starved by a query
         // that keeps its worker busy; dropping the set on a timeout cancels the query.
