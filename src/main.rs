@@ -2,6 +2,7 @@
 
 mod demo;
 mod run;
+mod sql;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run a job file (YAML) in the foreground, resuming from its newest checkpoint.
     Run(run::RunArgs),
+    /// Run SQL over the lake's Delta tables, read-only: queries, EXPLAIN, SHOW, DESCRIBE,
+    /// time travel with table_version / table_timestamp, history with table_history.
+    Sql(sql::SqlArgs),
 }
 
 /// Warnings and errors, except rdkafka's client error callback, which repeats every
@@ -55,5 +59,6 @@ fn run(command: Command) -> Result<()> {
     match command {
         Command::Demo(args) => runtime.block_on(demo::run(args)),
         Command::Run(args) => runtime.block_on(run::run(args)),
+        Command::Sql(args) => runtime.block_on(sql::run(args)),
     }
 }

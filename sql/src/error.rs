@@ -1,5 +1,7 @@
 //! The SQL crate's error type.
 
+use std::time::Duration;
+
 /// Result alias of this crate.
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;
 
@@ -9,8 +11,56 @@ pub enum SqlError {
     /// The lake root or a table in it cannot be read; names the path.
     #[error("lake {path}: {message}")]
     Lake { path: String, message: String },
+    /// A statement the read-only query surface does not run; names the statement's kind.
+    #[error("{kind} is not allowed: {reason}")]
+    Refused { kind: String, reason: String },
+    /// A table name that is not a name inside the lake (a path, a URL, `..`).
+    #[error("table name '{name}' is not allowed: {reason}")]
+    TableName { name: String, reason: String },
+    /// No table of that name in the lake.
+    #[error("no table '{name}' in the lake (tables: {known})")]
+    NoSuchTable { name: String, known: String },
+    /// Time travel to a version the table's log does not hold.
+    #[error("table '{table}' has versions {first} to {last}; there is no version {asked}")]
+    NoSuchVersion {
+        table: String,
+        asked: i64,
+        first: i64,
+        last: i64,
+    },
+    /// Wrong arguments to one of the lake's table functions.
+    #[error("{function}: {message}")]
+    Arguments {
+        function: &'static str,
+        message: String,
+    },
+    /// The query ran longer than the session's time limit and was cancelled.
+    #[error("query cancelled after {0:?}: over the time limit (raise it with --timeout)")]
+    Timeout(Duration),
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
     Delta(#[from] deltalake::DeltaTableError),
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+impl SqlError {
+    /// Whether the user caused the error (a statement, a name, a limit) rather than the
+    /// lake or the engine failing.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(
+            self,
+            SqlError::Lake { .. } | SqlError::Delta(_) | SqlError::Arrow(_)
+        )
+    }
+}
+
+impl From<SqlError> for datafusion::error::DataFusionError {
+    fn from(e: SqlError) -> Self {
+        match e {
+            SqlError::DataFusion(e) => e,
+            other => datafusion::error::DataFusionError::Plan(other.to_string()),
+        }
+    }
 }

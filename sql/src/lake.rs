@@ -12,7 +12,7 @@ use deltalake::DeltaTable;
 use crate::error::{Result, SqlError};
 
 /// The schema top-level tables are registered in.
-const DEFAULT_SCHEMA: &str = "public";
+pub(crate) const DEFAULT_SCHEMA: &str = "public";
 
 /// A Delta table found in the lake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,11 @@ impl Lake {
         Self { root: root.into() }
     }
 
+    /// The lake's root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Every Delta table (a folder holding `_delta_log`) up to one level of nesting,
     /// sorted by qualified name. Folders starting with `_` or `.` are skipped.
     pub fn tables(&self) -> Result<Vec<LakeTable>> {
@@ -73,9 +78,16 @@ impl Lake {
     }
 
     /// A DataFusion session with every table of the lake registered at its latest
-    /// committed version.
+    /// committed version. It runs any SQL; [`Lake::query_session`] is the read-only one.
     pub async fn session(&self) -> Result<SessionContext> {
         let ctx = SessionContext::new();
+        self.register_tables(&ctx).await?;
+        Ok(ctx)
+    }
+
+    /// Registers every table of the lake in `ctx` at its latest committed version, in the
+    /// default catalog: top-level tables in `public`, nested ones in their folder's schema.
+    pub async fn register_tables(&self, ctx: &SessionContext) -> Result<()> {
         let catalog = ctx
             .catalog("datafusion")
             .expect("the default catalog exists");
@@ -96,7 +108,7 @@ impl Lake {
             };
             schema.register_table(table.name.clone(), provider)?;
         }
-        Ok(ctx)
+        Ok(())
     }
 }
 

@@ -1,8 +1,17 @@
 //! weir-sql: SQL over the lake. A [`Lake`] is a root folder of Delta tables; its
-//! [`Lake::session`] is a DataFusion session with every table registered by name.
+//! [`Lake::session`] is a DataFusion session with every table registered by name, and its
+//! [`Lake::query_session`] the read-only query surface `weir sql` uses: only queries and
+//! introspection ([`safety`]), time travel and history as table functions ([`travel`]),
+//! and a memory and time limit per statement ([`Limits`]).
 
+pub mod catalog;
+pub mod dialect;
 pub mod error;
 pub mod lake;
+pub mod safety;
+pub mod session;
+pub mod travel;
 
 pub use error::{Result, SqlError};
 pub use lake::{Lake, LakeTable};
+pub use session::{Limits, QueryOutput, QuerySession};

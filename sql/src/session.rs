@@ -1,0 +1,193 @@
+//! The read-only query surface over a lake: statements are parsed and checked
+//! ([`crate::safety`]) before planning, the lake's table functions get their tables loaded
+//! ([`crate::travel`]), and every statement runs under the session's [`Limits`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::Statement;
+use tokio::task::JoinSet;
+
+use crate::catalog::LakeCatalog;
+use crate::dialect::LakeDialect;
+use crate::error::{Result, SqlError};
+use crate::lake::Lake;
+use crate::safety;
+use crate::travel::{self, Preloaded};
+
+/// Limits on every statement a [`QuerySession`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes the operators of a query may hold at once (sorts, joins, aggregations); a
+    /// query that needs more fails with "Resources exhausted". Nothing spills to local
+    /// disk (a query cannot fill the disk either). Queries of a session run one at a time,
+    /// so the session's pool is the query's.
+    pub memory: usize,
+    /// Wall time from planning to the last batch; a slower query is cancelled.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    /// 1 GiB and 60 s.
+    fn default() -> Self {
+        Self {
+            memory: 1 << 30,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A statement's result: its schema (also when there are no rows) and batches.
+#[derive(Debug, Clone)]
+pub struct QueryOutput {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryOutput {
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// A read-only SQL session over a lake. Every table of the lake is in the catalog
+/// ([`LakeCatalog`]), read at its latest committed version whenever a statement names it;
+/// the table functions of [`crate::travel`] read other versions and the history.
+pub struct QuerySession {
+    lake: Lake,
+    ctx: SessionContext,
+    preloaded: Arc<Preloaded>,
+    /// Held while a statement runs: statements of a session run one at a time, so the
+    /// memory pool is one statement's and the preloaded tables are its own.
+    running: tokio::sync::Mutex<()>,
+    limits: Limits,
+}
+
+impl Lake {
+    /// A read-only query session over the lake, with `limits` on every statement.
+    pub async fn query_session(&self, limits: Limits) -> Result<QuerySession> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(limits.memory, 1.0)
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .build_arc()?;
+        // No URL tables (`FROM 'path/file.parquet'`): only the lake's tables are readable.
+        let config = SessionConfig::new().with_information_schema(true);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        // The lake replaces the default catalog: tables are looked up when named.
+        ctx.register_catalog(
+            "datafusion",
+            Arc::new(LakeCatalog::new(self.clone(), ctx.runtime_env())),
+        );
+        let preloaded = Arc::new(Preloaded::default());
+        travel::register(&ctx, &preloaded);
+        Ok(QuerySession {
+            lake: self.clone(),
+            ctx,
+            preloaded,
+            running: tokio::sync::Mutex::new(()),
+            limits,
+        })
+    }
+}
+
+impl QuerySession {
+    /// The statements of `sql` (separated by `;`), each checked by [`safety::check`]; one
+    /// refused statement refuses them all.
+    pub fn parse(&self, sql: &str) -> Result<Vec<DFStatement>> {
+        let statements = DFParserBuilder::new(sql)
+            .with_dialect(&LakeDialect)
+            .build()?
+            .parse_statements()?;
+        let mut checked = Vec::with_capacity(statements.len());
+        for mut statement in statements {
+            safety::check(&statement)?;
+            travel::rewrite_time_travel(&mut statement);
+            checked.push(statement);
+        }
+        Ok(checked)
+    }
+
+    /// Runs one statement (from [`QuerySession::parse`]) within the session's limits.
+    pub async fn run(&self, statement: DFStatement) -> Result<QueryOutput> {
+        // Checked again: a caller may hand over a statement it parsed itself.
+        safety::check(&statement)?;
+        let _running = self.running.lock().await;
+        let timeout = self.limits.timeout;
+        // The query runs as a task of its own, so the timer is not starved by a query
+        // that keeps its worker busy; dropping the set on a timeout cancels the query.
+        let (lake, ctx, preloaded) = (self.lake.clone(), self.ctx.clone(), self.preloaded.clone());
+        let mut query = JoinSet::new();
+        query.spawn(async move { plan_and_collect(&lake, &ctx, &preloaded, statement).await });
+        match tokio::time::timeout(timeout, query.join_next()).await {
+            Err(_) => Err(SqlError::Timeout(timeout)),
+            Ok(Some(Ok(result))) => result,
+            Ok(Some(Err(failed))) => match failed.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(failed) => Err(SqlError::Lake {
+                    path: self.lake.root().display().to_string(),
+                    message: format!("the query's task ended: {failed}"),
+                }),
+            },
+            Ok(None) => unreachable!("the set holds the query"),
+        }
+    }
+
+    /// Parses and runs every statement of `sql`, in order.
+    pub async fn sql(&self, sql: &str) -> Result<Vec<QueryOutput>> {
+        let mut outputs = Vec::new();
+        for statement in self.parse(sql)? {
+            outputs.push(self.run(statement).await?);
+        }
+        Ok(outputs)
+    }
+
+    /// The DataFusion session underneath (its catalog lists the lake's tables).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+}
+
+async fn plan_and_collect(
+    lake: &Lake,
+    ctx: &SessionContext,
+    preloaded: &Preloaded,
+    statement: DFStatement,
+) -> Result<QueryOutput> {
+    if let Some(inner) = sql_statement(&statement) {
+        preloaded.load(lake, ctx, inner).await?;
+    }
+    let plan = ctx.state().statement_to_plan(statement).await?;
+    // The plan-level guard behind the statement check: no DDL, no DML.
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(true)
+        .verify_plan(&plan)?;
+    let frame = ctx.execute_logical_plan(plan).await?;
+    let schema = frame.schema().inner().clone();
+    let batches = frame.collect().await?;
+    Ok(QueryOutput { schema, batches })
+}
+
+/// The SQL statement inside a DataFusion statement (through `EXPLAIN`).
+fn sql_statement(statement: &DFStatement) -> Option<&Statement> {
+    match statement {
+        DFStatement::Statement(inner) => Some(inner),
+        DFStatement::Explain(explain) => sql_statement(&explain.statement),
+        _ => None,
+    }
+}

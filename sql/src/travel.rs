@@ -1,0 +1,563 @@
+//! Time travel and history as table functions over the lake:
+//!
+//! - `table_version('name', 3)`: the table as of version 3;
+//! - `table_timestamp('name', '2026-01-01T00:00:00Z')`: as of the newest version committed
+//!   at or before that time (RFC 3339, or `YYYY-MM-DD HH:MM:SS[.fff]` read as UTC);
+//! - `table_history('name')`: one row per commit, newest first;
+//! - `table_details('name')`: one row: the current version, its files, bytes and rows,
+//!   partition columns and schema.
+//!
+//! DataFusion plans table functions synchronously while loading a Delta table is I/O, so a
+//! session loads the tables a statement asks for before planning it ([`Preloaded`]) and the
+//! functions only look them up. Their arguments must therefore be literals. A name is
+//! resolved among the lake's tables only, so it never reaches outside the lake.
+//!
+//! The Delta/Databricks syntax works too: the lake's dialect ([`crate::dialect`]) parses
+//! `t VERSION AS OF 3` and `t TIMESTAMP AS OF '...'`, and [`rewrite_time_travel`] turns
+//! them into these functions, aliased to the table's name, before planning.
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use datafusion::catalog::{MemTable, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{
+    Expr as SqlExpr, FunctionArg, FunctionArgExpr, Ident, ObjectName, Statement, TableAlias,
+    TableFactor, TableFunctionArgs as SqlFunctionArgs, TableVersion, Value, Visit, VisitMut,
+    Visitor, VisitorMut,
+};
+use deltalake::{DeltaTable, ObjectStore as _};
+use futures::TryStreamExt;
+use serde_json::Value as Json;
+
+use crate::error::{Result, SqlError};
+use crate::lake::{Lake, LakeTable};
+use crate::safety::check_table_name;
+
+/// One call of a lake table function: its name and its literal arguments as text.
+type Call = (String, Vec<String>);
+
+/// The tables the statement being planned asked for, loaded before planning.
+#[derive(Debug, Default)]
+pub struct Preloaded {
+    tables: Mutex<HashMap<Call, Arc<dyn TableProvider>>>,
+}
+
+impl Preloaded {
+    /// Loads every lake table function call in `statement` (replacing earlier ones).
+    pub async fn load(
+        &self,
+        lake: &Lake,
+        ctx: &SessionContext,
+        statement: &Statement,
+    ) -> Result<()> {
+        let calls = calls(statement)?;
+        let mut loaded = HashMap::new();
+        for call in calls {
+            if loaded.contains_key(&call) {
+                continue;
+            }
+            let provider = load(lake, ctx, &call).await?;
+            loaded.insert(call, provider);
+        }
+        *self.tables.lock().expect("not poisoned") = loaded;
+        Ok(())
+    }
+
+    fn get(&self, call: &Call) -> Option<Arc<dyn TableProvider>> {
+        self.tables.lock().expect("not poisoned").get(call).cloned()
+    }
+}
+
+/// The lake's table functions, registered in `ctx`, reading from `preloaded`.
+pub fn register(ctx: &SessionContext, preloaded: &Arc<Preloaded>) {
+    for (name, usage) in FUNCTIONS {
+        ctx.register_udtf(
+            name,
+            Arc::new(LakeFunction {
+                name,
+                usage,
+                preloaded: preloaded.clone(),
+            }),
+        );
+    }
+}
+
+const FUNCTIONS: [(&str, &str); 4] = [
+    ("table_version", "table_version('table', 3) or table VERSION AS OF 3"),
+    (
+        "table_timestamp",
+        "table_timestamp('table', '2026-01-01T00:00:00Z') or table TIMESTAMP AS OF '2026-01-01 00:00:00'",
+    ),
+    ("table_history", "table_history('table')"),
+    ("table_details", "table_details('table')"),
+];
+
+#[derive(Debug)]
+struct LakeFunction {
+    name: &'static str,
+    usage: &'static str,
+    preloaded: Arc<Preloaded>,
+}
+
+impl TableFunctionImpl for LakeFunction {
+    fn call_with_args(
+        &self,
+        args: TableFunctionArgs,
+    ) -> datafusion::error::Result<Arc<dyn TableProvider>> {
+        let texts: Option<Vec<String>> = args.exprs().iter().map(literal_text).collect();
+        let call = texts.map(|texts| (self.name.to_string(), texts));
+        match call.and_then(|call| self.preloaded.get(&call)) {
+            Some(provider) => Ok(provider),
+            None => Err(SqlError::Arguments {
+                function: self.name,
+                message: format!("takes literal arguments: {}", self.usage),
+            }
+            .into()),
+        }
+    }
+}
+
+fn literal_text(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Literal(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)),
+            _,
+        ) => Some(s.clone()),
+        Expr::Literal(ScalarValue::Int64(Some(v)), _) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+/// Rewrites `t VERSION AS OF 3` into `table_version('t', 3) AS t` and
+/// `t TIMESTAMP AS OF x` into `table_timestamp('t', x) AS t` (keeping an alias if given).
+pub fn rewrite_time_travel(statement: &mut DFStatement) {
+    struct Rewrite;
+    impl VisitorMut for Rewrite {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+            let TableFactor::Table {
+                name,
+                alias,
+                args,
+                version,
+                ..
+            } = factor
+            else {
+                return ControlFlow::Continue(());
+            };
+            let (function, at) = match version.take() {
+                Some(TableVersion::VersionAsOf(at)) => ("table_version", at),
+                Some(TableVersion::TimestampAsOf(at)) => ("table_timestamp", at),
+                other => {
+                    *version = other;
+                    return ControlFlow::Continue(());
+                }
+            };
+            // Unquoted parts are normalised to lower case, as DataFusion does for names.
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .map(|part| match part.as_ident() {
+                    Some(ident) if ident.quote_style.is_none() => ident.value.to_lowercase(),
+                    Some(ident) => ident.value.clone(),
+                    None => part.to_string(),
+                })
+                .collect();
+            if alias.is_none() {
+                *alias = Some(TableAlias {
+                    explicit: false,
+                    name: Ident::new(parts.last().cloned().unwrap_or_default()),
+                    columns: Vec::new(),
+                    at: None,
+                });
+            }
+            let table = SqlExpr::Value(Value::SingleQuotedString(parts.join(".")).into());
+            *args = Some(SqlFunctionArgs {
+                args: vec![
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(table)),
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(at)),
+                ],
+                settings: None,
+            });
+            *name = ObjectName::from(vec![Ident::new(function)]);
+            ControlFlow::Continue(())
+        }
+    }
+    match statement {
+        DFStatement::Statement(inner) => {
+            let _ = inner.visit(&mut Rewrite);
+        }
+        DFStatement::Explain(explain) => rewrite_time_travel(&mut explain.statement),
+        _ => {}
+    }
+}
+
+/// The lake table function calls in a statement, with literal arguments; a call with
+/// other arguments is left to fail in planning with the function's usage.
+fn calls(statement: &Statement) -> Result<Vec<Call>> {
+    struct Find(Vec<Call>);
+    impl Visitor for Find {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table {
+                name,
+                args: Some(args),
+                ..
+            } = factor
+            {
+                let called = name.to_string().to_ascii_lowercase();
+                if FUNCTIONS.iter().any(|(f, _)| *f == called) {
+                    let texts: Option<Vec<String>> = args
+                        .args
+                        .iter()
+                        .map(|arg| match arg {
+                            FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Value(v))) => {
+                                match &v.value {
+                                    Value::SingleQuotedString(s) => Some(s.clone()),
+                                    Value::Number(n, _) => Some(n.to_string()),
+                                    _ => None,
+                                }
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    if let Some(texts) = texts {
+                        self.0.push((called, texts));
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut find = Find(Vec::new());
+    let _ = statement.visit(&mut find);
+    Ok(find.0)
+}
+
+async fn load(
+    lake: &Lake,
+    ctx: &SessionContext,
+    (function, args): &Call,
+) -> Result<Arc<dyn TableProvider>> {
+    let function: &'static str = FUNCTIONS
+        .iter()
+        .find(|(f, _)| f == function)
+        .map(|(f, _)| *f)
+        .expect("calls() finds only lake functions");
+    let usage = |message: String| SqlError::Arguments { function, message };
+    match (function, args.as_slice()) {
+        ("table_version", [name, version]) => {
+            let version: i64 = version
+                .parse()
+                .map_err(|_| usage(format!("version '{version}' is not a whole number")))?;
+            let table = find(lake, name)?;
+            let versions = versions(&table).await?;
+            let (first, last) = (versions.first().copied(), versions.last().copied());
+            match (first, last) {
+                (Some(first), Some(last)) if (first..=last).contains(&version) => {}
+                (Some(first), Some(last)) => {
+                    return Err(SqlError::NoSuchVersion {
+                        table: table.qualified_name(),
+                        asked: version,
+                        first,
+                        last,
+                    })
+                }
+                _ => return Err(lake_error(&table, "the table's log holds no commits")),
+            }
+            let mut delta = open(&table).await?;
+            delta.load_version(version as u64).await?;
+            provider(ctx, &delta).await
+        }
+        ("table_timestamp", [name, at]) => {
+            let at = parse_time(at).ok_or_else(|| {
+                usage(format!(
+                    "'{at}' is not a time: use RFC 3339 ('2026-01-01T00:00:00Z') or '2026-01-01 00:00:00' (UTC)"
+                ))
+            })?;
+            let table = find(lake, name)?;
+            let history = history(&table).await?;
+            let first = history.last().map(|c| (c.version, c.timestamp));
+            if let Some((version, Some(ts))) = first {
+                if at.timestamp_millis() < ts {
+                    return Err(usage(format!(
+                        "table '{}' did not exist yet at {at}: its first version ({version}) was committed at {}",
+                        table.qualified_name(),
+                        DateTime::<Utc>::from_timestamp_millis(ts).map_or(ts.to_string(), |t| t.to_rfc3339())
+                    )));
+                }
+            }
+            let mut delta = open(&table).await?;
+            delta.load_with_datetime(at).await?;
+            provider(ctx, &delta).await
+        }
+        ("table_history", [name]) => {
+            let table = find(lake, name)?;
+            let commits = history(&table).await?;
+            Ok(Arc::new(history_table(commits)?))
+        }
+        ("table_details", [name]) => {
+            let table = find(lake, name)?;
+            let mut delta = open(&table).await?;
+            delta.load().await?;
+            Ok(Arc::new(details_table(&table, &delta)?))
+        }
+        _ => Err(usage(format!(
+            "wrong number of arguments: {}",
+            FUNCTIONS
+                .iter()
+                .find(|(f, _)| *f == function)
+                .map_or("", |(_, u)| u)
+        ))),
+    }
+}
+
+/// The lake table named `name` (`table`, `public.table` or `schema.table`).
+pub fn find(lake: &Lake, name: &str) -> Result<LakeTable> {
+    check_table_name(name)?;
+    for part in name.split('.') {
+        check_table_name(part)?;
+    }
+    let tables = lake.tables()?;
+    let wanted = name.strip_prefix("public.").unwrap_or(name);
+    tables
+        .iter()
+        .find(|t| t.qualified_name() == wanted)
+        .cloned()
+        .ok_or_else(|| SqlError::NoSuchTable {
+            name: name.to_string(),
+            known: if tables.is_empty() {
+                "none".to_string()
+            } else {
+                tables
+                    .iter()
+                    .map(LakeTable::qualified_name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        })
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    .map(|t| t.and_utc())
+}
+
+async fn open(table: &LakeTable) -> Result<DeltaTable> {
+    let uri = table.path.display().to_string();
+    Ok(DeltaTable::try_from_url(deltalake::ensure_table_uri(&uri)?).await?)
+}
+
+async fn provider(ctx: &SessionContext, delta: &DeltaTable) -> Result<Arc<dyn TableProvider>> {
+    delta.update_datafusion_session(&ctx.state())?;
+    Ok(delta.table_provider().await?)
+}
+
+fn lake_error(table: &LakeTable, message: &str) -> SqlError {
+    SqlError::Lake {
+        path: table.path.display().to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// The versions whose commit files are in the table's log, ascending.
+async fn versions(table: &LakeTable) -> Result<Vec<i64>> {
+    let delta = open(table).await?;
+    let log_store = delta.log_store();
+    let files: Vec<_> = log_store
+        .object_store(None)
+        .list(Some(log_store.log_path()))
+        .try_collect()
+        .await
+        .map_err(|e| lake_error(table, &e.to_string()))?;
+    let mut versions: Vec<i64> = files
+        .iter()
+        .filter_map(|meta| {
+            let name = meta.location.filename()?;
+            let stem = name.strip_suffix(".json")?;
+            (stem.len() == 20).then(|| stem.parse().ok()).flatten()
+        })
+        .collect();
+    versions.sort_unstable();
+    Ok(versions)
+}
+
+/// One commit of a table's log, summarised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    pub version: i64,
+    /// Milliseconds since the epoch, from the commit info.
+    pub timestamp: Option<i64>,
+    pub operation: Option<String>,
+    /// The operation's parameters as a JSON object.
+    pub parameters: Option<String>,
+    pub files_added: i64,
+    pub files_removed: i64,
+    /// Rows in the added files, when every added file has statistics.
+    pub rows_added: Option<i64>,
+    /// The application transaction (`txn` action) the commit records, as app id and version.
+    pub app_id: Option<String>,
+    pub app_version: Option<i64>,
+}
+
+/// Every commit in the table's log, newest first.
+pub async fn history(table: &LakeTable) -> Result<Vec<Commit>> {
+    let delta = open(table).await?;
+    let log_store = delta.log_store();
+    let mut commits = Vec::new();
+    for version in versions(table).await?.into_iter().rev() {
+        let Some(bytes) = log_store.read_commit_entry(version as u64).await? else {
+            continue;
+        };
+        commits.push(summarise(table, version, &bytes)?);
+    }
+    Ok(commits)
+}
+
+fn summarise(table: &LakeTable, version: i64, bytes: &[u8]) -> Result<Commit> {
+    let mut commit = Commit {
+        version,
+        timestamp: None,
+        operation: None,
+        parameters: None,
+        files_added: 0,
+        files_removed: 0,
+        rows_added: Some(0),
+        app_id: None,
+        app_version: None,
+    };
+    for line in bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+    {
+        let action: Json = serde_json::from_slice(line)
+            .map_err(|e| lake_error(table, &format!("commit {version}: {e}")))?;
+        if let Some(info) = action.get("commitInfo") {
+            commit.timestamp = info.get("timestamp").and_then(Json::as_i64);
+            commit.operation = info
+                .get("operation")
+                .and_then(Json::as_str)
+                .map(String::from);
+            commit.parameters = info.get("operationParameters").map(Json::to_string);
+        } else if let Some(add) = action.get("add") {
+            commit.files_added += 1;
+            let rows = add
+                .get("stats")
+                .and_then(Json::as_str)
+                .and_then(|s| serde_json::from_str::<Json>(s).ok())
+                .and_then(|s| s.get("numRecords").and_then(Json::as_i64));
+            commit.rows_added = commit.rows_added.zip(rows).map(|(a, b)| a + b);
+        } else if action.get("remove").is_some() {
+            commit.files_removed += 1;
+        } else if let Some(txn) = action.get("txn") {
+            commit.app_id = txn.get("appId").and_then(Json::as_str).map(String::from);
+            commit.app_version = txn.get("version").and_then(Json::as_i64);
+        }
+    }
+    Ok(commit)
+}
+
+fn history_table(commits: Vec<Commit>) -> Result<MemTable> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("version", DataType::Int64, false),
+        Field::new(
+            "timestamp",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new("operation", DataType::Utf8, true),
+        Field::new("parameters", DataType::Utf8, true),
+        Field::new("files_added", DataType::Int64, false),
+        Field::new("files_removed", DataType::Int64, false),
+        Field::new("rows_added", DataType::Int64, true),
+        Field::new("app_id", DataType::Utf8, true),
+        Field::new("app_version", DataType::Int64, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(
+            commits.iter().map(|c| c.version),
+        )),
+        Arc::new(
+            TimestampMillisecondArray::from_iter(commits.iter().map(|c| c.timestamp))
+                .with_timezone("UTC"),
+        ),
+        Arc::new(StringArray::from_iter(
+            commits.iter().map(|c| c.operation.clone()),
+        )),
+        Arc::new(StringArray::from_iter(
+            commits.iter().map(|c| c.parameters.clone()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            commits.iter().map(|c| c.files_added),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            commits.iter().map(|c| c.files_removed),
+        )),
+        Arc::new(Int64Array::from_iter(commits.iter().map(|c| c.rows_added))),
+        Arc::new(StringArray::from_iter(
+            commits.iter().map(|c| c.app_id.clone()),
+        )),
+        Arc::new(Int64Array::from_iter(commits.iter().map(|c| c.app_version))),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+}
+
+/// `table_details`: one row describing the table's current version.
+fn details_table(table: &LakeTable, delta: &DeltaTable) -> Result<MemTable> {
+    let state = delta.snapshot()?;
+    let (mut files, mut bytes, mut rows) = (0i64, 0i64, Some(0i64));
+    for file in state.log_data().iter() {
+        files += 1;
+        bytes += file.size();
+        rows = rows.zip(file.num_records()).map(|(a, b)| a + b as i64);
+    }
+    let partitions = state.metadata().partition_columns().join(", ");
+    let schema_text = state
+        .schema()
+        .fields()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("table", DataType::Utf8, false),
+        Field::new("location", DataType::Utf8, false),
+        Field::new("version", DataType::Int64, false),
+        Field::new("files", DataType::Int64, false),
+        Field::new("size_bytes", DataType::Int64, false),
+        Field::new("rows", DataType::Int64, true),
+        Field::new("partition_columns", DataType::Utf8, false),
+        Field::new("schema", DataType::Utf8, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![table.qualified_name()])),
+        Arc::new(StringArray::from(vec![delta.table_url().to_string()])),
+        Arc::new(Int64Array::from(vec![state.version() as i64])),
+        Arc::new(Int64Array::from(vec![files])),
+        Arc::new(Int64Array::from(vec![bytes])),
+        Arc::new(Int64Array::from(vec![rows])),
+        Arc::new(StringArray::from(vec![partitions])),
+        Arc::new(StringArray::from(vec![schema_text])),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+}

@@ -1,0 +1,246 @@
+//! `weir sql`: queries over the lake from the command line, read-only.
+//!
+//! ```text
+//! weir sql --lake ./lake -e "SELECT channel, count(*) FROM bids GROUP BY channel"
+//! weir sql -f report.sql --format csv
+//! ```
+//!
+//! Each statement's result goes to stdout, or to `--output FILE` (an aligned table, CSV
+//! with a header, JSON lines, or a Parquet file); `N rows in X ms` goes to stderr, so the
+//! results stay machine-readable. Ctrl-C cancels the running statement.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use arrow::util::pretty::pretty_format_batches_with_schema;
+use clap::{Args, ValueEnum};
+use weir_sql::{Lake, Limits, QueryOutput};
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The lake's root folder [default: $WEIR_LAKE, else ./lake].
+    #[arg(long)]
+    lake: Option<PathBuf>,
+    /// The statements to run, separated by `;`.
+    #[arg(
+        short = 'e',
+        long = "execute",
+        value_name = "QUERY",
+        conflicts_with = "file"
+    )]
+    execute: Option<String>,
+    /// A file of statements separated by `;`.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// How results are printed.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the results to this file instead of stdout (needed for --format parquet).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Memory a query may hold at once (e.g. 512MiB, 2GiB).
+    #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
+    memory_limit: usize,
+    /// Time a query may take before it is cancelled (e.g. 500ms, 60s, 5m).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Aligned columns with borders, as DataFusion prints them.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per row.
+    Json,
+    /// A Parquet file (one statement; needs --output).
+    Parquet,
+}
+
+pub async fn run(args: SqlArgs) -> Result<()> {
+    let text = match (&args.execute, &args.file) {
+        (Some(sql), _) => sql.clone(),
+        (None, Some(file)) => {
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        }
+        (None, None) => bail!("give the statements with -e QUERY or -f FILE"),
+    };
+    let lake = args
+        .lake
+        .clone()
+        .or_else(|| std::env::var_os("WEIR_LAKE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("lake"));
+    let limits = Limits {
+        memory: args.memory_limit,
+        timeout: args.timeout,
+    };
+    if !lake.is_dir() {
+        bail!(
+            "no lake at {}: give its folder with --lake DIR or WEIR_LAKE",
+            lake.display()
+        );
+    }
+    let session = Lake::new(&lake)
+        .query_session(limits)
+        .await
+        .with_context(|| format!("opening the lake at {}", lake.display()))?;
+    // DataFusion's and Delta's messages already hold their causes: print them once.
+    let flat = |e: weir_sql::SqlError| anyhow::Error::msg(e.to_string());
+    let statements = session.parse(&text).map_err(flat)?;
+    if statements.is_empty() {
+        bail!("no statement to run");
+    }
+    if args.format == Format::Parquet && (args.output.is_none() || statements.len() > 1) {
+        bail!("--format parquet writes one statement's result to a file: give one statement and --output FILE");
+    }
+    let mut out: Box<dyn Write + Send> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    for statement in statements {
+        let started = Instant::now();
+        let output = tokio::select! {
+            output = session.run(statement) => output.map_err(flat)?,
+            // Dropping the statement's future cancels its query.
+            _ = tokio::signal::ctrl_c() => bail!("query cancelled (Ctrl-C)"),
+        };
+        let elapsed = started.elapsed();
+        print(&mut out, &output, args.format)?;
+        out.flush()?;
+        let rows = output.rows();
+        eprintln!(
+            "{rows} {} in {} ms",
+            if rows == 1 { "row" } else { "rows" },
+            elapsed.as_millis()
+        );
+    }
+    Ok(())
+}
+
+fn print(out: &mut (dyn Write + Send), output: &QueryOutput, format: Format) -> Result<()> {
+    match format {
+        Format::Parquet => {
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(&mut *out, output.schema.clone(), None)?;
+            for batch in &output.batches {
+                writer.write(batch)?;
+            }
+            writer.close()?;
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "{}",
+                pretty_format_batches_with_schema(output.schema.clone(), &output.batches)?
+            )?;
+        }
+        Format::Csv => {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
+            if output.batches.is_empty() {
+                // The header alone, so an empty result still names its columns.
+                let names: Vec<&str> = output
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect();
+                drop(writer);
+                writeln!(out, "{}", names.join(","))?;
+            } else {
+                for batch in &output.batches {
+                    writer.write(&flatten_nested(batch)?)?;
+                }
+            }
+        }
+        Format::Json => {
+            let mut writer = arrow::json::LineDelimitedWriter::new(&mut *out);
+            for batch in &output.batches {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+        }
+    }
+    Ok(())
+}
+
+/// The batch with lists, structs and maps as text (as the table format shows them), which
+/// CSV cannot hold otherwise.
+fn flatten_nested(batch: &RecordBatch) -> Result<RecordBatch> {
+    if !batch.columns().iter().any(|c| c.data_type().is_nested()) {
+        return Ok(batch.clone());
+    }
+    let options = FormatOptions::default();
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if column.data_type().is_nested() {
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+            let text: StringArray = (0..column.len())
+                .map(|i| column.is_valid(i).then(|| formatter.value(i).to_string()))
+                .collect();
+            fields.push(Field::new(field.name(), DataType::Utf8, true));
+            columns.push(Arc::new(text));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+        }
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+/// `1GiB`, `512MiB`, `100MB`, `4096`: a size in bytes.
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size like 512MiB or 2GiB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "kib" | "k" => 1024.0,
+        "mib" | "m" => 1024.0 * 1024.0,
+        "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ))
+        }
+    };
+    Ok((number * scale) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("100MB"), Ok(100_000_000));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("1.5KiB"), Ok(1536));
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("3 parsecs").is_err());
+    }
+}

@@ -1,0 +1,915 @@
+//! SQL over the lake through the read-only query surface and `weir sql`: a fixture lake of
+//! Delta tables with several versions, queried by the library and by the binary.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::util::pretty::pretty_format_batches_with_schema;
+use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+use weir_connectors::delta::table::{commit_epoch, open_or_create};
+use weir_sql::{Lake, Limits, QuerySession};
+
+fn bids_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("auction", DataType::Int64, false),
+        Field::new("price", DataType::Int64, false),
+        Field::new("channel", DataType::Utf8, false),
+    ]))
+}
+
+fn bids(rows: &[(i64, i64, &str)]) -> RecordBatch {
+    RecordBatch::try_new(
+        bids_schema(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+        ],
+    )
+    .unwrap()
+}
+
+/// A Delta table at `path`: version 0 creates it, then one commit per batch (epochs 1, 2...
+/// of app `fixture`). Returns each commit's time, taken just after it.
+async fn table(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Vec<String> {
+    let mut table = open_or_create(path.to_str().unwrap(), schema, &[])
+        .await
+        .unwrap();
+    let mut times = Vec::new();
+    for (i, batch) in batches.iter().enumerate() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut writer = RecordBatchWriter::for_table(&table).unwrap();
+        writer.write(batch.clone()).await.unwrap();
+        let adds = writer.flush().await.unwrap();
+        commit_epoch(&mut table, "fixture", i as i64 + 1, adds, None)
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        times.push(chrono::Utc::now().to_rfc3339());
+    }
+    times
+}
+
+/// The fixture lake: `bids` (versions 0 to 3) and `logs.access` (versions 0 and 1).
+/// Returns the times just after bids' versions 1, 2 and 3.
+async fn lake(root: &Path) -> Vec<String> {
+    let times = table(
+        &root.join("bids"),
+        &bids_schema(),
+        &[
+            bids(&[(1, 10, "web"), (2, 20, "app")]),
+            bids(&[(3, 30, "web")]),
+            bids(&[(4, 40, "web"), (5, 50, "partner")]),
+        ],
+    )
+    .await;
+    let access = Arc::new(Schema::new(vec![
+        Field::new("channel", DataType::Utf8, false),
+        Field::new("owner", DataType::Utf8, false),
+    ]));
+    let rows = RecordBatch::try_new(
+        access.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["web", "app", "partner"])),
+            Arc::new(StringArray::from(vec!["ana", "bo", "cy"])),
+        ],
+    )
+    .unwrap();
+    table(&root.join("logs").join("access"), &access, &[rows]).await;
+    times
+}
+
+async fn session(root: &Path) -> QuerySession {
+    Lake::new(root)
+        .query_session(Limits::default())
+        .await
+        .unwrap()
+}
+
+/// The result of the last statement of `sql` as an aligned table, or the error's message.
+async fn text(session: &QuerySession, sql: &str) -> String {
+    match session.sql(sql).await {
+        Ok(outputs) => {
+            let last = outputs.last().unwrap();
+            pretty_format_batches_with_schema(last.schema.clone(), &last.batches)
+                .unwrap()
+                .to_string()
+        }
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_join_nested_tables_and_travel_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let times = lake(dir.path()).await;
+    let s = session(dir.path()).await;
+
+    assert_eq!(
+        lines(&text(&s, "SELECT b.channel, a.owner, count(*) AS bids, sum(price) AS total FROM bids b JOIN logs.access a ON a.channel = b.channel GROUP BY 1, 2 ORDER BY 1").await),
+        [
+            "+---------+-------+------+-------+",
+            "| channel | owner | bids | total |",
+            "+---------+-------+------+-------+",
+            "| app     | bo    | 1    | 20    |",
+            "| partner | cy    | 1    | 50    |",
+            "| web     | ana   | 3    | 80    |",
+            "+---------+-------+------+-------+",
+        ]
+    );
+    // Version 2 holds the first two commits; the current table all three.
+    assert_eq!(
+        lines(
+            &text(
+                &s,
+                "SELECT count(*) AS n, max(auction) AS last FROM table_version('bids', 2)"
+            )
+            .await
+        ),
+        [
+            "+---+------+",
+            "| n | last |",
+            "+---+------+",
+            "| 3 | 3    |",
+            "+---+------+"
+        ]
+    );
+    assert_eq!(
+        lines(
+            &text(
+                &s,
+                "SELECT count(*) AS n FROM table_version('public.bids', 0)"
+            )
+            .await
+        ),
+        ["+---+", "| n |", "+---+", "| 0 |", "+---+"]
+    );
+    // As of just after version 1, and just after version 3.
+    let at = |t: &str| format!("SELECT count(*) AS n FROM table_timestamp('bids', '{t}')");
+    assert_eq!(
+        lines(&text(&s, &at(&times[0])).await),
+        ["+---+", "| n |", "+---+", "| 2 |", "+---+"]
+    );
+    assert_eq!(
+        lines(&text(&s, &at(&times[2])).await),
+        ["+---+", "| n |", "+---+", "| 5 |", "+---+"]
+    );
+    // The Delta/Databricks syntax, with and without an alias.
+    assert_eq!(
+        lines(
+            &text(
+                &s,
+                "SELECT count(*) AS n, max(bids.auction) AS last FROM bids VERSION AS OF 2"
+            )
+            .await
+        ),
+        [
+            "+---+------+",
+            "| n | last |",
+            "+---+------+",
+            "| 3 | 3    |",
+            "+---+------+"
+        ]
+    );
+    assert_eq!(
+        lines(&text(&s, "SELECT count(*) AS kept FROM bids JOIN BIDS VERSION AS OF 1 AS old USING (auction) WHERE old.price = bids.price").await),
+        ["+------+", "| kept |", "+------+", "| 2    |", "+------+"]
+    );
+    assert_eq!(
+        lines(
+            &text(
+                &s,
+                &format!(
+                    "SELECT count(*) AS n FROM bids TIMESTAMP AS OF '{}'",
+                    times[1]
+                )
+            )
+            .await
+        ),
+        ["+---+", "| n |", "+---+", "| 3 |", "+---+"]
+    );
+    assert_eq!(
+        text(&s, "SELECT * FROM logs.access VERSION AS OF 4").await,
+        "error: table 'logs.access' has versions 0 to 1; there is no version 4"
+    );
+    assert_eq!(
+        text(&s, "SELECT * FROM bids FOR SYSTEM_TIME AS OF '2026-01-01'").await,
+        "error: FOR SYSTEM_TIME AS OF '2026-01-01' is not allowed: time travel is `t VERSION AS OF 3` or `t TIMESTAMP AS OF '2026-01-01 00:00:00'`"
+    );
+    // Time travel joins the current version of another table.
+    assert_eq!(
+        lines(&text(&s, "SELECT v.auction, a.owner FROM table_version('bids', 1) v JOIN logs.access a USING (channel) ORDER BY 1").await),
+        [
+            "+---------+-------+",
+            "| auction | owner |",
+            "+---------+-------+",
+            "| 1       | ana   |",
+            "| 2       | bo    |",
+            "+---------+-------+",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_lists_every_commit_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let s = session(dir.path()).await;
+    assert_eq!(
+        lines(&text(&s, "SELECT version, operation, files_added, files_removed, rows_added, app_id, app_version FROM table_history('bids')").await),
+        [
+            "+---------+--------------+-------------+---------------+------------+---------+-------------+",
+            "| version | operation    | files_added | files_removed | rows_added | app_id  | app_version |",
+            "+---------+--------------+-------------+---------------+------------+---------+-------------+",
+            "| 3       | WRITE        | 1           | 0             | 2          | fixture | 3           |",
+            "| 2       | WRITE        | 1           | 0             | 1          | fixture | 2           |",
+            "| 1       | WRITE        | 1           | 0             | 2          | fixture | 1           |",
+            "| 0       | CREATE TABLE | 0           | 0             | 0          |         |             |",
+            "+---------+--------------+-------------+---------------+------------+---------+-------------+",
+        ]
+    );
+    // Every commit has a time, in order.
+    assert_eq!(
+        lines(
+            &text(
+                &s,
+                "SELECT count(*) AS n FROM table_history('logs.access') WHERE timestamp <= now()"
+            )
+            .await
+        ),
+        ["+---+", "| n |", "+---+", "| 2 |", "+---+"]
+    );
+    assert_eq!(
+        lines(
+            &text(
+                &s,
+                "SELECT parameters FROM table_history('bids') WHERE version = 1"
+            )
+            .await
+        ),
+        [
+            "+-------------------+",
+            "| parameters        |",
+            "+-------------------+",
+            "| {\"mode\":\"Append\"} |",
+            "+-------------------+",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_describe_the_current_version() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    // A partitioned table: one file per channel and commit.
+    let path = dir.path().join("sales").join("by_channel");
+    let mut table = open_or_create(path.to_str().unwrap(), &bids_schema(), &["channel".into()])
+        .await
+        .unwrap();
+    let mut writer = RecordBatchWriter::for_table(&table).unwrap();
+    writer
+        .write(bids(&[(1, 10, "web"), (2, 20, "app"), (3, 30, "web")]))
+        .await
+        .unwrap();
+    let adds = writer.flush().await.unwrap();
+    commit_epoch(&mut table, "fixture", 1, adds, None)
+        .await
+        .unwrap();
+    let s = session(dir.path()).await;
+    let details = "SELECT \"table\", version, files, size_bytes > 0 AS has_bytes, rows, partition_columns, schema FROM ";
+    assert_eq!(
+        lines(&text(&s, &format!("{details} table_details('bids')")).await),
+        [
+            "+-------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+            "| table | version | files | has_bytes | rows | partition_columns | schema                                      |",
+            "+-------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+            "| bids  | 3       | 3     | true      | 5    |                   | auction: long, price: long, channel: string |",
+            "+-------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+        ]
+    );
+    assert_eq!(
+        lines(&text(&s, &format!("{details} table_details('sales.by_channel')")).await),
+        [
+            "+------------------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+            "| table            | version | files | has_bytes | rows | partition_columns | schema                                      |",
+            "+------------------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+            "| sales.by_channel | 1       | 2     | true      | 3    | channel           | auction: long, price: long, channel: string |",
+            "+------------------+---------+-------+-----------+------+-------------------+---------------------------------------------+",
+        ]
+    );
+    // The partitioned table answers queries like any other.
+    assert_eq!(
+        lines(&text(&s, "SELECT channel, sum(price) AS total FROM sales.by_channel GROUP BY channel ORDER BY channel").await),
+        [
+            "+---------+-------+",
+            "| channel | total |",
+            "+---------+-------+",
+            "| app     | 20    |",
+            "| web     | 40    |",
+            "+---------+-------+",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_sees_commits_and_tables_made_after_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let s = session(dir.path()).await;
+    let count = "SELECT count(*) AS n FROM bids";
+    assert_eq!(
+        lines(&text(&s, count).await),
+        ["+---+", "| n |", "+---+", "| 5 |", "+---+"]
+    );
+    // A commit to bids and a new table, while the session is open.
+    let mut bids_table = open_or_create(
+        dir.path().join("bids").to_str().unwrap(),
+        &bids_schema(),
+        &[],
+    )
+    .await
+    .unwrap();
+    let mut writer = RecordBatchWriter::for_table(&bids_table).unwrap();
+    writer.write(bids(&[(6, 60, "app")])).await.unwrap();
+    let adds = writer.flush().await.unwrap();
+    commit_epoch(&mut bids_table, "fixture", 4, adds, None)
+        .await
+        .unwrap();
+    table(
+        &dir.path().join("late"),
+        &bids_schema(),
+        &[bids(&[(7, 70, "web")])],
+    )
+    .await;
+
+    assert_eq!(
+        lines(&text(&s, count).await),
+        ["+---+", "| n |", "+---+", "| 6 |", "+---+"]
+    );
+    assert_eq!(
+        lines(&text(&s, "SELECT auction FROM late").await),
+        [
+            "+---------+",
+            "| auction |",
+            "+---------+",
+            "| 7       |",
+            "+---------+"
+        ]
+    );
+    assert_eq!(
+        lines(&text(&s, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema <> 'information_schema' ORDER BY 1, 2").await),
+        [
+            "+--------------+------------+",
+            "| table_schema | table_name |",
+            "+--------------+------------+",
+            "| logs         | access     |",
+            "| public       | bids       |",
+            "| public       | late       |",
+            "+--------------+------------+",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_travel_errors_say_what_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let s = session(dir.path()).await;
+    let cases = [
+        (
+            "SELECT * FROM table_version('bids', 7)",
+            "error: table 'bids' has versions 0 to 3; there is no version 7",
+        ),
+        (
+            "SELECT * FROM table_version('logs.access', 5)",
+            "error: table 'logs.access' has versions 0 to 1; there is no version 5",
+        ),
+        (
+            "SELECT * FROM table_version('nope', 1)",
+            "error: no table 'nope' in the lake (tables: bids, logs.access)",
+        ),
+        (
+            "SELECT * FROM table_version('../bids', 1)",
+            "error: table name '../bids' is not allowed: '..' would leave the lake root",
+        ),
+        (
+            "SELECT * FROM table_history('/etc')",
+            "error: table name '/etc' is not allowed: absolute paths cannot be queried; tables are named by their folder in the lake",
+        ),
+        (
+            "SELECT * FROM table_timestamp('bids', 'yesterday')",
+            "error: table_timestamp: 'yesterday' is not a time: use RFC 3339 ('2026-01-01T00:00:00Z') or '2026-01-01 00:00:00' (UTC)",
+        ),
+        (
+            "SELECT * FROM table_version('bids', 1 + 1)",
+            "error: Error during planning: table_version: takes literal arguments: table_version('table', 3) or table VERSION AS OF 3",
+        ),
+        (
+            "SELECT * FROM table_version('bids')",
+            "error: table_version: wrong number of arguments: table_version('table', 3) or table VERSION AS OF 3",
+        ),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(text(&s, sql).await, expected, "{sql}");
+    }
+    let before = text(
+        &s,
+        "SELECT * FROM table_timestamp('bids', '2020-01-01 00:00:00')",
+    )
+    .await;
+    assert!(
+        before.starts_with("error: table_timestamp: table 'bids' did not exist yet at 2020-01-01 00:00:00 UTC: its first version (0) was committed at "),
+        "{before}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_surface_is_read_only_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let s = session(dir.path()).await;
+    let cases = [
+        ("INSERT INTO bids VALUES (9, 9, 'x')", "error: INSERT is not allowed: the query surface is read-only"),
+        ("DELETE FROM bids", "error: DELETE is not allowed: the query surface is read-only"),
+        ("DROP TABLE bids", "error: DROP TABLE is not allowed: the query surface is read-only"),
+        ("CREATE VIEW v AS SELECT 1", "error: CREATE VIEW is not allowed: the query surface is read-only"),
+        (
+            "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'",
+            "error: CREATE EXTERNAL TABLE is not allowed: the query surface is read-only; every Delta table of the lake is already in the catalog",
+        ),
+        ("COPY bids TO '/tmp/x.csv'", "error: COPY is not allowed: the query surface is read-only"),
+        (
+            "SELECT * FROM '/etc/passwd'",
+            "error: table name '/etc/passwd' is not allowed: absolute paths cannot be queried; tables are named by their folder in the lake",
+        ),
+        (
+            "SELECT * FROM 'bids/_delta_log/00000000000000000000.json'",
+            "error: table name 'bids/_delta_log/00000000000000000000.json' is not allowed: paths cannot be queried; a nested table is named schema.table",
+        ),
+        (
+            "SELECT 1; DROP TABLE bids",
+            "error: DROP TABLE is not allowed: the query surface is read-only",
+        ),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(text(&s, sql).await, expected, "{sql}");
+    }
+    // Allowed settings change; the session keeps answering.
+    assert_eq!(
+        lines(
+            &text(
+                &s,
+                "SET datafusion.execution.batch_size = 2; SELECT count(*) AS n FROM bids"
+            )
+            .await
+        ),
+        ["+---+", "| n |", "+---+", "| 5 |", "+---+"]
+    );
+    assert_eq!(
+        lines(&text(&s, "SHOW TABLES; SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema <> 'information_schema' ORDER BY 1, 2").await),
+        [
+            "+--------------+------------+",
+            "| table_schema | table_name |",
+            "+--------------+------------+",
+            "| logs         | access     |",
+            "| public       | bids       |",
+            "+--------------+------------+",
+        ]
+    );
+    assert_eq!(
+        lines(&text(&s, "DESCRIBE logs.access").await),
+        [
+            "+-------------+-----------+-------------+",
+            "| column_name | data_type | is_nullable |",
+            "+-------------+-----------+-------------+",
+            "| channel     | Utf8View  | NO          |",
+            "| owner       | Utf8View  | NO          |",
+            "+-------------+-----------+-------------+",
+        ]
+    );
+
+    // A query over the memory limit fails cleanly.
+    let small = Lake::new(dir.path())
+        .query_session(Limits {
+            memory: 64 * 1024,
+            ..Limits::default()
+        })
+        .await
+        .unwrap();
+    let over = text(
+        &small,
+        "SELECT v, count(*) FROM (SELECT value % 200000 AS v FROM generate_series(1, 2000000)) GROUP BY v ORDER BY v",
+    )
+    .await;
+    assert!(over.starts_with("error: Resources exhausted"), "{over}");
+    assert_eq!(
+        lines(&text(&small, "SELECT count(*) AS n FROM bids").await),
+        ["+---+", "| n |", "+---+", "| 5 |", "+---+"]
+    );
+
+    // And one over the time limit is cancelled.
+    let quick = Lake::new(dir.path())
+        .query_session(Limits {
+            timeout: Duration::from_millis(50),
+            ..Limits::default()
+        })
+        .await
+        .unwrap();
+    let slow = text(
+        &quick,
+        "SELECT count(*) FROM generate_series(1, 100000000000) a WHERE a.value % 7 = 123",
+    )
+    .await;
+    assert_eq!(
+        slow,
+        "error: query cancelled after 50ms: over the time limit (raise it with --timeout)"
+    );
+}
+
+fn weir(args: &[&str], lake: &Path) -> (String, String, bool) {
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("sql")
+        .args(args)
+        .env("WEIR_LAKE", lake)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.success(),
+    )
+}
+
+/// stderr with the milliseconds replaced by `X`.
+fn timings(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .map(|l| match l.rsplit_once(" in ") {
+            Some((rows, ms)) if ms.ends_with(" ms") => format!("{rows} in X ms"),
+            _ => l.to_string(),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weir_sql_prints_tables_csv_and_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let query = "SELECT auction, price, channel FROM bids WHERE price >= 30 ORDER BY auction";
+
+    let (out, err, ok) = weir(&["-e", query], dir.path());
+    assert!(ok, "{err}");
+    assert_eq!(
+        lines(&out),
+        [
+            "+---------+-------+---------+",
+            "| auction | price | channel |",
+            "+---------+-------+---------+",
+            "| 3       | 30    | web     |",
+            "| 4       | 40    | web     |",
+            "| 5       | 50    | partner |",
+            "+---------+-------+---------+",
+        ]
+    );
+    assert_eq!(timings(&err), ["3 rows in X ms"]);
+
+    let (out, _, ok) = weir(&["--format", "csv", "-e", query], dir.path());
+    assert!(ok);
+    assert_eq!(
+        out,
+        "auction,price,channel\n3,30,web\n4,40,web\n5,50,partner\n"
+    );
+    let (out, _, ok) = weir(&["--format", "json", "-e", query], dir.path());
+    assert!(ok);
+    assert_eq!(
+        out,
+        "{\"auction\":3,\"price\":30,\"channel\":\"web\"}\n\
+         {\"auction\":4,\"price\":40,\"channel\":\"web\"}\n\
+         {\"auction\":5,\"price\":50,\"channel\":\"partner\"}\n"
+    );
+    // Nested values go into CSV as the table shows them.
+    let (out, _, ok) = weir(
+        &["--format", "csv", "-e", "SELECT * FROM (SELECT [1, 2] AS l, named_struct('a', 1) AS s, 'x' AS t UNION ALL SELECT NULL, NULL, 'y') ORDER BY t"],
+        dir.path(),
+    );
+    assert!(ok);
+    assert_eq!(out, "l,s,t\n\"[1, 2]\",{a: 1},x\n,,y\n");
+    // An empty result still has its header.
+    let (out, err, ok) = weir(
+        &[
+            "--format",
+            "csv",
+            "-e",
+            "SELECT channel FROM bids WHERE price > 99",
+        ],
+        dir.path(),
+    );
+    assert!(ok);
+    assert_eq!(out, "channel\n");
+    assert_eq!(timings(&err), ["0 rows in X ms"]);
+
+    // A file of statements, --lake over WEIR_LAKE.
+    let file = dir.path().join("report.sql");
+    std::fs::write(
+        &file,
+        "-- bids per channel, then the history\n\
+         SELECT channel, count(*) AS n FROM bids GROUP BY channel ORDER BY channel;\n\
+         SELECT version, operation FROM table_history('logs.access');\n",
+    )
+    .unwrap();
+    let (out, err, ok) = weir(
+        &[
+            "--lake",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "csv",
+            "-f",
+            file.to_str().unwrap(),
+        ],
+        Path::new("/nonexistent"),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "channel,n\napp,1\npartner,1\nweb,3\nversion,operation\n1,WRITE\n0,CREATE TABLE\n"
+    );
+    assert_eq!(timings(&err), ["3 rows in X ms", "2 rows in X ms"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weir_sql_errors_name_what_is_wrong_and_exit_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let cases = [
+        (
+            "SELECT nope FROM bids",
+            "error: Schema error: No field named nope.\nValid fields are bids.auction, bids.price, bids.channel.",
+        ),
+        (
+            "SELECT * FROM bidz",
+            "error: Error during planning: table 'datafusion.public.bidz' not found",
+        ),
+        (
+            "SELECT * FROM bids WHERE",
+            "error: SQL error: ParserError(\"Expected: an expression, found: EOF\")",
+        ),
+        (
+            "DELETE FROM bids WHERE price > 1",
+            "error: DELETE is not allowed: the query surface is read-only",
+        ),
+        (
+            "SELECT * FROM table_version('bids', 9)",
+            "error: table 'bids' has versions 0 to 3; there is no version 9",
+        ),
+    ];
+    for (sql, expected) in cases {
+        let (out, err, ok) = weir(&["-e", sql], dir.path());
+        assert!(!ok, "{sql}");
+        assert_eq!(out, "", "{sql}");
+        assert_eq!(err.trim_end(), expected, "{sql}");
+    }
+    let (_, err, ok) = weir(
+        &[
+            "--timeout",
+            "20ms",
+            "-e",
+            "SELECT count(*) FROM generate_series(1, 100000000000)",
+        ],
+        dir.path(),
+    );
+    assert!(!ok);
+    assert_eq!(
+        err.trim_end(),
+        "error: query cancelled after 20ms: over the time limit (raise it with --timeout)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weir_sql_writes_parquet_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let file = dir.path().join("out.parquet");
+    let (out, err, ok) = weir(
+        &[
+            "--format",
+            "parquet",
+            "--output",
+            file.to_str().unwrap(),
+            "-e",
+            "SELECT channel, count(*) AS n FROM bids GROUP BY channel ORDER BY channel",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "");
+    assert_eq!(timings(&err), ["3 rows in X ms"]);
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&file).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    assert_eq!(
+        lines(
+            &arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string()
+        ),
+        [
+            "+---------+---+",
+            "| channel | n |",
+            "+---------+---+",
+            "| app     | 1 |",
+            "| partner | 1 |",
+            "| web     | 3 |",
+            "+---------+---+",
+        ]
+    );
+    let (_, err, ok) = weir(&["--format", "parquet", "-e", "SELECT 1"], dir.path());
+    assert!(!ok);
+    assert_eq!(
+        err.trim_end(),
+        "error: --format parquet writes one statement's result to a file: give one statement and --output FILE"
+    );
+    let (_, err, ok) = weir(&["-e", "SELECT 1"], &dir.path().join("nope"));
+    assert!(!ok);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "error: no lake at {}: give its folder with --lake DIR or WEIR_LAKE",
+            dir.path().join("nope").display()
+        )
+    );
+
+    // Ctrl-C (SIGINT) cancels the running statement: the command ends at once, non-zero.
+    let child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "sql",
+            "-e",
+            "SELECT count(*) FROM generate_series(1, 100000000000)",
+        ])
+        .env("WEIR_LAKE", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap().trim_end(),
+        "error: query cancelled (Ctrl-C)"
+    );
+}
+
+/// The `.slt` files of `tests/slt/` over the fixture lake: sqllogictest's format, the part
+/// of it these tests use: `query [rowsort]` with rows of space-separated values (`NULL`,
+/// `(empty)`), `statement ok`, and `statement error <text>` (the text the error contains,
+/// where sqllogictest has a regular expression). `WEIR_SLT_COMPLETE=1` rewrites the
+/// files with the results (review the diff).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slt_files_over_the_fixture_lake() {
+    let complete = std::env::var_os("WEIR_SLT_COMPLETE").is_some();
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("slt");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for file in files {
+        let dir = tempfile::tempdir().unwrap();
+        lake(dir.path()).await;
+        let s = session(dir.path()).await;
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut completed = String::new();
+        let mut failures = Vec::new();
+        for record in text.split("\n\n") {
+            let record = record.trim_matches('\n');
+            let mut lines = record.lines().peekable();
+            let mut header = Vec::new();
+            while let Some(line) = lines.next_if(|l| l.starts_with('#') || l.is_empty()) {
+                header.push(line);
+            }
+            let Some(kind) = lines.next() else {
+                completed.push_str(record);
+                completed.push_str("\n\n");
+                continue;
+            };
+            let sql: Vec<&str> = lines.by_ref().take_while(|l| *l != "----").collect();
+            let sql = sql.join("\n");
+            let expected: Vec<&str> = lines.collect();
+            let result = s.sql(&sql).await;
+            let (got, pass) = if let Some(pattern) = kind.strip_prefix("statement error ") {
+                match &result {
+                    Err(e) => {
+                        let matched = e.to_string().contains(pattern);
+                        (vec![], matched)
+                    }
+                    Ok(_) => (vec![], false),
+                }
+            } else if kind == "statement ok" {
+                (vec![], result.is_ok())
+            } else if kind.starts_with("query") {
+                match &result {
+                    Ok(outputs) => {
+                        let mut rows = slt_rows(outputs.last().unwrap());
+                        if kind.contains("rowsort") {
+                            rows.sort();
+                        }
+                        let pass = rows == expected;
+                        (rows, pass)
+                    }
+                    Err(_) => (vec![], false),
+                }
+            } else {
+                panic!("{}: unknown record '{kind}'", file.display())
+            };
+            if !pass {
+                failures.push(format!(
+                    "{sql}\n  expected: {expected:?}\n  got: {:?}",
+                    result
+                        .as_ref()
+                        .map(|_| got.clone())
+                        .map_err(|e| e.to_string())
+                ));
+            }
+            for line in &header {
+                completed.push_str(line);
+                completed.push('\n');
+            }
+            completed.push_str(kind);
+            completed.push('\n');
+            completed.push_str(&sql);
+            completed.push('\n');
+            if kind.starts_with("query") {
+                completed.push_str("----\n");
+                let rows: Vec<String> = if complete {
+                    got.clone()
+                } else {
+                    expected.iter().map(|r| r.to_string()).collect()
+                };
+                for row in &rows {
+                    completed.push_str(row);
+                    completed.push('\n');
+                }
+            }
+            completed.push('\n');
+        }
+        if complete {
+            std::fs::write(&file, completed.trim_end().to_string() + "\n").unwrap();
+        } else {
+            assert!(
+                failures.is_empty(),
+                "{}:\n{}",
+                file.display(),
+                failures.join("\n")
+            );
+        }
+    }
+}
+
+/// A row per line, values separated by a space: `NULL` for null, `(empty)` for ''.
+fn slt_rows(output: &weir_sql::QueryOutput) -> Vec<String> {
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let options = FormatOptions::default().with_null("NULL");
+    let mut rows = Vec::new();
+    for batch in &output.batches {
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
+        for r in 0..batch.num_rows() {
+            let values: Vec<String> = formatters
+                .iter()
+                .map(|f| match f.value(r).to_string() {
+                    v if v.is_empty() => "(empty)".to_string(),
+                    v => v,
+                })
+                .collect();
+            rows.push(values.join(" "));
+        }
+    }
+    rows
+}
