@@ -99,7 +99,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!(
         "{windows} windows; they equal the same aggregation run in one batch over the {raw} raw bids \
          in table `bids`.\nThe tables are plain Delta Lake tables in {lake}/: bid_windows, bids \
-         (partitioned by channel)."
+         (partitioned by channel). Query them:\n  weir sql --lake {lake} -e \"SELECT channel, \
+         sum(bids) FROM bid_windows GROUP BY channel\""
     );
     Ok(())
 }
