@@ -39,6 +39,31 @@ fn the_demo_streams_into_the_lake_and_queries_it() {
     }
     assert!(lake.path().join("bid_windows/_delta_log").is_dir());
     assert!(lake.path().join("bids/channel=apple").is_dir());
+
+    // EXPLAIN says how many files partition values let the scan skip: one channel of four.
+    let explain = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["sql", "--lake"])
+        .arg(lake.path())
+        .args([
+            "-e",
+            "EXPLAIN SELECT auction FROM bids WHERE channel = 'apple'",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&explain.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("lake_file_skipping"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let numbers: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [read, total, skipped] = numbers[..] else {
+        panic!("{line}");
+    };
+    assert!(line.contains("bids: reads "), "{line}");
+    assert_eq!((read * 4, skipped), (total, total - read), "{line}");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! [`Lake::session`] is a DataFusion session with every table registered by name, and its
 //! [`Lake::query_session`] the read-only query surface `weir sql` uses: only queries and
 //! introspection ([`safety`]), time travel and history as table functions ([`travel`]),
-//! and a memory and time limit per statement ([`Limits`]).
+//! a memory and time limit per statement ([`Limits`]), and `EXPLAIN` saying how many
+//! files each table's scan skips ([`skipping`]).
 
 pub mod catalog;
 pub mod dialect;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod lake;
 pub mod safety;
 pub mod session;
+pub mod skipping;
 pub mod travel;
 
 pub use error::{Result, SqlError};

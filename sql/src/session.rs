@@ -5,11 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::RecordBatch;
+use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -20,6 +22,7 @@ use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
 use crate::lake::Lake;
 use crate::safety;
+use crate::skipping;
 use crate::travel::{self, Preloaded};
 
 /// Limits on every statement a [`QuerySession`] runs.
@@ -177,9 +180,31 @@ async fn plan_and_collect(
         .with_allow_dml(false)
         .with_allow_statements(true)
         .verify_plan(&plan)?;
+    let explained = match &plan {
+        LogicalPlan::Explain(explain) => Some(explain.plan.clone()),
+        _ => None,
+    };
     let frame = ctx.execute_logical_plan(plan).await?;
     let schema = frame.schema().inner().clone();
-    let batches = frame.collect().await?;
+    let mut batches = frame.collect().await?;
+    if let Some(inner) = explained {
+        let mut tables = Vec::new();
+        inner.apply(|node| {
+            if let LogicalPlan::TableScan(scan) = node {
+                tables.push(scan.table_name.to_string());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        let physical = ctx.state().create_physical_plan(&inner).await?;
+        let lines = skipping::describe(lake, &tables, &physical).await?;
+        if !lines.is_empty() {
+            let kinds = StringArray::from(vec![skipping::PLAN_TYPE; lines.len()]);
+            batches.push(RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(kinds), Arc::new(StringArray::from(lines))],
+            )?);
+        }
+    }
     Ok(QueryOutput { schema, batches })
 }
 
