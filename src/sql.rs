@@ -5,7 +5,8 @@
 //! weir sql -f report.sql --format csv
 //! ```
 //!
-//! Each statement's result goes to stdout, or to `--output FILE` (an aligned table, CSV
+//! Without `-e` or `-f` it is an interactive shell (see `sql_shell`). Each statement's
+//! result goes to stdout, or to `--output FILE` (an aligned table, CSV
 //! with a header, JSON lines, or a Parquet file); `N rows in X ms` goes to stderr, so the
 //! results stay machine-readable. Ctrl-C cancels the running statement.
 
@@ -53,7 +54,7 @@ pub struct SqlArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub enum Format {
     /// Aligned columns with borders, as DataFusion prints them.
     Table,
     /// CSV with a header line.
@@ -70,8 +71,9 @@ pub async fn run(args: SqlArgs) -> Result<()> {
         (None, Some(file)) => {
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
         }
-        (None, None) => bail!("give the statements with -e QUERY or -f FILE"),
+        (None, None) => String::new(),
     };
+    let interactive = args.execute.is_none() && args.file.is_none();
     let lake = args
         .lake
         .clone()
@@ -91,6 +93,12 @@ pub async fn run(args: SqlArgs) -> Result<()> {
         .query_session(limits)
         .await
         .with_context(|| format!("opening the lake at {}", lake.display()))?;
+    if interactive {
+        if args.format == Format::Parquet || args.output.is_some() {
+            bail!("the interactive shell prints to the terminal: use -e or -f for --format parquet or --output");
+        }
+        return crate::sql_shell::run(&Lake::new(&lake), &session, args.format).await;
+    }
     // DataFusion's and Delta's messages already hold their causes: print them once.
     let flat = |e: weir_sql::SqlError| anyhow::Error::msg(e.to_string());
     let statements = session.parse(&text).map_err(flat)?;
@@ -126,7 +134,7 @@ pub async fn run(args: SqlArgs) -> Result<()> {
     Ok(())
 }
 
-fn print(out: &mut (dyn Write + Send), output: &QueryOutput, format: Format) -> Result<()> {
+pub fn print(out: &mut (dyn Write + Send), output: &QueryOutput, format: Format) -> Result<()> {
     match format {
         Format::Parquet => {
             let mut writer =
