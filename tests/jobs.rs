@@ -9,7 +9,8 @@ use std::process::Command;
 
 use support::delta::query_text;
 
-fn run_job(job: &str, lake: &Path, env: &[(&str, &str)]) {
+/// Runs an example job file to its end with its lake at `lake`; returns its stderr.
+fn run_job(job: &str, lake: &Path, env: &[(&str, &str)]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(["run", "--progress", "0s", job])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -17,13 +18,30 @@ fn run_job(job: &str, lake: &Path, env: &[(&str, &str)]) {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("started fresh"), "{stderr}");
-    assert!(
-        stderr.contains("finished: bids read 200000 rows"),
-        "{stderr}"
-    );
+    stderr
+}
+
+/// `sql` over every table of the lake at `lake`, as an aligned text table.
+async fn lake_text(lake: &Path, sql: &str) -> String {
+    let ctx = weir_sql::Lake::new(lake).session().await.unwrap();
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string()
+}
+
+/// The single integer `sql` returns over the lake at `lake`.
+async fn lake_count(lake: &Path, sql: &str) -> i64 {
+    let ctx = weir_sql::Lake::new(lake).session().await.unwrap();
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .unwrap()
+        .value(0)
 }
 
 /// The windows table next to the same aggregation over the raw bids table.
@@ -55,10 +73,15 @@ async fn the_bids_example_job_matches_a_batch_aggregation_at_any_parallelism() {
     let mut results = Vec::new();
     for parallelism in ["1", "3"] {
         let lake = tempfile::tempdir().unwrap();
-        run_job(
+        let stderr = run_job(
             "examples/jobs/bids_to_lake.yaml",
             lake.path(),
             &[("PARALLELISM", parallelism), ("EVENTS", "200000")],
+        );
+        assert!(stderr.contains("started fresh"), "{stderr}");
+        assert!(
+            stderr.contains("finished: bids read 200000 rows"),
+            "{stderr}"
         );
         let (streamed, reference) = windows_and_reference(lake.path()).await;
         assert_eq!(streamed, reference, "parallelism {parallelism}");
@@ -157,29 +180,8 @@ async fn the_kafka_example_job_writes_events_and_dead_letters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_log_example_job_parses_logs_into_the_lake() {
     let lake = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args([
-            "run",
-            "--progress",
-            "0s",
-            "examples/jobs/access_logs_to_lake.yaml",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("LAKE", lake.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let ctx = weir_sql::Lake::new(lake.path()).session().await.unwrap();
-    let text = |sql: &'static str| {
-        let ctx = ctx.clone();
-        async move {
-            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-            arrow::util::pretty::pretty_format_batches(&batches)
-                .unwrap()
-                .to_string()
-        }
-    };
+    run_job("examples/jobs/access_logs_to_lake.yaml", lake.path(), &[]);
+    let text = |sql: &'static str| lake_text(lake.path(), sql);
     assert_eq!(
         text("SELECT status_class, count(*) AS n FROM access.requests GROUP BY 1 ORDER BY 1").await,
         "+--------------+----+\n\
@@ -281,33 +283,12 @@ async fn the_docker_demo_jobs_move_bids_through_kafka_into_the_lake() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_log_example_job_parses_generated_lines_and_keeps_the_bad_ones() {
     let lake = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args([
-            "run",
-            "--progress",
-            "0s",
-            "examples/jobs/app_logs_to_lake.yaml",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("LAKE", lake.path())
-        .env("EVENTS", "20000")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let ctx = weir_sql::Lake::new(lake.path()).session().await.unwrap();
-    let count = |sql: &'static str| {
-        let ctx = ctx.clone();
-        async move {
-            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-            batches[0]
-                .column(0)
-                .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-                .unwrap()
-                .value(0)
-        }
-    };
+    run_job(
+        "examples/jobs/app_logs_to_lake.yaml",
+        lake.path(),
+        &[("EVENTS", "20000")],
+    );
+    let count = |sql: &'static str| lake_count(lake.path(), sql);
     let parsed = count("SELECT count(*) FROM app.requests").await;
     let dead = count("SELECT count(*) FROM app.dead_letters").await;
     // Every line is either a row or a dead letter; about 2% are damaged.

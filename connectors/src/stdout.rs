@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use arrow::json::LineDelimitedWriter;
+use crate::format::json_encode::json_lines;
 use arrow::record_batch::RecordBatch;
 use arrow::util::pretty::pretty_format_batches;
 use async_trait::async_trait;
@@ -58,19 +58,14 @@ struct StdoutSink {
 }
 
 impl StdoutSink {
-    fn render(&self, batch: &RecordBatch) -> Result<Vec<u8>, arrow::error::ArrowError> {
+    fn render(&self, batch: &RecordBatch) -> crate::error::Result<Vec<u8>> {
         match self.format {
             StdoutFormat::Pretty => {
                 let mut text = pretty_format_batches(std::slice::from_ref(batch))?.to_string();
                 text.push('\n');
                 Ok(text.into_bytes())
             }
-            StdoutFormat::JsonLines => {
-                let mut writer = LineDelimitedWriter::new(Vec::new());
-                writer.write(batch)?;
-                writer.finish()?;
-                Ok(writer.into_inner())
-            }
+            StdoutFormat::JsonLines => Ok(json_lines(batch)?),
         }
     }
 }

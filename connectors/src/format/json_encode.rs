@@ -6,19 +6,24 @@ use arrow::record_batch::RecordBatch;
 use super::Encoder;
 use crate::error::Result;
 
-/// One JSON object per row, in row order, without line ends; null values are left out
-/// (the JSON decoder reads a missing field as null), timestamps are RFC 3339 strings.
-pub fn encode_json_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut writer = LineDelimitedWriter::new(&mut out);
+/// The rows as JSON lines in one buffer: one object per row, each ended by `\n` (JSON
+/// escapes line ends inside strings, so lines are rows); null values are left out (the
+/// JSON decoder reads a missing field as null), timestamps are RFC 3339 strings.
+pub fn json_lines(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let mut writer = LineDelimitedWriter::new(Vec::new());
     writer.write(batch)?;
     writer.finish()?;
-    // Each row is one line: JSON escapes line ends inside strings.
-    Ok(out
-        .split(|&b| b == b'\n')
-        .take(batch.num_rows())
-        .map(<[u8]>::to_vec)
-        .collect())
+    Ok(writer.into_inner())
+}
+
+/// The rows of [`json_lines`] one by one, without line ends.
+pub fn json_rows(lines: &[u8]) -> impl Iterator<Item = &[u8]> {
+    lines.split(|&b| b == b'\n').filter(|line| !line.is_empty())
+}
+
+/// One JSON object per row, in row order, without line ends (see [`json_lines`]).
+pub fn encode_json_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
+    Ok(json_rows(&json_lines(batch)?).map(<[u8]>::to_vec).collect())
 }
 
 /// Encodes rows with [`encode_json_lines`].

@@ -10,7 +10,6 @@ use std::time::Duration;
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
-use arrow::json::LineDelimitedWriter;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use rdkafka::config::ClientConfig;
@@ -23,6 +22,7 @@ use weir_engine::{
 };
 
 use crate::error::ConnectorError;
+use crate::format::json_encode::{json_lines, json_rows};
 
 /// Settings of a Kafka sink.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,14 +163,6 @@ impl KafkaSink {
     }
 }
 
-/// One JSON object per row, in row order.
-fn json_rows(batch: &RecordBatch) -> weir_engine::Result<Vec<u8>> {
-    let mut writer = LineDelimitedWriter::new(Vec::new());
-    writer.write(batch)?;
-    writer.finish()?;
-    Ok(writer.into_inner())
-}
-
 #[async_trait]
 impl Operator for KafkaSink {
     async fn process_batch(
@@ -180,15 +172,13 @@ impl Operator for KafkaSink {
         _: &mut Collector,
     ) -> weir_engine::Result<()> {
         debug_assert_eq!(batch.schema().fields(), self.input.fields());
-        let text = json_rows(&batch)?;
+        let text = json_lines(&batch)?;
         let keys = match self.key {
             Some(k) => Some(cast(batch.column(k), &DataType::Utf8)?),
             None => None,
         };
         let keys = keys.as_ref().map(|k| k.as_string::<i32>());
-        // JSON escapes newlines inside strings, so lines are rows.
-        let rows = text.split(|b| *b == b'\n').filter(|line| !line.is_empty());
-        for (row, payload) in rows.enumerate() {
+        for (row, payload) in json_rows(&text).enumerate() {
             let key = keys
                 .as_ref()
                 .filter(|k| k.is_valid(row))
