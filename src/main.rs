@@ -3,6 +3,7 @@
 mod demo;
 mod run;
 mod sql;
+mod sql_input;
 mod sql_shell;
 
 use std::process::ExitCode;

@@ -6,36 +6,35 @@
 //! - Ctrl-C cancels the running statement, or clears a half-typed one; the shell goes on;
 //! - an error is printed and the shell goes on.
 //!
-//! There is no line editing or recall yet: lines come as the terminal hands them over.
+//! On a terminal, lines are edited and recalled with a history kept across sessions
+//! (`sql_input`).
 
 use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Result;
-use tokio::sync::mpsc;
 use weir_sql::{Lake, QuerySession};
 
 use super::sql::{print, Format};
+use super::sql_input::{Line, ShellInput};
 
 /// Runs the shell until `\q` or the end of input.
 pub async fn run(lake: &Lake, session: &QuerySession, format: Format) -> Result<()> {
-    let mut lines = stdin_lines();
+    let mut input = ShellInput::from_stdin()?;
     let mut pending = String::new();
     loop {
-        prompt(pending.is_empty());
-        let line = tokio::select! {
-            line = lines.recv() => line.transpose()?,
-            _ = tokio::signal::ctrl_c() => {
+        let prompt = if pending.is_empty() { "weir> " } else { "  ... " };
+        let line = match input.read(prompt).await? {
+            Line::Text(line) => line,
+            Line::Interrupted => {
                 pending.clear();
-                eprintln!();
                 continue;
             }
-        };
-        let Some(line) = line else {
-            return Ok(());
+            Line::End => return Ok(()),
         };
         let trimmed = line.trim();
         if pending.is_empty() && trimmed.starts_with('\\') {
+            input.remember(trimmed);
             if trimmed == "\\q" {
                 return Ok(());
             }
@@ -51,28 +50,10 @@ pub async fn run(lake: &Lake, session: &QuerySession, format: Format) -> Result<
         pending.push('\n');
         if trimmed.ends_with(';') {
             let text = std::mem::take(&mut pending);
+            input.remember(&text);
             run_text(session, &text, format).await;
         }
     }
-}
-
-/// Lines of standard input, read on a thread of their own (blocking reads), as they come;
-/// the channel closes at the end of input.
-fn stdin_lines() -> mpsc::Receiver<std::io::Result<String>> {
-    let (send, receive) = mpsc::channel(16);
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            if send.blocking_send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receive
-}
-
-fn prompt(fresh: bool) {
-    eprint!("{}", if fresh { "weir> " } else { "  ... " });
-    let _ = std::io::stderr().flush();
 }
 
 /// `\d` and `\d NAME`: the statement to run, or `None` when the answer was printed.
