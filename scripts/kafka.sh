@@ -2,7 +2,7 @@
 # WEIR_KAFKA_BROKERS. A broker given that way is used as it is; otherwise tansu (an
 # Apache-Kafka-compatible broker in Rust, from crates.io) is installed once into
 # $WEIR_TOOLS (default ~/.cache/weir-tools) and started on a free port on 127.0.0.1 with
-# an in-memory store, and stopped when the calling script exits.
+# an in-memory store, and stopped by kafka_stop.
 
 WEIR_TOOLS="${WEIR_TOOLS:-$HOME/.cache/weir-tools}"
 TANSU_VERSION=0.6.0
@@ -41,7 +41,6 @@ kafka_start() {
         --advertised-listener-url "tcp://127.0.0.1:$port" \
         --storage-engine memory://tansu/ >"$log" 2>&1 &
     WEIR_TANSU_PID=$!
-    trap kafka_stop EXIT
     for _ in $(seq 1 100); do
         if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             export WEIR_KAFKA_BROKERS="127.0.0.1:$port"

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test of weir on a fresh machine. Whatever the tests need beyond the Rust
 # toolchain is installed and started here, idempotently, and stopped on exit: a
-# Kafka-protocol broker (tansu) unless WEIR_KAFKA_BROKERS names one already running.
+# Kafka-protocol broker (tansu) unless WEIR_KAFKA_BROKERS names one already running, and
+# an S3 server (moto) unless WEIR_S3_ENDPOINT names one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/kafka.sh
+source scripts/s3.sh
+# One exit trap stops whatever was started (a second `trap ... EXIT` would replace it).
+trap 'kafka_stop; s3_stop' EXIT
 kafka_start
+s3_start
 
 cargo test --workspace --all-targets --locked
 # Examples are part of the docs: run each once on a small input.

@@ -67,7 +67,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         metrics.checkpoints().len()
     );
 
-    let ctx = Lake::new(&args.lake).session().await?;
+    let ctx = Lake::new(&args.lake)?.session().await?;
     let sql = |query: String| {
         let ctx = ctx.clone();
         async move {

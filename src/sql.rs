@@ -3,7 +3,11 @@
 //! ```text
 //! weir sql --lake ./lake -e "SELECT channel, count(*) FROM bids GROUP BY channel"
 //! weir sql -f report.sql --format csv
+//! weir sql --lake s3://bucket/lake -e "SHOW TABLES"
 //! ```
+//!
+//! A lake on S3 is reached with the usual `AWS_*` environment variables (credentials,
+//! `AWS_REGION`, `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP` for S3-compatible servers).
 //!
 //! Without `-e` or `-f` it is an interactive shell (see `sql_shell`). Each statement's
 //! result goes to stdout, or to `--output FILE` (an aligned table, CSV
@@ -25,9 +29,10 @@ use weir_sql::{Lake, Limits, QueryOutput};
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {
-    /// The lake's root folder [default: $WEIR_LAKE, else ./lake].
-    #[arg(long)]
-    lake: Option<PathBuf>,
+    /// The lake's root: a folder, or a URL such as s3://bucket/prefix
+    /// [default: $WEIR_LAKE, else ./lake].
+    #[arg(long, value_name = "FOLDER_OR_URL")]
+    lake: Option<String>,
     /// The statements to run, separated by `;`.
     #[arg(
         short = 'e',
@@ -74,33 +79,36 @@ pub async fn run(args: SqlArgs) -> Result<()> {
         (None, None) => String::new(),
     };
     let interactive = args.execute.is_none() && args.file.is_none();
-    let lake = args
+    let location = args
         .lake
         .clone()
-        .or_else(|| std::env::var_os("WEIR_LAKE").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("lake"));
+        .or_else(|| std::env::var("WEIR_LAKE").ok())
+        .unwrap_or_else(|| "lake".to_string());
     let limits = Limits {
         memory: args.memory_limit,
         timeout: args.timeout,
     };
-    if !lake.is_dir() {
-        bail!(
-            "no lake at {}: give its folder with --lake DIR or WEIR_LAKE",
-            lake.display()
-        );
+    // DataFusion's and Delta's messages already hold their causes: print them once.
+    let flat = |e: weir_sql::SqlError| anyhow::Error::msg(e.to_string());
+    let lake = Lake::open(&location).map_err(flat)?;
+    // A local lake must be there; on an object store, a prefix exists once it holds files.
+    if lake
+        .root()
+        .to_file_path()
+        .is_ok_and(|folder| !folder.is_dir())
+    {
+        bail!("no lake at {location}: give its folder with --lake DIR or WEIR_LAKE");
     }
-    let session = Lake::new(&lake)
+    let session = lake
         .query_session(limits)
         .await
-        .with_context(|| format!("opening the lake at {}", lake.display()))?;
+        .with_context(|| format!("opening the lake at {location}"))?;
     if interactive {
         if args.format == Format::Parquet || args.output.is_some() {
             bail!("the interactive shell prints to the terminal: use -e or -f for --format parquet or --output");
         }
-        return crate::sql_shell::run(&Lake::new(&lake), &session, args.format).await;
+        return crate::sql_shell::run(&lake, &session, args.format).await;
     }
-    // DataFusion's and Delta's messages already hold their causes: print them once.
-    let flat = |e: weir_sql::SqlError| anyhow::Error::msg(e.to_string());
     let statements = session.parse(&text).map_err(flat)?;
     if statements.is_empty() {
         bail!("no statement to run");

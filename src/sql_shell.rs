@@ -38,7 +38,7 @@ pub async fn run(lake: &Lake, session: &QuerySession, format: Format) -> Result<
             if trimmed == "\\q" {
                 return Ok(());
             }
-            let command = backslash(lake, trimmed);
+            let command = backslash(lake, trimmed).await;
             match command {
                 Ok(Some(sql)) => run_text(session, &sql, format).await,
                 Ok(None) => {}
@@ -57,11 +57,11 @@ pub async fn run(lake: &Lake, session: &QuerySession, format: Format) -> Result<
 }
 
 /// `\d` and `\d NAME`: the statement to run, or `None` when the answer was printed.
-fn backslash(lake: &Lake, command: &str) -> Result<Option<String>, String> {
+async fn backslash(lake: &Lake, command: &str) -> Result<Option<String>, String> {
     let mut words = command.split_whitespace();
     match (words.next(), words.next(), words.next()) {
         (Some("\\d"), None, None) => {
-            let tables = lake.tables().map_err(|e| e.to_string())?;
+            let tables = lake.tables().await.map_err(|e| e.to_string())?;
             let mut out = std::io::stdout().lock();
             for table in &tables {
                 let _ = writeln!(out, "{}", table.qualified_name());

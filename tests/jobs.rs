@@ -25,7 +25,7 @@ fn run_job(job: &str, lake: &Path, env: &[(&str, &str)]) -> String {
 
 /// `sql` over every table of the lake at `lake`, as an aligned text table.
 async fn lake_text(lake: &Path, sql: &str) -> String {
-    let ctx = weir_sql::Lake::new(lake).session().await.unwrap();
+    let ctx = weir_sql::Lake::new(lake).unwrap().session().await.unwrap();
     let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     arrow::util::pretty::pretty_format_batches(&batches)
         .unwrap()
@@ -34,7 +34,7 @@ async fn lake_text(lake: &Path, sql: &str) -> String {
 
 /// The single integer `sql` returns over the lake at `lake`.
 async fn lake_count(lake: &Path, sql: &str) -> i64 {
-    let ctx = weir_sql::Lake::new(lake).session().await.unwrap();
+    let ctx = weir_sql::Lake::new(lake).unwrap().session().await.unwrap();
     let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     batches[0]
         .column(0)

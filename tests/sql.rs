@@ -1,91 +1,22 @@
 //! SQL over the lake through the read-only query surface and `weir sql`: a fixture lake of
 //! Delta tables with several versions, queried by the library and by the binary.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::array::RecordBatch;
 use arrow::util::pretty::pretty_format_batches_with_schema;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+use support::lake_fixture::{bids, bids_schema, lake, table};
 use weir_connectors::delta::table::{commit_epoch, open_or_create};
 use weir_sql::{Lake, Limits, QuerySession};
 
-fn bids_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("auction", DataType::Int64, false),
-        Field::new("price", DataType::Int64, false),
-        Field::new("channel", DataType::Utf8, false),
-    ]))
-}
-
-fn bids(rows: &[(i64, i64, &str)]) -> RecordBatch {
-    RecordBatch::try_new(
-        bids_schema(),
-        vec![
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
-        ],
-    )
-    .unwrap()
-}
-
-/// A Delta table at `path`: version 0 creates it, then one commit per batch (epochs 1, 2...
-/// of app `fixture`). Returns each commit's time, taken just after it.
-async fn table(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Vec<String> {
-    let mut table = open_or_create(path.to_str().unwrap(), schema, &[])
-        .await
-        .unwrap();
-    let mut times = Vec::new();
-    for (i, batch) in batches.iter().enumerate() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let mut writer = RecordBatchWriter::for_table(&table).unwrap();
-        writer.write(batch.clone()).await.unwrap();
-        let adds = writer.flush().await.unwrap();
-        commit_epoch(&mut table, "fixture", i as i64 + 1, adds, None)
-            .await
-            .unwrap()
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        times.push(chrono::Utc::now().to_rfc3339());
-    }
-    times
-}
-
-/// The fixture lake: `bids` (versions 0 to 3) and `logs.access` (versions 0 and 1).
-/// Returns the times just after bids' versions 1, 2 and 3.
-async fn lake(root: &Path) -> Vec<String> {
-    let times = table(
-        &root.join("bids"),
-        &bids_schema(),
-        &[
-            bids(&[(1, 10, "web"), (2, 20, "app")]),
-            bids(&[(3, 30, "web")]),
-            bids(&[(4, 40, "web"), (5, 50, "partner")]),
-        ],
-    )
-    .await;
-    let access = Arc::new(Schema::new(vec![
-        Field::new("channel", DataType::Utf8, false),
-        Field::new("owner", DataType::Utf8, false),
-    ]));
-    let rows = RecordBatch::try_new(
-        access.clone(),
-        vec![
-            Arc::new(StringArray::from(vec!["web", "app", "partner"])),
-            Arc::new(StringArray::from(vec!["ana", "bo", "cy"])),
-        ],
-    )
-    .unwrap();
-    table(&root.join("logs").join("access"), &access, &[rows]).await;
-    times
-}
-
 async fn session(root: &Path) -> QuerySession {
     Lake::new(root)
+        .unwrap()
         .query_session(Limits::default())
         .await
         .unwrap()
@@ -499,6 +430,7 @@ async fn the_surface_is_read_only_and_bounded() {
 
     // A query over the memory limit fails cleanly.
     let small = Lake::new(dir.path())
+        .unwrap()
         .query_session(Limits {
             memory: 64 * 1024,
             ..Limits::default()
@@ -518,6 +450,7 @@ async fn the_surface_is_read_only_and_bounded() {
 
     // And one over the time limit is cancelled.
     let quick = Lake::new(dir.path())
+        .unwrap()
         .query_session(Limits {
             timeout: Duration::from_millis(50),
             ..Limits::default()

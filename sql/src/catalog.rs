@@ -1,10 +1,12 @@
-//! The lake as a DataFusion catalog that is read when asked: schemas and table names are
-//! the lake's folders at that moment, and a table is loaded at its latest committed version
-//! whenever a statement names it. A table created or committed while a session is open is
-//! therefore seen by the session's next statement.
+//! The lake as a DataFusion catalog. DataFusion asks a catalog for its schemas and table
+//! names without waiting while listing a lake is I/O (requests, for a lake on S3), so the
+//! catalog answers from the listing of its last [`LakeCatalog::refresh`], which a
+//! [`crate::QuerySession`] makes before every statement; a table is loaded at its latest
+//! committed version whenever a statement names it. A table created or committed while a
+//! session is open is therefore seen by the session's next statement.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as SyncMutex};
 
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
@@ -14,10 +16,11 @@ use datafusion::execution::SessionStateBuilder;
 use deltalake::DeltaTable;
 use tokio::sync::Mutex;
 
+use crate::error::Result;
 use crate::lake::{Lake, LakeTable, DEFAULT_SCHEMA};
 
 /// The catalog of a lake; `runtime` is the session's, where each table's object store is
-/// registered before its provider is handed out.
+/// registered before its provider is handed out. It holds no tables until refreshed.
 #[derive(Debug)]
 pub struct LakeCatalog {
     shared: Arc<Shared>,
@@ -27,6 +30,8 @@ pub struct LakeCatalog {
 struct Shared {
     lake: Lake,
     runtime: Arc<RuntimeEnv>,
+    /// The lake's tables as of the last refresh.
+    listed: SyncMutex<Vec<LakeTable>>,
     /// Tables loaded before, by qualified name, brought up to date incrementally.
     loaded: Mutex<HashMap<String, DeltaTable>>,
 }
@@ -37,17 +42,25 @@ impl LakeCatalog {
             shared: Arc::new(Shared {
                 lake,
                 runtime,
+                listed: SyncMutex::new(Vec::new()),
                 loaded: Mutex::new(HashMap::new()),
             }),
         }
     }
+
+    /// Lists the lake again and returns its tables; until the next refresh, the catalog's
+    /// schemas and tables are these. On an error the previous listing stays.
+    pub async fn refresh(&self) -> Result<Vec<LakeTable>> {
+        let tables = self.shared.lake.tables().await?;
+        *self.shared.listed.lock().expect("not poisoned") = tables.clone();
+        Ok(tables)
+    }
 }
 
 impl Shared {
-    /// The lake's tables now; none if the lake cannot be listed (the statement then fails
-    /// on the table it names, with the lake's error).
+    /// The lake's tables as of the last refresh.
     fn tables(&self) -> Vec<LakeTable> {
-        self.lake.tables().unwrap_or_default()
+        self.listed.lock().expect("not poisoned").clone()
     }
 }
 
@@ -116,10 +129,7 @@ impl SchemaProvider for LakeSchema {
         let mut loaded = self.shared.loaded.lock().await;
         let delta = match loaded.remove(&key) {
             Some(delta) => delta,
-            None => {
-                let uri = table.path.display().to_string();
-                DeltaTable::try_from_url(deltalake::ensure_table_uri(&uri)?).await?
-            }
+            None => self.shared.lake.delta_table(&table)?,
         };
         let mut delta = delta;
         // Loads the newest version (incrementally for a table loaded before).

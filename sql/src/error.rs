@@ -8,9 +8,13 @@ pub type Result<T, E = SqlError> = std::result::Result<T, E>;
 /// Errors in finding lake tables or running SQL over them.
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
-    /// The lake root or a table in it cannot be read; names the path.
-    #[error("lake {path}: {message}")]
-    Lake { path: String, message: String },
+    /// A location that is no lake root: not a URL or path, or a URL of a scheme lakes
+    /// cannot be on; names the location as given.
+    #[error("lake location '{location}': {reason}")]
+    LakeLocation { location: String, reason: String },
+    /// The lake root or a table in it cannot be read; names its location.
+    #[error("lake {location}: {message}")]
+    Lake { location: String, message: String },
     /// A statement the read-only query surface does not run; names the statement's kind.
     #[error("{kind} is not allowed: {reason}")]
     Refused { kind: String, reason: String },

@@ -1,18 +1,29 @@
-//! A lake: a root directory holding Delta tables, one folder each. A table's name is its
+//! A lake: a root URL holding Delta tables, one folder each. The root is a local folder
+//! (`./lake`, `file:///srv/lake`) or a location on S3 (`s3://bucket/prefix`, see
+//! [`crate::s3`]); either way it is listed through an object store. A table's name is its
 //! folder's name; a table in a nested folder is in the schema named after its parent
 //! (`logs/access` -> `logs.access`).
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::prelude::SessionContext;
-use deltalake::DeltaTable;
+use deltalake::{DeltaTable, DeltaTableBuilder};
+use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::ObjectStore;
+use url::Url;
 
 use crate::error::{Result, SqlError};
+use crate::s3;
 
 /// The schema top-level tables are registered in.
 pub(crate) const DEFAULT_SCHEMA: &str = "public";
+
+/// How many folders of a lake are looked into at once while listing it.
+const LISTING_CONCURRENCY: usize = 16;
 
 /// A Delta table found in the lake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +31,8 @@ pub struct LakeTable {
     /// `None` for a table directly under the root.
     pub schema: Option<String>,
     pub name: String,
-    pub path: PathBuf,
+    /// The table's folder: the lake's root URL and the folder names, ending with `/`.
+    pub url: Url,
 }
 
 impl LakeTable {
@@ -33,48 +45,181 @@ impl LakeTable {
     }
 }
 
-/// A lake on the local file system.
+/// A lake on the local file system or on S3.
 #[derive(Debug, Clone)]
 pub struct Lake {
-    root: PathBuf,
+    /// The root; its path ends with `/`.
+    root: Url,
+    /// Object store options for the root's store and every table opened from it.
+    options: HashMap<String, String>,
+    /// The store the root is in: the whole file system, or the whole bucket.
+    store: Arc<dyn ObjectStore>,
+    /// The root's path in `store`.
+    prefix: Path,
 }
 
 impl Lake {
-    /// The lake at `root` (which need not exist yet).
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+    /// The lake in the local folder `root`, which need not exist yet (it then holds no
+    /// tables). A folder that exists is named by its canonical path.
+    pub fn new(root: impl AsRef<std::path::Path>) -> Result<Self> {
+        let root = root.as_ref();
+        Self::from_url(
+            local_url(root)?,
+            &root.display().to_string(),
+            HashMap::new(),
+        )
     }
 
-    /// The lake's root folder.
-    pub fn root(&self) -> &Path {
+    /// The lake at `location`: a URL (`s3://bucket/prefix`, `file:///srv/lake`) or a local
+    /// path. A location that is neither, or a URL of another scheme, is an error naming it.
+    pub fn open(location: &str) -> Result<Self> {
+        Self::open_with_options(location, HashMap::new())
+    }
+
+    /// [`Lake::open`] with object store options for the root and every table in it; for
+    /// S3, object_store's `AmazonS3` config keys (`aws_endpoint`, `aws_region`...), which
+    /// override the environment's settings.
+    pub fn open_with_options(location: &str, options: HashMap<String, String>) -> Result<Self> {
+        let url = match Url::parse(location) {
+            // A one-letter scheme is a Windows drive (`C:\lake`), not a URL.
+            Ok(url) if url.scheme().len() > 1 => url,
+            Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
+                local_url(std::path::Path::new(location))?
+            }
+            Err(e) => return Err(bad_location(location, &e.to_string())),
+        };
+        Self::from_url(url, location, options)
+    }
+
+    /// The lake at `root`; errors name `location`, the root as the user gave it.
+    fn from_url(mut root: Url, location: &str, options: HashMap<String, String>) -> Result<Self> {
+        let store: Arc<dyn ObjectStore> = match root.scheme() {
+            "file" => {
+                let path = root.to_file_path().map_err(|()| {
+                    bad_location(location, "a file URL names a local path, file:///path")
+                })?;
+                root = local_url(&path)?;
+                Arc::new(LocalFileSystem::new())
+            }
+            s3::SCHEME => {
+                if root.host_str().is_none_or(str::is_empty) {
+                    return Err(bad_location(
+                        location,
+                        "no bucket: an S3 lake is s3://bucket or s3://bucket/prefix",
+                    ));
+                }
+                s3::register();
+                Arc::new(
+                    s3::store(&root, &options)
+                        .map_err(|e| bad_location(location, &e.to_string()))?,
+                )
+            }
+            other => {
+                return Err(bad_location(
+                    location,
+                    &format!(
+                        "the scheme '{other}' is not supported: a lake is a local folder, \
+                         file:///path or s3://bucket/prefix"
+                    ),
+                ))
+            }
+        };
+        if !root.path().ends_with('/') {
+            root.set_path(&format!("{}/", root.path()));
+        }
+        let prefix =
+            Path::from_url_path(root.path()).map_err(|e| bad_location(location, &e.to_string()))?;
+        Ok(Self {
+            root,
+            options,
+            store,
+            prefix,
+        })
+    }
+
+    /// The lake's root; its path ends with `/`.
+    pub fn root(&self) -> &Url {
         &self.root
     }
 
-    /// Every Delta table (a folder holding `_delta_log`) up to one level of nesting,
-    /// sorted by qualified name. Folders starting with `_` or `.` are skipped.
-    pub fn tables(&self) -> Result<Vec<LakeTable>> {
-        let mut found = Vec::new();
-        for (name, path) in subfolders(&self.root)? {
-            if is_table(&path) {
-                found.push(LakeTable {
-                    schema: None,
-                    name,
-                    path,
-                });
-                continue;
-            }
-            for (inner, inner_path) in subfolders(&path)? {
-                if is_table(&inner_path) {
-                    found.push(LakeTable {
-                        schema: Some(name.clone()),
-                        name: inner,
-                        path: inner_path,
-                    });
-                }
-            }
-        }
+    /// Every Delta table (a folder whose `_delta_log` holds a file) up to one level of
+    /// nesting, sorted by qualified name, as the store lists them now. Folders starting with
+    /// `_` or `.` are skipped; a root that does not exist holds no tables.
+    pub async fn tables(&self) -> Result<Vec<LakeTable>> {
+        let top = self.subfolders(&self.prefix).await?;
+        let mut found: Vec<LakeTable> = futures::stream::iter(top)
+            .map(|(name, folder)| self.tables_in(name, folder))
+            .buffer_unordered(LISTING_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         found.sort_by_key(LakeTable::qualified_name);
         Ok(found)
+    }
+
+    /// The table a top-level folder is, or the tables directly inside it.
+    async fn tables_in(&self, name: String, folder: Path) -> Result<Vec<LakeTable>> {
+        let url = child_url(&self.root, &name);
+        if self.is_table(&folder).await? {
+            return Ok(vec![LakeTable {
+                schema: None,
+                name,
+                url,
+            }]);
+        }
+        let mut inside = Vec::new();
+        for (inner, inner_folder) in self.subfolders(&folder).await? {
+            if self.is_table(&inner_folder).await? {
+                inside.push(LakeTable {
+                    schema: Some(name.clone()),
+                    url: child_url(&url, &inner),
+                    name: inner,
+                });
+            }
+        }
+        Ok(inside)
+    }
+
+    /// Whether `folder`'s `_delta_log` holds anything (one listing request at most).
+    async fn is_table(&self, folder: &Path) -> Result<bool> {
+        let log = folder.clone().join("_delta_log");
+        match self.store.list(Some(&log)).next().await {
+            None | Some(Err(object_store::Error::NotFound { .. })) => Ok(false),
+            Some(Ok(_)) => Ok(true),
+            Some(Err(e)) => Err(self.listing_error(&log, e)),
+        }
+    }
+
+    /// The visible subfolders of `folder`, by name; none if it does not exist.
+    async fn subfolders(&self, folder: &Path) -> Result<Vec<(String, Path)>> {
+        let listed = match self.store.list_with_delimiter(Some(folder)).await {
+            Ok(listed) => listed.common_prefixes,
+            Err(object_store::Error::NotFound { .. }) => Vec::new(),
+            Err(e) => return Err(self.listing_error(folder, e)),
+        };
+        Ok(listed
+            .into_iter()
+            .filter_map(|path| {
+                let name = path.filename()?.to_string();
+                (!name.starts_with('_') && !name.starts_with('.')).then_some((name, path))
+            })
+            .collect())
+    }
+
+    fn listing_error(&self, path: &Path, e: object_store::Error) -> SqlError {
+        SqlError::Lake {
+            location: self.root.to_string(),
+            message: format!("listing {path}: {e}"),
+        }
+    }
+
+    /// `table` as a Delta table, not loaded yet, read with the lake's store options.
+    pub(crate) fn delta_table(&self, table: &LakeTable) -> Result<DeltaTable> {
+        Ok(DeltaTableBuilder::from_url(table.url.clone())?
+            .with_storage_options(self.options.clone())
+            .build()?)
     }
 
     /// A DataFusion session with every table of the lake registered at its latest
@@ -91,9 +236,8 @@ impl Lake {
         let catalog = ctx
             .catalog("datafusion")
             .expect("the default catalog exists");
-        for table in self.tables()? {
-            let uri = table.path.display().to_string();
-            let mut delta = DeltaTable::try_from_url(deltalake::ensure_table_uri(&uri)?).await?;
+        for table in self.tables().await? {
+            let mut delta = self.delta_table(&table)?;
             delta.load().await?;
             delta.update_datafusion_session(&ctx.state())?;
             let provider = delta.table_provider().await?;
@@ -112,28 +256,30 @@ impl Lake {
     }
 }
 
-fn is_table(path: &Path) -> bool {
-    path.join("_delta_log").is_dir()
+/// The URL of the local folder `path`: canonical when it exists, else made absolute.
+fn local_url(path: &std::path::Path) -> Result<Url> {
+    let shown = path.display().to_string();
+    let absolute = std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .map_err(|e| bad_location(&shown, &e.to_string()))?;
+    Url::from_directory_path(&absolute)
+        .map_err(|()| bad_location(&shown, "not a folder path this system can name"))
 }
 
-/// The visible subfolders of `dir`, by name; none if `dir` does not exist.
-fn subfolders(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(SqlError::Lake {
-                path: dir.display().to_string(),
-                message: e.to_string(),
-            })
-        }
-    };
-    let mut folders = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if entry.path().is_dir() && !name.starts_with('_') && !name.starts_with('.') {
-            folders.push((name, entry.path()));
-        }
+/// `parent` (a folder URL, ending with `/`) with the folder `name` added, ending with `/`.
+fn child_url(parent: &Url, name: &str) -> Url {
+    let mut url = parent.clone();
+    url.path_segments_mut()
+        .expect("lake URLs are file:// or s3:// URLs, which have paths")
+        .pop_if_empty()
+        .push(name)
+        .push("");
+    url
+}
+
+fn bad_location(location: &str, reason: &str) -> SqlError {
+    SqlError::LakeLocation {
+        location: location.to_string(),
+        reason: reason.to_string(),
     }
-    Ok(folders)
 }

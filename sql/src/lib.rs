@@ -1,4 +1,5 @@
-//! weir-sql: SQL over the lake. A [`Lake`] is a root folder of Delta tables; its
+//! weir-sql: SQL over the lake. A [`Lake`] is a root URL (a local folder, or a location
+//! on S3: [`s3`]) holding Delta tables; its
 //! [`Lake::session`] is a DataFusion session with every table registered by name, and its
 //! [`Lake::query_session`] the read-only query surface `weir sql` uses: only queries and
 //! introspection ([`safety`]), time travel and history as table functions ([`travel`]),
@@ -9,6 +10,7 @@ pub mod catalog;
 pub mod dialect;
 pub mod error;
 pub mod lake;
+pub mod s3;
 pub mod safety;
 pub mod session;
 pub mod skipping;

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use crate::catalog::LakeCatalog;
 use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
-use crate::lake::Lake;
+use crate::lake::{Lake, LakeTable};
 use crate::safety;
 use crate::skipping;
 use crate::travel::{self, Preloaded};
@@ -61,11 +61,13 @@ impl QueryOutput {
 }
 
 /// A read-only SQL session over a lake. Every table of the lake is in the catalog
-/// ([`LakeCatalog`]), read at its latest committed version whenever a statement names it;
-/// the table functions of [`crate::travel`] read other versions and the history.
+/// ([`LakeCatalog`]), listed again before each statement and read at its latest committed
+/// version whenever a statement names it; the table functions of [`crate::travel`] read
+/// other versions and the history.
 pub struct QuerySession {
     lake: Lake,
     ctx: SessionContext,
+    catalog: Arc<LakeCatalog>,
     preloaded: Arc<Preloaded>,
     /// Held while a statement runs: statements of a session run one at a time, so the
     /// memory pool is one statement's and the preloaded tables are its own.
@@ -74,7 +76,8 @@ pub struct QuerySession {
 }
 
 impl Lake {
-    /// A read-only query session over the lake, with `limits` on every statement.
+    /// A read-only query session over the lake, with `limits` on every statement. Fails
+    /// when the lake cannot be listed (an S3 bucket that is not there or not readable).
     pub async fn query_session(&self, limits: Limits) -> Result<QuerySession> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory, 1.0)
@@ -91,15 +94,15 @@ impl Lake {
             .build();
         let ctx = SessionContext::new_with_state(state);
         // The lake replaces the default catalog: tables are looked up when named.
-        ctx.register_catalog(
-            "datafusion",
-            Arc::new(LakeCatalog::new(self.clone(), ctx.runtime_env())),
-        );
+        let catalog = Arc::new(LakeCatalog::new(self.clone(), ctx.runtime_env()));
+        catalog.refresh().await?;
+        ctx.register_catalog("datafusion", catalog.clone());
         let preloaded = Arc::new(Preloaded::default());
         travel::register(&ctx, &preloaded);
         Ok(QuerySession {
             lake: self.clone(),
             ctx,
+            catalog,
             preloaded,
             running: tokio::sync::Mutex::new(()),
             limits,
@@ -132,16 +135,24 @@ impl QuerySession {
         let timeout = self.limits.timeout;
         // The query runs as a task of its own, so the timer is not starved by a query
         // that keeps its worker busy; dropping the set on a timeout cancels the query.
-        let (lake, ctx, preloaded) = (self.lake.clone(), self.ctx.clone(), self.preloaded.clone());
+        let (lake, ctx, catalog, preloaded) = (
+            self.lake.clone(),
+            self.ctx.clone(),
+            self.catalog.clone(),
+            self.preloaded.clone(),
+        );
         let mut query = JoinSet::new();
-        query.spawn(async move { plan_and_collect(&lake, &ctx, &preloaded, statement).await });
+        query.spawn(async move {
+            let tables = catalog.refresh().await?;
+            plan_and_collect(&lake, &tables, &ctx, &preloaded, statement).await
+        });
         match tokio::time::timeout(timeout, query.join_next()).await {
             Err(_) => Err(SqlError::Timeout(timeout)),
             Ok(Some(Ok(result))) => result,
             Ok(Some(Err(failed))) => match failed.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),
                 Err(failed) => Err(SqlError::Lake {
-                    path: self.lake.root().display().to_string(),
+                    location: self.lake.root().to_string(),
                     message: format!("the query's task ended: {failed}"),
                 }),
             },
@@ -164,14 +175,17 @@ impl QuerySession {
     }
 }
 
+/// Plans and runs `statement`; `tables` are the lake's tables as the catalog lists them
+/// for this statement.
 async fn plan_and_collect(
     lake: &Lake,
+    tables: &[LakeTable],
     ctx: &SessionContext,
     preloaded: &Preloaded,
     statement: DFStatement,
 ) -> Result<QueryOutput> {
     if let Some(inner) = sql_statement(&statement) {
-        preloaded.load(lake, ctx, inner).await?;
+        preloaded.load(lake, tables, ctx, inner).await?;
     }
     let plan = ctx.state().statement_to_plan(statement).await?;
     // The plan-level guard behind the statement check: no DDL, no DML.
@@ -188,15 +202,15 @@ async fn plan_and_collect(
     let schema = frame.schema().inner().clone();
     let mut batches = frame.collect().await?;
     if let Some(inner) = explained {
-        let mut tables = Vec::new();
+        let mut scans = Vec::new();
         inner.apply(|node| {
             if let LogicalPlan::TableScan(scan) = node {
-                tables.push(scan.table_name.to_string());
+                scans.push(scan.table_name.to_string());
             }
             Ok(TreeNodeRecursion::Continue)
         })?;
         let physical = ctx.state().create_physical_plan(&inner).await?;
-        let lines = skipping::describe(lake, &tables, &physical).await?;
+        let lines = skipping::describe(lake, tables, &scans, &physical).await?;
         if !lines.is_empty() {
             let kinds = StringArray::from(vec![skipping::PLAN_TYPE; lines.len()]);
             batches.push(RecordBatch::try_new(

@@ -51,10 +51,12 @@ pub struct Preloaded {
 }
 
 impl Preloaded {
-    /// Loads every lake table function call in `statement` (replacing earlier ones).
+    /// Loads every lake table function call in `statement` (replacing earlier ones); names
+    /// are looked up among `tables`, the lake's tables for this statement.
     pub async fn load(
         &self,
         lake: &Lake,
+        tables: &[LakeTable],
         ctx: &SessionContext,
         statement: &Statement,
     ) -> Result<()> {
@@ -64,7 +66,7 @@ impl Preloaded {
             if loaded.contains_key(&call) {
                 continue;
             }
-            let provider = load(lake, ctx, &call).await?;
+            let provider = load(lake, tables, ctx, &call).await?;
             loaded.insert(call, provider);
         }
         *self.tables.lock().expect("not poisoned") = loaded;
@@ -246,6 +248,7 @@ fn calls(statement: &Statement) -> Result<Vec<Call>> {
 
 async fn load(
     lake: &Lake,
+    tables: &[LakeTable],
     ctx: &SessionContext,
     (function, args): &Call,
 ) -> Result<Arc<dyn TableProvider>> {
@@ -260,8 +263,8 @@ async fn load(
             let version: i64 = version
                 .parse()
                 .map_err(|_| usage(format!("version '{version}' is not a whole number")))?;
-            let table = find(lake, name)?;
-            let versions = versions(&table).await?;
+            let table = find(tables, name)?;
+            let versions = versions(lake, &table).await?;
             let (first, last) = (versions.first().copied(), versions.last().copied());
             match (first, last) {
                 (Some(first), Some(last)) if (first..=last).contains(&version) => {}
@@ -275,7 +278,7 @@ async fn load(
                 }
                 _ => return Err(lake_error(&table, "the table's log holds no commits")),
             }
-            let mut delta = open(&table).await?;
+            let mut delta = lake.delta_table(&table)?;
             delta.load_version(version as u64).await?;
             provider(ctx, &delta).await
         }
@@ -285,8 +288,8 @@ async fn load(
                     "'{at}' is not a time: use RFC 3339 ('2026-01-01T00:00:00Z') or '2026-01-01 00:00:00' (UTC)"
                 ))
             })?;
-            let table = find(lake, name)?;
-            let history = history(&table).await?;
+            let table = find(tables, name)?;
+            let history = history(lake, &table).await?;
             let first = history.last().map(|c| (c.version, c.timestamp));
             if let Some((version, Some(ts))) = first {
                 if at.timestamp_millis() < ts {
@@ -297,18 +300,18 @@ async fn load(
                     )));
                 }
             }
-            let mut delta = open(&table).await?;
+            let mut delta = lake.delta_table(&table)?;
             delta.load_with_datetime(at).await?;
             provider(ctx, &delta).await
         }
         ("table_history", [name]) => {
-            let table = find(lake, name)?;
-            let commits = history(&table).await?;
+            let table = find(tables, name)?;
+            let commits = history(lake, &table).await?;
             Ok(Arc::new(history_table(commits)?))
         }
         ("table_details", [name]) => {
-            let table = find(lake, name)?;
-            let mut delta = open(&table).await?;
+            let table = find(tables, name)?;
+            let mut delta = lake.delta_table(&table)?;
             delta.load().await?;
             Ok(Arc::new(details_table(&table, &delta)?))
         }
@@ -322,13 +325,13 @@ async fn load(
     }
 }
 
-/// The lake table named `name` (`table`, `public.table` or `schema.table`).
-pub fn find(lake: &Lake, name: &str) -> Result<LakeTable> {
+/// The table named `name` (`table`, `public.table` or `schema.table`) among `tables`, the
+/// lake's tables.
+pub fn find(tables: &[LakeTable], name: &str) -> Result<LakeTable> {
     check_table_name(name)?;
     for part in name.split('.') {
         check_table_name(part)?;
     }
-    let tables = lake.tables()?;
     let wanted = name.strip_prefix("public.").unwrap_or(name);
     tables
         .iter()
@@ -362,11 +365,6 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     .map(|t| t.and_utc())
 }
 
-async fn open(table: &LakeTable) -> Result<DeltaTable> {
-    let uri = table.path.display().to_string();
-    Ok(DeltaTable::try_from_url(deltalake::ensure_table_uri(&uri)?).await?)
-}
-
 async fn provider(ctx: &SessionContext, delta: &DeltaTable) -> Result<Arc<dyn TableProvider>> {
     delta.update_datafusion_session(&ctx.state())?;
     Ok(delta.table_provider().await?)
@@ -374,14 +372,14 @@ async fn provider(ctx: &SessionContext, delta: &DeltaTable) -> Result<Arc<dyn Ta
 
 fn lake_error(table: &LakeTable, message: &str) -> SqlError {
     SqlError::Lake {
-        path: table.path.display().to_string(),
+        location: table.url.to_string(),
         message: message.to_string(),
     }
 }
 
 /// The versions whose commit files are in the table's log, ascending.
-async fn versions(table: &LakeTable) -> Result<Vec<i64>> {
-    let delta = open(table).await?;
+async fn versions(lake: &Lake, table: &LakeTable) -> Result<Vec<i64>> {
+    let delta = lake.delta_table(table)?;
     let log_store = delta.log_store();
     let files: Vec<_> = log_store
         .object_store(None)
@@ -419,12 +417,12 @@ pub struct Commit {
     pub app_version: Option<i64>,
 }
 
-/// Every commit in the table's log, newest first.
-pub async fn history(table: &LakeTable) -> Result<Vec<Commit>> {
-    let delta = open(table).await?;
+/// Every commit in the log of `table` (of `lake`), newest first.
+pub async fn history(lake: &Lake, table: &LakeTable) -> Result<Vec<Commit>> {
+    let delta = lake.delta_table(table)?;
     let log_store = delta.log_store();
     let mut commits = Vec::new();
-    for version in versions(table).await?.into_iter().rev() {
+    for version in versions(lake, table).await?.into_iter().rev() {
         let Some(bytes) = log_store.read_commit_entry(version as u64).await? else {
             continue;
         };

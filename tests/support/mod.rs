@@ -4,4 +4,6 @@
 pub mod committing_sink;
 pub mod delta;
 pub mod kafka;
+pub mod lake_fixture;
 pub mod parquet;
+pub mod s3;
