@@ -121,9 +121,9 @@ fn logs_batch(paths: &[String], first: u64, count: usize, total: u64, days: u64)
     );
     for row in first..first + count as u64 {
         let jitter = (random.unit() * 40_000_000.0) as i64 - 20_000_000;
-        let micros = (FIRST_DAY * 1_000_000 + (row as f64 / total as f64 * span_us) as i64
-            + jitter)
-            .max(FIRST_DAY * 1_000_000);
+        let micros =
+            (FIRST_DAY * 1_000_000 + (row as f64 / total as f64 * span_us) as i64 + jitter)
+                .max(FIRST_DAY * 1_000_000);
         let pick = (random.unit().powi(2) * SERVICES.len() as f64) as usize;
         let code = match random.next() % 1000 {
             0..=859 => 200,
@@ -182,7 +182,11 @@ async fn generate(lake: &Path, rows: u64, days: u64) -> (f64, f64, usize, usize)
     let per_day = rows / days;
     for day in 0..days {
         let first = day * per_day;
-        let end = if day + 1 == days { rows } else { first + per_day };
+        let end = if day + 1 == days {
+            rows
+        } else {
+            first + per_day
+        };
         let mut batches = Vec::new();
         let mut at = first;
         while at < end {
@@ -229,8 +233,8 @@ async fn generate(lake: &Path, rows: u64, days: u64) -> (f64, f64, usize, usize)
                 .collect::<Vec<_>>(),
         ))
     };
-    let batch = RecordBatch::try_new(services, vec![column(0), column(1), column(2)])
-        .expect("services");
+    let batch =
+        RecordBatch::try_new(services, vec![column(0), column(1), column(2)]).expect("services");
     open(&lake.join("services"))
         .await
         .write(vec![batch])
@@ -342,7 +346,10 @@ fn row_texts(output: &QueryOutput) -> Vec<String> {
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formattable"))
             .collect();
         for row in 0..batch.num_rows() {
-            let values: Vec<String> = formatters.iter().map(|f| f.value(row).to_string()).collect();
+            let values: Vec<String> = formatters
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect();
             rows.push(values.join("|"));
         }
     }
@@ -356,7 +363,10 @@ fn median(times: &mut [f64]) -> f64 {
 
 /// The `lake_file_skipping` line `EXPLAIN` gives for `sql`.
 async fn files_read(session: &QuerySession, sql: &str) -> String {
-    let outputs = session.sql(&format!("EXPLAIN {sql}")).await.expect("explain");
+    let outputs = session
+        .sql(&format!("EXPLAIN {sql}"))
+        .await
+        .expect("explain");
     row_texts(&outputs[0])
         .into_iter()
         .filter_map(|row| row.strip_prefix("lake_file_skipping|").map(str::to_string))
@@ -365,7 +375,11 @@ async fn files_read(session: &QuerySession, sql: &str) -> String {
 }
 
 /// weir's median time in ms and last rows for every query.
-async fn run_weir(session: &QuerySession, queries: &[Query], runs: usize) -> Vec<(f64, Vec<String>)> {
+async fn run_weir(
+    session: &QuerySession,
+    queries: &[Query],
+    runs: usize,
+) -> Vec<(f64, Vec<String>)> {
     let mut results = Vec::new();
     for query in queries {
         session.sql(&query.weir).await.expect("warm-up run");
@@ -400,7 +414,10 @@ fn run_duckdb(
         },
         "queries": queries.iter().map(|q| json!({"name": q.name, "sql": q.duckdb})).collect::<Vec<_>>(),
     });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/support/duckdb_queries.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/support/duckdb_queries.py"
+    );
     let mut child = Command::new("python3")
         .arg(script)
         .stdin(Stdio::piped())
@@ -475,6 +492,7 @@ async fn main() {
         .collect();
 
     let session = Lake::new(&lake)
+        .expect("a lake")
         .query_session(Limits::default())
         .await
         .expect("session");

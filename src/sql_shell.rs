@@ -23,7 +23,11 @@ pub async fn run(lake: &Lake, session: &QuerySession, format: Format) -> Result<
     let mut input = ShellInput::from_stdin()?;
     let mut pending = String::new();
     loop {
-        let prompt = if pending.is_empty() { "weir> " } else { "  ... " };
+        let prompt = if pending.is_empty() {
+            "weir> "
+        } else {
+            "  ... "
+        };
         let line = match input.read(prompt).await? {
             Line::Text(line) => line,
             Line::Interrupted => {

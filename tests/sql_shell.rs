@@ -204,11 +204,7 @@ fn on_a_terminal_lines_are_edited_and_history_is_kept_across_sessions() {
     let second = on_terminal(
         lake.path(),
         &history,
-        &[
-            "\\x1b[A\\r\trow in",
-            "\\x1b[A\\x1b[A\\r\trow in",
-            "\\x04",
-        ],
+        &["\\x1b[A\\r\trow in", "\\x1b[A\\x1b[A\\r\trow in", "\\x04"],
     );
     assert!(second.contains("typo\r\nab\r\n"), "{second}");
     assert!(second.contains("answer\r\n42\r\n"), "{second}");

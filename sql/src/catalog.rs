@@ -12,15 +12,17 @@ use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnv;
-use datafusion::execution::SessionStateBuilder;
 use deltalake::DeltaTable;
 use tokio::sync::Mutex;
 
 use crate::error::Result;
 use crate::lake::{Lake, LakeTable, DEFAULT_SCHEMA};
+use crate::provider::provider;
+use crate::skipping::{HandedOut, TableRead};
 
 /// The catalog of a lake; `runtime` is the session's, where each table's object store is
-/// registered before its provider is handed out. It holds no tables until refreshed.
+/// registered before its provider is handed out, and `handed` where each provider handed
+/// out is recorded. It holds no tables until refreshed.
 #[derive(Debug)]
 pub struct LakeCatalog {
     shared: Arc<Shared>,
@@ -30,6 +32,7 @@ pub struct LakeCatalog {
 struct Shared {
     lake: Lake,
     runtime: Arc<RuntimeEnv>,
+    handed: Arc<HandedOut>,
     /// The lake's tables as of the last refresh.
     listed: SyncMutex<Vec<LakeTable>>,
     /// Tables loaded before, by qualified name, brought up to date incrementally.
@@ -37,11 +40,12 @@ struct Shared {
 }
 
 impl LakeCatalog {
-    pub fn new(lake: Lake, runtime: Arc<RuntimeEnv>) -> Self {
+    pub fn new(lake: Lake, runtime: Arc<RuntimeEnv>, handed: Arc<HandedOut>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 lake,
                 runtime,
+                handed,
                 listed: SyncMutex::new(Vec::new()),
                 loaded: Mutex::new(HashMap::new()),
             }),
@@ -134,11 +138,18 @@ impl SchemaProvider for LakeSchema {
         let mut delta = delta;
         // Loads the newest version (incrementally for a table loaded before).
         delta.load().await?;
-        let state = SessionStateBuilder::new()
-            .with_runtime_env(self.shared.runtime.clone())
-            .build();
-        delta.update_datafusion_session(&state)?;
-        let provider = delta.table_provider().await?;
+        let read = TableRead {
+            table: key.clone(),
+            pinned_version: None,
+            files: 0,
+        };
+        let (provider, _) = provider(
+            &delta,
+            self.shared.runtime.clone(),
+            &self.shared.handed,
+            read,
+        )
+        .await?;
         loaded.insert(key, delta);
         Ok(Some(provider))
     }

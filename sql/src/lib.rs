@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod dialect;
 pub mod error;
 pub mod lake;
+pub mod provider;
 pub mod s3;
 pub mod safety;
 pub mod session;

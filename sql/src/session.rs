@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::SchemaRef;
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
@@ -22,7 +21,7 @@ use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
 use crate::lake::{Lake, LakeTable};
 use crate::safety;
-use crate::skipping;
+use crate::skipping::{self, HandedOut};
 use crate::travel::{self, Preloaded};
 
 /// Limits on every statement a [`QuerySession`] runs.
@@ -69,6 +68,8 @@ pub struct QuerySession {
     ctx: SessionContext,
     catalog: Arc<LakeCatalog>,
     preloaded: Arc<Preloaded>,
+    /// The lake table providers handed out for the running statement.
+    handed: Arc<HandedOut>,
     /// Held while a statement runs: statements of a session run one at a time, so the
     /// memory pool is one statement's and the preloaded tables are its own.
     running: tokio::sync::Mutex<()>,
@@ -86,7 +87,14 @@ impl Lake {
             )
             .build_arc()?;
         // No URL tables (`FROM 'path/file.parquet'`): only the lake's tables are readable.
-        let config = SessionConfig::new().with_information_schema(true);
+        let mut config = SessionConfig::new().with_information_schema(true);
+        // A hash join's build side is not turned into a filter on the probe side's scan:
+        // joined with a small dimension table, a fact table's files are rarely skipped by
+        // it, and checking it cost the join of `examples/sql_bench.rs` half its time.
+        config
+            .options_mut()
+            .optimizer
+            .enable_join_dynamic_filter_pushdown = false;
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
@@ -94,16 +102,22 @@ impl Lake {
             .build();
         let ctx = SessionContext::new_with_state(state);
         // The lake replaces the default catalog: tables are looked up when named.
-        let catalog = Arc::new(LakeCatalog::new(self.clone(), ctx.runtime_env()));
+        let handed = Arc::new(HandedOut::default());
+        let catalog = Arc::new(LakeCatalog::new(
+            self.clone(),
+            ctx.runtime_env(),
+            handed.clone(),
+        ));
         catalog.refresh().await?;
         ctx.register_catalog("datafusion", catalog.clone());
-        let preloaded = Arc::new(Preloaded::default());
+        let preloaded = Arc::new(Preloaded::new(handed.clone()));
         travel::register(&ctx, &preloaded);
         Ok(QuerySession {
             lake: self.clone(),
             ctx,
             catalog,
             preloaded,
+            handed,
             running: tokio::sync::Mutex::new(()),
             limits,
         })
@@ -135,16 +149,18 @@ impl QuerySession {
         let timeout = self.limits.timeout;
         // The query runs as a task of its own, so the timer is not starved by a query
         // that keeps its worker busy; dropping the set on a timeout cancels the query.
-        let (lake, ctx, catalog, preloaded) = (
+        let (lake, ctx, catalog, preloaded, handed) = (
             self.lake.clone(),
             self.ctx.clone(),
             self.catalog.clone(),
             self.preloaded.clone(),
+            self.handed.clone(),
         );
         let mut query = JoinSet::new();
         query.spawn(async move {
             let tables = catalog.refresh().await?;
-            plan_and_collect(&lake, &tables, &ctx, &preloaded, statement).await
+            handed.clear();
+            plan_and_collect(&lake, &tables, &ctx, &preloaded, &handed, statement).await
         });
         match tokio::time::timeout(timeout, query.join_next()).await {
             Err(_) => Err(SqlError::Timeout(timeout)),
@@ -182,6 +198,7 @@ async fn plan_and_collect(
     tables: &[LakeTable],
     ctx: &SessionContext,
     preloaded: &Preloaded,
+    handed: &HandedOut,
     statement: DFStatement,
 ) -> Result<QueryOutput> {
     if let Some(inner) = sql_statement(&statement) {
@@ -202,15 +219,7 @@ async fn plan_and_collect(
     let schema = frame.schema().inner().clone();
     let mut batches = frame.collect().await?;
     if let Some(inner) = explained {
-        let mut scans = Vec::new();
-        inner.apply(|node| {
-            if let LogicalPlan::TableScan(scan) = node {
-                scans.push(scan.table_name.to_string());
-            }
-            Ok(TreeNodeRecursion::Continue)
-        })?;
-        let physical = ctx.state().create_physical_plan(&inner).await?;
-        let lines = skipping::describe(lake, tables, &scans, &physical).await?;
+        let lines = skipping::describe(&ctx.state(), handed, &inner).await?;
         if !lines.is_empty() {
             let kinds = StringArray::from(vec![skipping::PLAN_TYPE; lines.len()]);
             batches.push(RecordBatch::try_new(

@@ -39,18 +39,35 @@ use serde_json::Value as Json;
 
 use crate::error::{Result, SqlError};
 use crate::lake::{Lake, LakeTable};
+use crate::provider::provider;
 use crate::safety::check_table_name;
+use crate::skipping::{HandedOut, TableRead};
 
 /// One call of a lake table function: its name and its literal arguments as text.
 type Call = (String, Vec<String>);
 
-/// The tables the statement being planned asked for, loaded before planning.
-#[derive(Debug, Default)]
+/// Versions of tables a session keeps loaded: a committed version never changes.
+const PINNED_CAPACITY: usize = 32;
+
+/// The tables the statement being planned asked for, loaded before planning. Tables read
+/// as of a version are kept for the session's later statements (up to
+/// [`PINNED_CAPACITY`]); every provider handed out is recorded in `handed`.
+#[derive(Debug)]
 pub struct Preloaded {
     tables: Mutex<HashMap<Call, Arc<dyn TableProvider>>>,
+    pinned: Mutex<HashMap<(String, i64), (Arc<dyn TableProvider>, TableRead)>>,
+    handed: Arc<HandedOut>,
 }
 
 impl Preloaded {
+    pub fn new(handed: Arc<HandedOut>) -> Self {
+        Self {
+            tables: Mutex::default(),
+            pinned: Mutex::default(),
+            handed,
+        }
+    }
+
     /// Loads every lake table function call in `statement` (replacing earlier ones); names
     /// are looked up among `tables`, the lake's tables for this statement.
     pub async fn load(
@@ -66,7 +83,7 @@ impl Preloaded {
             if loaded.contains_key(&call) {
                 continue;
             }
-            let provider = load(lake, tables, ctx, &call).await?;
+            let provider = self.load_call(lake, tables, ctx, &call).await?;
             loaded.insert(call, provider);
         }
         *self.tables.lock().expect("not poisoned") = loaded;
@@ -76,6 +93,60 @@ impl Preloaded {
     fn get(&self, call: &Call) -> Option<Arc<dyn TableProvider>> {
         self.tables.lock().expect("not poisoned").get(call).cloned()
     }
+
+    async fn load_call(
+        &self,
+        lake: &Lake,
+        tables: &[LakeTable],
+        ctx: &SessionContext,
+        call: &Call,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let pin = match load(lake, tables, call).await? {
+            Loaded::Provider(provider) => return Ok(provider),
+            Loaded::Pinned(pin) => pin,
+        };
+        let key = (pin.table.url.to_string(), pin.version);
+        let kept = self.pinned.lock().expect("not poisoned").get(&key).cloned();
+        if let Some((provider, read)) = kept {
+            self.handed.record(&provider, read);
+            return Ok(provider);
+        }
+        let delta = match pin.loaded {
+            Some(delta) => delta,
+            None => {
+                check_version(lake, &pin.table, pin.version).await?;
+                let mut delta = lake.delta_table(&pin.table)?;
+                delta.load_version(pin.version as u64).await?;
+                delta
+            }
+        };
+        let read = TableRead {
+            table: pin.table.qualified_name(),
+            pinned_version: Some(pin.version),
+            files: 0,
+        };
+        let (provider, read) = provider(&delta, ctx.runtime_env(), &self.handed, read).await?;
+        let mut pinned = self.pinned.lock().expect("not poisoned");
+        if pinned.len() >= PINNED_CAPACITY {
+            pinned.clear();
+        }
+        pinned.insert(key, (provider.clone(), read));
+        Ok(provider)
+    }
+}
+
+/// A table read as of a version; `loaded` when finding the version loaded it already.
+struct Pin {
+    table: LakeTable,
+    version: i64,
+    loaded: Option<DeltaTable>,
+}
+
+/// What a call of a lake function gives: a table as of a version (loaded through the
+/// session's cache), or a provider of its own (history, details).
+enum Loaded {
+    Pinned(Pin),
+    Provider(Arc<dyn TableProvider>),
 }
 
 /// The lake's table functions, registered in `ctx`, reading from `preloaded`.
@@ -246,12 +317,7 @@ fn calls(statement: &Statement) -> Result<Vec<Call>> {
     Ok(find.0)
 }
 
-async fn load(
-    lake: &Lake,
-    tables: &[LakeTable],
-    ctx: &SessionContext,
-    (function, args): &Call,
-) -> Result<Arc<dyn TableProvider>> {
+async fn load(lake: &Lake, tables: &[LakeTable], (function, args): &Call) -> Result<Loaded> {
     let function: &'static str = FUNCTIONS
         .iter()
         .find(|(f, _)| f == function)
@@ -263,24 +329,11 @@ async fn load(
             let version: i64 = version
                 .parse()
                 .map_err(|_| usage(format!("version '{version}' is not a whole number")))?;
-            let table = find(tables, name)?;
-            let versions = versions(lake, &table).await?;
-            let (first, last) = (versions.first().copied(), versions.last().copied());
-            match (first, last) {
-                (Some(first), Some(last)) if (first..=last).contains(&version) => {}
-                (Some(first), Some(last)) => {
-                    return Err(SqlError::NoSuchVersion {
-                        table: table.qualified_name(),
-                        asked: version,
-                        first,
-                        last,
-                    })
-                }
-                _ => return Err(lake_error(&table, "the table's log holds no commits")),
-            }
-            let mut delta = lake.delta_table(&table)?;
-            delta.load_version(version as u64).await?;
-            provider(ctx, &delta).await
+            Ok(Loaded::Pinned(Pin {
+                table: find(tables, name)?,
+                version,
+                loaded: None,
+            }))
         }
         ("table_timestamp", [name, at]) => {
             let at = parse_time(at).ok_or_else(|| {
@@ -302,18 +355,23 @@ async fn load(
             }
             let mut delta = lake.delta_table(&table)?;
             delta.load_with_datetime(at).await?;
-            provider(ctx, &delta).await
+            let version = delta.version().map_or(0, |v| v as i64);
+            Ok(Loaded::Pinned(Pin {
+                table,
+                version,
+                loaded: Some(delta),
+            }))
         }
         ("table_history", [name]) => {
             let table = find(tables, name)?;
             let commits = history(lake, &table).await?;
-            Ok(Arc::new(history_table(commits)?))
+            Ok(Loaded::Provider(Arc::new(history_table(commits)?)))
         }
         ("table_details", [name]) => {
             let table = find(tables, name)?;
             let mut delta = lake.delta_table(&table)?;
             delta.load().await?;
-            Ok(Arc::new(details_table(&table, &delta)?))
+            Ok(Loaded::Provider(Arc::new(details_table(&table, &delta)?)))
         }
         _ => Err(usage(format!(
             "wrong number of arguments: {}",
@@ -365,9 +423,19 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     .map(|t| t.and_utc())
 }
 
-async fn provider(ctx: &SessionContext, delta: &DeltaTable) -> Result<Arc<dyn TableProvider>> {
-    delta.update_datafusion_session(&ctx.state())?;
-    Ok(delta.table_provider().await?)
+/// Fails unless `table`'s log holds `version`, saying which versions it holds.
+async fn check_version(lake: &Lake, table: &LakeTable, version: i64) -> Result<()> {
+    let versions = versions(lake, table).await?;
+    match (versions.first().copied(), versions.last().copied()) {
+        (Some(first), Some(last)) if (first..=last).contains(&version) => Ok(()),
+        (Some(first), Some(last)) => Err(SqlError::NoSuchVersion {
+            table: table.qualified_name(),
+            asked: version,
+            first,
+            last,
+        }),
+        _ => Err(lake_error(table, "the table's log holds no commits")),
+    }
 }
 
 fn lake_error(table: &LakeTable, message: &str) -> SqlError {
