@@ -527,6 +527,7 @@ async fn main() {
     println!("| query | weir ms | DuckDB ms | weir / DuckDB | files weir read | same rows |");
     println!("|---|---:|---:|---:|---|---|");
     let mut log_ratio = 0.0;
+    let mut differ = Vec::new();
     for (i, query) in queries.iter().enumerate() {
         let ((ours, our_rows), (theirs, their_rows)) = (&weir[i], &duckdb[i]);
         let ratio = ours / theirs;
@@ -536,6 +537,7 @@ async fn main() {
         } else if our_rows == their_rows {
             format!("yes ({} rows)", our_rows.len())
         } else {
+            differ.push(query.name);
             format!("NO: weir {our_rows:?}, DuckDB {their_rows:?}")
         };
         println!(
@@ -548,4 +550,11 @@ async fn main() {
         (log_ratio / queries.len() as f64).exp(),
         queries.len()
     );
+    if !differ.is_empty() {
+        eprintln!(
+            "weir and DuckDB gave different rows for: {}",
+            differ.join(", ")
+        );
+        std::process::exit(1);
+    }
 }

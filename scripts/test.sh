@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of weir on a fresh machine. Whatever the tests need beyond the Rust
 # toolchain is installed and started here, idempotently, and stopped on exit: a
-# Kafka-protocol broker (tansu) unless WEIR_KAFKA_BROKERS names one already running, and
-# an S3 server (moto) unless WEIR_S3_ENDPOINT names one.
+# Kafka-protocol broker (tansu) unless WEIR_KAFKA_BROKERS names one already running, an
+# S3 server (moto) unless WEIR_S3_ENDPOINT names one, and DuckDB's Python package (the SQL
+# benchmark's reference).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,10 @@ source scripts/s3.sh
 trap 'kafka_stop; s3_stop' EXIT
 kafka_start
 s3_start
+if ! python3 -c 'import duckdb' 2>/dev/null; then
+    echo "installing duckdb with pip (once)"
+    python3 -m pip install --quiet duckdb
+fi
 
 cargo test --workspace --all-targets --locked
 # Examples are part of the docs: run each once on a small input.
@@ -22,4 +27,6 @@ cargo run --locked --quiet --example format_bench -- --records 2000 >/dev/null
 cargo run --locked --quiet --example file_source_bench -- --mb 2 >/dev/null
 cargo run --locked --quiet --example generator_bench -- --events 20000 >/dev/null
 cargo run --locked --quiet --example delta_bench -- --mb 4 --events 100000 --commits 5 >/dev/null
-echo "examples: 7 passed, 0 failed"
+# Also checks that weir and DuckDB give the same rows for every exact query.
+cargo run --locked --quiet --example sql_bench -- --rows 200000 --runs 1 --dir "${TMPDIR:-/tmp}/weir-sql-bench" >/dev/null
+echo "examples: 8 passed, 0 failed"
