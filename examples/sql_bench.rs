@@ -33,6 +33,10 @@ use deltalake::DeltaTable;
 use serde_json::{json, Value};
 use weir_sql::{Lake, Limits, QueryOutput, QuerySession};
 
+#[path = "support/process.rs"]
+mod process;
+use process::{cpu_seconds, peak_mib, reset_peak};
+
 /// 2026-01-01T00:00:00Z in seconds.
 const FIRST_DAY: i64 = 1_767_225_600;
 const DAY_SECONDS: i64 = 86_400;
@@ -511,7 +515,10 @@ async fn main() {
             .expect("a DataFusion setting");
         println!("set {key} = {value}\n");
     }
+    reset_peak();
+    let cpu = cpu_seconds();
     let weir = run_weir(&session, &queries, runs).await;
+    let (weir_cpu, weir_peak) = (cpu_seconds() - cpu, peak_mib());
     let mut read = Vec::new();
     for query in &queries {
         read.push(files_read(&session, &query.weir).await);
@@ -549,6 +556,10 @@ async fn main() {
         "\ngeometric mean of weir / DuckDB: {:.2} over {} queries (median of {runs} runs each)",
         (log_ratio / queries.len() as f64).exp(),
         queries.len()
+    );
+    println!(
+        "weir: {weir_cpu:.1} CPU s for all runs, peak memory {weir_peak:.0} MiB (the \
+         benchmark's process, generation excluded)"
     );
     if !differ.is_empty() {
         eprintln!(

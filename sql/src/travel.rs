@@ -46,6 +46,9 @@ use crate::skipping::{HandedOut, TableRead};
 /// One call of a lake table function: its name and its literal arguments as text.
 type Call = (String, Vec<String>);
 
+/// A table version a session keeps loaded, by the table's URL and the version.
+type PinnedTables = HashMap<(String, i64), (Arc<dyn TableProvider>, TableRead)>;
+
 /// Versions of tables a session keeps loaded: a committed version never changes.
 const PINNED_CAPACITY: usize = 32;
 
@@ -55,7 +58,7 @@ const PINNED_CAPACITY: usize = 32;
 #[derive(Debug)]
 pub struct Preloaded {
     tables: Mutex<HashMap<Call, Arc<dyn TableProvider>>>,
-    pinned: Mutex<HashMap<(String, i64), (Arc<dyn TableProvider>, TableRead)>>,
+    pinned: Mutex<PinnedTables>,
     handed: Arc<HandedOut>,
 }
 
