@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 use crate::error::Result;
 use crate::lake::{Lake, LakeTable, DEFAULT_SCHEMA};
 use crate::provider::provider;
-use crate::skipping::{HandedOut, TableRead};
+use crate::skipping::HandedOut;
 
 /// The catalog of a lake; `runtime` is the session's, where each table's object store is
 /// registered before its provider is handed out, and `handed` where each provider handed
@@ -138,16 +138,12 @@ impl SchemaProvider for LakeSchema {
         let mut delta = delta;
         // Loads the newest version (incrementally for a table loaded before).
         delta.load().await?;
-        let read = TableRead {
-            table: key.clone(),
-            pinned_version: None,
-            files: 0,
-        };
         let (provider, _) = provider(
             &delta,
+            key.clone(),
+            None,
             self.shared.runtime.clone(),
             &self.shared.handed,
-            read,
         )
         .await?;
         loaded.insert(key, delta);

@@ -123,12 +123,14 @@ impl Preloaded {
                 delta
             }
         };
-        let read = TableRead {
-            table: pin.table.qualified_name(),
-            pinned_version: Some(pin.version),
-            files: 0,
-        };
-        let (provider, read) = provider(&delta, ctx.runtime_env(), &self.handed, read).await?;
+        let (provider, read) = provider(
+            &delta,
+            pin.table.qualified_name(),
+            Some(pin.version),
+            ctx.runtime_env(),
+            &self.handed,
+        )
+        .await?;
         let mut pinned = self.pinned.lock().expect("not poisoned");
         if pinned.len() >= PINNED_CAPACITY {
             pinned.clear();
