@@ -889,3 +889,123 @@ fn slt_rows(output: &weir_sql::QueryOutput) -> Vec<String> {
     }
     rows
 }
+
+/// A table whose string columns are grouped by: short strings (inlined in their views),
+/// long ones, nulls, and one column with a distinct string per row, over three files.
+async fn events(path: &Path) {
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("level", DataType::Utf8, true),
+        Field::new("path", DataType::Utf8, true),
+        Field::new("session", DataType::Utf8, false),
+        Field::new("status", DataType::Int64, false),
+    ]));
+    let levels = [
+        Some("INFO"),
+        Some("WARN"),
+        None,
+        Some("ERROR"),
+        Some("INFO"),
+    ];
+    let batches: Vec<RecordBatch> = (0..3i64)
+        .map(|file| {
+            let rows = (file * 4000)..(file * 4000 + 4000);
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from_iter(
+                        rows.clone().map(|i| levels[(i % 5) as usize]),
+                    )),
+                    Arc::new(StringArray::from_iter(rows.clone().map(|i| {
+                        (i % 13 != 0).then(|| format!("/api/v1/resources/{}", (i * 7) % 61))
+                    }))),
+                    Arc::new(StringArray::from_iter_values(
+                        rows.clone()
+                            .map(|i| format!("session-{:08}", (i * 7919) % 11_000)),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(
+                        rows.map(|i| [200, 200, 404, 500][(i % 4) as usize]),
+                    )),
+                ],
+            )
+            .unwrap()
+        })
+        .collect();
+    table(path, &schema, &batches).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouping_strings_by_ids_gives_datafusions_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let events_path = dir.path().join("events");
+    events(&events_path).await;
+    let s = session(dir.path()).await;
+    // (query, the string columns grouped by ids)
+    let cases = [
+        (
+            "SELECT path, count(*) AS n, sum(status) AS s FROM events GROUP BY path ORDER BY path",
+            Some("[path]"),
+        ),
+        (
+            "SELECT level, path, count(*) AS n FROM events GROUP BY level, path \
+             ORDER BY level, path",
+            Some("[level, path]"),
+        ),
+        // `path` is an aggregate's argument: only `level` is grouped by ids.
+        (
+            "SELECT level, status, max(path) AS p, count(DISTINCT path) AS paths FROM events \
+             GROUP BY level, status ORDER BY level, status",
+            Some("[level]"),
+        ),
+        (
+            "SELECT session, count(*) AS n FROM events GROUP BY session \
+             ORDER BY n DESC, session LIMIT 5",
+            Some("[session]"),
+        ),
+        // The first groups in the strings' order are kept: by strings.
+        (
+            "SELECT DISTINCT path FROM events ORDER BY path LIMIT 4",
+            None,
+        ),
+        (
+            "SELECT count(*) AS n FROM (SELECT DISTINCT path FROM events LIMIT 40)",
+            Some("[path]"),
+        ),
+        (
+            "SELECT level, count(*) AS n FROM events WHERE status = 404 GROUP BY level \
+             HAVING count(*) > 10 ORDER BY n, level",
+            Some("[level]"),
+        ),
+        // Grouping sets group by strings.
+        (
+            "SELECT level, path, count(*) AS n FROM events GROUP BY ROLLUP(level, path) \
+             ORDER BY level, path, n",
+            None,
+        ),
+    ];
+    let uri = events_path.to_str().unwrap();
+    for (sql, encoded) in cases {
+        let reference = support::delta::query_text(&[("events", uri)], sql).await;
+        assert_eq!(text(&s, sql).await, reference, "{sql}");
+        let plan = text(&s, &format!("EXPLAIN {sql}")).await;
+        let by_ids = plan
+            .split("EncodeStringsExec: ids for ")
+            .nth(1)
+            .map(|rest| format!("{}]", rest.split(']').next().unwrap()));
+        assert_eq!(by_ids.as_deref(), encoded, "{sql}\n{plan}");
+    }
+    // Off, the plans group by strings, with the same rows.
+    let sql = cases[1].0;
+    let by_ids = text(&s, sql).await;
+    text(&s, "SET weir.group_by_string_ids = false").await;
+    assert!(!text(&s, &format!("EXPLAIN {sql}"))
+        .await
+        .contains("EncodeStringsExec"));
+    assert_eq!(text(&s, sql).await, by_ids);
+    assert_eq!(
+        text(&s, "SELECT count(DISTINCT session) AS sessions FROM events").await,
+        "+----------+\n| sessions |\n+----------+\n| 11000    |\n+----------+"
+    );
+}

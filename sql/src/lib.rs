@@ -10,11 +10,13 @@ pub mod catalog;
 pub mod dialect;
 pub mod error;
 pub mod lake;
+pub mod options;
 pub mod provider;
 pub mod s3;
 pub mod safety;
 pub mod session;
 pub mod skipping;
+pub mod string_ids;
 pub mod travel;
 
 pub use error::{Result, SqlError};

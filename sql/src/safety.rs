@@ -24,6 +24,7 @@ pub const SETTABLE: &[&str] = &[
     "datafusion.execution.batch_size",
     "datafusion.explain.",
     "datafusion.format.",
+    "weir.",
 ];
 
 /// The table functions a query may call: the lake's own and DataFusion's generators.

@@ -20,8 +20,10 @@ use crate::catalog::LakeCatalog;
 use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
 use crate::lake::{Lake, LakeTable};
+use crate::options::WeirOptions;
 use crate::safety;
 use crate::skipping::{self, HandedOut};
+use crate::string_ids::GroupByStringIds;
 use crate::travel::{self, Preloaded};
 
 /// Limits on every statement a [`QuerySession`] runs.
@@ -87,7 +89,9 @@ impl Lake {
             )
             .build_arc()?;
         // No URL tables (`FROM 'path/file.parquet'`): only the lake's tables are readable.
-        let mut config = SessionConfig::new().with_information_schema(true);
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_option_extension(WeirOptions::default());
         // A hash join's build side is not turned into a filter on the probe side's scan:
         // joined with a small dimension table, a fact table's files are rarely skipped by
         // it, and checking it cost the join of `examples/sql_bench.rs` half its time.
@@ -99,6 +103,7 @@ impl Lake {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(GroupByStringIds))
             .build();
         let ctx = SessionContext::new_with_state(state);
         // The lake replaces the default catalog: tables are looked up when named.
