@@ -99,6 +99,14 @@ impl Lake {
             .options_mut()
             .optimizer
             .enable_join_dynamic_filter_pushdown = false;
+        // Files are skipped by the Delta log's statistics before they are opened, and row
+        // groups by their statistics after; reading each opened file's bloom filters and
+        // page index on top of that cost `examples/sql_bench.rs` more than it saved (its
+        // full scans read them in vain, its point lookup and range scan were no slower
+        // without).
+        let parquet = &mut config.options_mut().execution.parquet;
+        parquet.bloom_filter_on_read = false;
+        parquet.enable_page_index = false;
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)

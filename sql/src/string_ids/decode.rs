@@ -1,12 +1,12 @@
-//! The operator that turns the ids of an aggregation's output back into strings.
+//! The operator that turns the keys of an aggregation's output back into strings.
 
 use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch, StringViewBuilder};
-use arrow::datatypes::{SchemaRef, UInt32Type};
+use arrow::datatypes::{SchemaRef, UInt64Type};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::Result;
+use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
@@ -16,15 +16,17 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
+use super::key::Key;
 use super::StringIds;
 
-/// Replaces each chosen `UInt32` id column of its input by the strings the ids stand for,
+/// Replaces each chosen `UInt64` key column ([`super::key`]) of its input by the strings
+/// the keys stand for,
 /// giving the schema and properties of the aggregation it stands in for: the same rows,
 /// in the same order and partitions, as grouping by the strings would give.
 #[derive(Debug)]
 pub struct DecodeStringsExec {
     input: Arc<dyn ExecutionPlan>,
-    /// Column index in the input and output, and the dictionary its ids come from.
+    /// Column index in the input and output, and the dictionary its keys' ids come from.
     columns: Vec<(usize, Arc<StringIds>)>,
     /// Those of the aggregation by strings this replaces.
     properties: Arc<PlanProperties>,
@@ -33,7 +35,7 @@ pub struct DecodeStringsExec {
 
 impl DecodeStringsExec {
     /// `properties` are the replaced plan's: its schema has `Utf8View` where `input` has
-    /// the ids of `columns`, and is otherwise `input`'s.
+    /// the keys of `columns`, and is otherwise `input`'s.
     pub fn new(
         input: Arc<dyn ExecutionPlan>,
         columns: Vec<(usize, Arc<StringIds>)>,
@@ -106,10 +108,8 @@ impl ExecutionPlan for DecodeStringsExec {
             let _timer = metrics.elapsed_compute().timer();
             let mut arrays = batch.columns().to_vec();
             for (index, ids) in &columns {
-                let id_array = arrays[*index].as_primitive::<UInt32Type>();
-                let mut strings = StringViewBuilder::with_capacity(id_array.len());
-                ids.resolve(id_array.iter(), |value| strings.append_option(value));
-                arrays[*index] = Arc::new(strings.finish());
+                let keys = arrays[*index].as_primitive::<UInt64Type>();
+                arrays[*index] = Arc::new(ids.with_strings(|strings| decode(keys, strings))?);
             }
             let decoded = RecordBatch::try_new(output_schema.clone(), arrays)?;
             metrics.record_output(decoded.num_rows());
@@ -123,30 +123,55 @@ impl ExecutionPlan for DecodeStringsExec {
     }
 }
 
+/// The strings of `keys`, whose ids index `strings`.
+fn decode(
+    keys: &arrow::array::UInt64Array,
+    strings: &[Arc<str>],
+) -> Result<arrow::array::StringViewArray> {
+    let mut decoded = StringViewBuilder::with_capacity(keys.len());
+    for key in keys.iter() {
+        match key.map(Key::of) {
+            None => decoded.append_null(),
+            Some(Key::Short { len, bytes }) => {
+                let short = std::str::from_utf8(&bytes[..len]).map_err(|e| {
+                    DataFusionError::Internal(format!("a short string key is not UTF-8: {e}"))
+                })?;
+                decoded.append_value(short);
+            }
+            Some(Key::Id(id)) => decoded.append_value(&strings[id as usize]),
+        }
+    }
+    Ok(decoded.finish())
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::key;
     use super::*;
-    use arrow::array::{Array, StringViewArray, UInt32Array};
+    use arrow::array::{Array, StringViewArray, UInt64Array};
 
     #[test]
-    fn id_arrays_resolve_with_their_nulls() {
+    fn keys_decode_to_their_strings_and_nulls() {
         let ids = StringIds::default();
-        for value in ["INFO", "a path longer than twelve bytes"] {
+        for value in ["INFO-LEVEL", "a path longer than twelve bytes"] {
             ids.intern(value).unwrap();
         }
-        let id_array = UInt32Array::from(vec![Some(1), None, Some(0), Some(1)]);
-        let mut strings = StringViewBuilder::new();
-        ids.resolve(id_array.iter(), |value| strings.append_option(value));
-        let strings = strings.finish();
+        let keys = UInt64Array::from(vec![
+            Some(key::of_id(1)),
+            None,
+            Some(key::of_id(0)),
+            Some(key::short(StringViewArray::from(vec!["GET"]).views()[0])),
+        ]);
+        let decoded = ids.with_strings(|strings| decode(&keys, strings)).unwrap();
         assert_eq!(
-            strings,
+            decoded,
             StringViewArray::from(vec![
                 Some("a path longer than twelve bytes"),
                 None,
-                Some("INFO"),
-                Some("a path longer than twelve bytes")
+                Some("INFO-LEVEL"),
+                Some("GET")
             ])
         );
-        assert_eq!(strings.null_count(), 1);
+        assert_eq!(decoded.null_count(), 1);
     }
 }

@@ -1,13 +1,13 @@
-//! The operator that replaces string columns by their ids before an aggregation.
+//! The operator that replaces string columns by group keys before an aggregation.
 
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{DataFusionError, HashMap, Result};
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
@@ -18,17 +18,19 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
+use super::column_encoder::ColumnEncoder;
 use super::StringIds;
 
 /// Passes its input's batches on with each chosen `Utf8View` column replaced by a
-/// `UInt32` column of ids from that column's [`StringIds`] (nulls stay null).
+/// `UInt64` column of group keys ([`super::key`]; ids from that column's [`StringIds`]),
+/// nulls staying null.
 ///
 /// Rows keep their order and partition; orderings on the replaced columns are not claimed,
-/// as ids are not ordered like their strings.
+/// as keys are not ordered like their strings.
 #[derive(Debug)]
 pub struct EncodeStringsExec {
     input: Arc<dyn ExecutionPlan>,
-    /// Column index in the input, and the ids of its strings.
+    /// Column index in the input, and the dictionary of its longer strings.
     columns: Vec<(usize, Arc<StringIds>)>,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
@@ -53,7 +55,7 @@ impl EncodeStringsExec {
             }
             fields[*index] = Arc::new(Field::new(
                 field.name(),
-                DataType::UInt32,
+                DataType::UInt64,
                 field.is_nullable(),
             ));
         }
@@ -84,7 +86,7 @@ impl DisplayAs for EncodeStringsExec {
             .iter()
             .map(|(index, _)| schema.field(*index).name().as_str())
             .collect();
-        write!(f, "EncodeStringsExec: ids for [{}]", names.join(", "))
+        write!(f, "EncodeStringsExec: keys for [{}]", names.join(", "))
     }
 }
 
@@ -139,8 +141,9 @@ impl ExecutionPlan for EncodeStringsExec {
             let _timer = metrics.elapsed_compute().timer();
             let mut columns = batch.columns().to_vec();
             for encoder in &mut encoders {
-                columns[encoder.index] =
-                    encoder.encode(columns[encoder.index].as_string_view(), &mut reservation)?;
+                let index = encoder.index();
+                columns[index] =
+                    encoder.encode(columns[index].as_string_view(), &mut reservation)?;
             }
             let encoded = RecordBatch::try_new(output_schema.clone(), columns)?;
             metrics.record_output(encoded.num_rows());
@@ -151,75 +154,5 @@ impl ExecutionPlan for EncodeStringsExec {
 
     fn metrics(&self) -> Option<MetricsSet> {
         Some(self.metrics.clone_inner())
-    }
-}
-
-/// Strings of at most this many bytes are inlined in their view: the view alone is the
-/// string.
-const INLINE_LEN: u32 = 12;
-
-/// Inline views remembered across batches at most; past it the memory starts over.
-const INLINE_MEMORY: usize = 1 << 16;
-
-/// One column's encoding within one partition's stream.
-struct ColumnEncoder {
-    index: usize,
-    ids: Arc<StringIds>,
-    /// Ids of inline views, valid in every batch.
-    inline: HashMap<u128, u32>,
-    /// Ids of the current batch's other views. Such a view names a place in its batch's
-    /// buffers, and the Parquet reader gives every row of a dictionary-encoded page the
-    /// view of its dictionary entry: a page's distinct strings are interned once each.
-    in_batch: HashMap<u128, u32>,
-}
-
-impl ColumnEncoder {
-    fn new(index: usize, ids: Arc<StringIds>) -> Self {
-        Self {
-            index,
-            ids,
-            inline: HashMap::default(),
-            in_batch: HashMap::default(),
-        }
-    }
-
-    fn encode(
-        &mut self,
-        strings: &arrow::array::StringViewArray,
-        reservation: &mut MemoryReservation,
-    ) -> Result<ArrayRef> {
-        self.in_batch.clear();
-        if self.inline.len() > INLINE_MEMORY {
-            self.inline.clear();
-        }
-        let mut ids = Vec::with_capacity(strings.len());
-        let nulls = strings.nulls();
-        for (row, &view) in strings.views().iter().enumerate() {
-            if nulls.is_some_and(|nulls| nulls.is_null(row)) {
-                ids.push(0);
-                continue;
-            }
-            let known = if view as u32 <= INLINE_LEN {
-                &mut self.inline
-            } else {
-                &mut self.in_batch
-            };
-            let id = match known.get(&view) {
-                Some(&id) => id,
-                None => {
-                    let interning = self.ids.intern(strings.value(row)).ok_or_else(|| {
-                        DataFusionError::ResourcesExhausted(format!(
-                            "more than {} distinct strings to group by",
-                            u32::MAX
-                        ))
-                    })?;
-                    reservation.try_grow(interning.grown_by)?;
-                    known.insert(view, interning.id);
-                    interning.id
-                }
-            };
-            ids.push(id);
-        }
-        Ok(Arc::new(UInt32Array::new(ids.into(), nulls.cloned())))
     }
 }

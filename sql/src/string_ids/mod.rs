@@ -1,18 +1,20 @@
-//! Grouping by string columns through integer ids, the way column stores group by
+//! Grouping by string columns through integer keys, the way column stores group by
 //! dictionary-encoded strings.
 //!
 //! DataFusion groups a `Utf8View` column by hashing and comparing every row's string. The
 //! lake's string columns come from dictionary-encoded Parquet pages, where all rows of one
-//! value share one view, so [`GroupByStringIds`] puts an [`EncodeStringsExec`] under the
-//! aggregation that turns each distinct view of a batch into a `u32` id once (one shared
-//! [`StringIds`] per column and query), lets the aggregation group the ids, and puts a
-//! [`DecodeStringsExec`] over its final phase that turns the ids of the (few) result rows
-//! back into strings. The plan's output is unchanged: same schema, rows, order and
-//! partitioning.
+//! value point at one copy of it, so [`GroupByStringIds`] puts an [`EncodeStringsExec`]
+//! under the aggregation that gives each row a `u64` key ([`key`]): a short string is its
+//! own key, a longer one gets an id from a dictionary the query's partitions share
+//! ([`StringIds`]), looked up once per distinct copy. The aggregation groups the keys, and
+//! a [`DecodeStringsExec`] over its final phase turns the keys of the result rows back into
+//! strings. The plan's output is unchanged: same schema, rows, order and partitioning.
 
+mod column_encoder;
 mod decode;
 mod dictionary;
 mod encode;
+pub mod key;
 
 use std::sync::Arc;
 
@@ -35,12 +37,12 @@ pub use decode::DecodeStringsExec;
 pub use dictionary::{Interning, StringIds};
 pub use encode::EncodeStringsExec;
 
-/// The physical optimizer rule that makes aggregations group string columns by ids.
+/// The physical optimizer rule that makes aggregations group string columns by keys.
 ///
 /// It applies to an aggregation (a partial phase with its final phase above, or a single
-/// phase) for each of its grouping expressions that is a plain `Utf8View` column no
-/// aggregate argument, ordering or filter reads, when it has no grouping sets, its input
-/// is not ordered by the groups and it does not keep the first k groups in an order. Runs after DataFusion's own rules: it only swaps column
+/// phase) that groups by one expression, a plain `Utf8View` column no aggregate argument,
+/// ordering or filter reads, when its input is not ordered by it and it does not keep
+/// the first k groups in an order. Runs after DataFusion's own rules: it only swaps column
 /// types under an aggregation whose distribution and ordering are already settled. Off
 /// when the session's `weir.group_by_string_ids` ([`WeirOptions`]) is false.
 #[derive(Debug, Default)]
@@ -142,7 +144,10 @@ fn encodable_groups(aggregate: &AggregateExec) -> Vec<(usize, usize)> {
     let ordered_limit = aggregate
         .limit_options()
         .is_some_and(|limit| limit.descending.is_some());
+    // Grouping by several columns, DataFusion compares string views a column and a batch
+    // at a time, as fast as it compares keys: encoding would only add its own pass.
     if !group_by.is_single()
+        || group_by.expr().len() != 1
         || *aggregate.input_order_mode() != InputOrderMode::Linear
         || ordered_limit
     {
@@ -188,7 +193,7 @@ fn groups_are_leading_columns(aggregate: &AggregateExec) -> bool {
         })
 }
 
-/// `aggregate` over its input with `columns` encoded, and the ids of each encoded group
+/// `aggregate` over its input with `columns` encoded, and the dictionary of each encoded group
 /// position.
 fn group_by_ids(
     aggregate: &AggregateExec,
@@ -220,7 +225,7 @@ fn group_by_ids(
     Ok((Arc::new(by_ids), by_position))
 }
 
-/// `by_ids` with its id columns turned back into strings, standing in for `replaced`.
+/// `by_ids` with its key columns turned back into strings, standing in for `replaced`.
 fn decoded(
     by_ids: Arc<dyn ExecutionPlan>,
     ids: Vec<(usize, Arc<StringIds>)>,
