@@ -27,13 +27,14 @@ const UNKNOWN: u64 = u64::MAX;
 const RETAINED_BUFFERS: usize = 64;
 
 /// Turns one column's strings into group keys ([`key`]): a short string is its own key; a
-/// longer one's id is remembered by where the string is: an inline view is its string, and a longer string is at an address in a data
-/// buffer. The Parquet reader gives every row of a dictionary-encoded column chunk a view
-/// into the chunk's one dictionary buffer, so each distinct string of a chunk is looked up
-/// in the shared [`StringIds`] about once, and every row after that costs one slot.
+/// longer one's id is remembered by where the string is (an inline view is its string, a
+/// longer string is at an address in a data buffer). The Parquet reader gives every row of
+/// a dictionary-encoded column chunk a view into the chunk's one dictionary buffer, so each
+/// distinct string of a chunk is looked up in the shared [`StringIds`] about once, and
+/// every row after that costs one slot.
 ///
-/// Invariant: every address in `slot_places` and `places` lies in a buffer of `retained`, so no other string
-/// can take that address while it is cached.
+/// Invariant: every address in `slot_places` and `places` lies in a buffer of `retained`,
+/// so no other string can take that address while it is cached.
 pub struct ColumnEncoder {
     index: usize,
     ids: Arc<StringIds>,
@@ -77,7 +78,11 @@ impl ColumnEncoder {
         let bases: Vec<usize> = buffers.iter().map(|b| b.as_ptr() as usize).collect();
         let views = strings.views();
         let nulls = strings.nulls();
-        // One pass without data-dependent branches (lengths of a column's strings often
+        if views.iter().all(|&view| view as u32 <= SHORT_LEN) {
+            let keys: Vec<u64> = views.iter().map(|&view| key::short(view)).collect();
+            return Ok(Arc::new(UInt64Array::new(keys.into(), nulls.cloned())));
+        }
+        // Otherwise one pass without data-dependent branches (lengths of a column's strings often
         // mix at random): a short string's own key, else the cached id of the string's
         // place, else `UNKNOWN`.
         let mut keys: Vec<u64> = views
@@ -170,9 +175,9 @@ impl ColumnEncoder {
     }
 }
 
-/// Where the string of `view` is (`bases`: the addresses of its array's data buffers): the view itself when inline (its low 32 bits, the
-/// length, are at most 12), else its address and length (address above the length bits, so
-/// the low 32 bits are over 12).
+/// Where the string of `view` is (`bases`: the addresses of its array's data buffers):
+/// the view itself when inline (its low 32 bits, the length, are at most 12), else its
+/// address and length (address above the length bits, so the low 32 bits are over 12).
 #[inline]
 fn place(view: u128, bases: &[usize]) -> u128 {
     let len = view as u32;
@@ -181,7 +186,8 @@ fn place(view: u128, bases: &[usize]) -> u128 {
     }
     let buffer = (view >> 64) as u32 as usize;
     let offset = (view >> 96) as u32 as usize;
-    let address = bases[buffer] + offset;
+    // A null row's view may point anywhere: its place is never interned.
+    let address = bases.get(buffer).map_or(0, |base| base + offset);
     ((address as u128) << 32) | u128::from(len)
 }
 

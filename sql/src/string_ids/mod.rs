@@ -37,6 +37,10 @@ pub use decode::DecodeStringsExec;
 pub use dictionary::{Interning, StringIds};
 pub use encode::EncodeStringsExec;
 
+/// Encoded columns, each by its index (or group position) with the dictionary of its
+/// longer strings.
+type Dictionaries = Vec<(usize, Arc<StringIds>)>;
+
 /// The physical optimizer rule that makes aggregations group string columns by keys.
 ///
 /// It applies to an aggregation (a partial phase with its final phase above, or a single
@@ -198,7 +202,7 @@ fn groups_are_leading_columns(aggregate: &AggregateExec) -> bool {
 fn group_by_ids(
     aggregate: &AggregateExec,
     columns: &[(usize, usize)],
-) -> Result<(Arc<dyn ExecutionPlan>, Vec<(usize, Arc<StringIds>)>)> {
+) -> Result<(Arc<dyn ExecutionPlan>, Dictionaries)> {
     let ids: Vec<(usize, usize, Arc<StringIds>)> = columns
         .iter()
         .map(|&(position, index)| (position, index, Arc::new(StringIds::default())))
@@ -228,7 +232,7 @@ fn group_by_ids(
 /// `by_ids` with its key columns turned back into strings, standing in for `replaced`.
 fn decoded(
     by_ids: Arc<dyn ExecutionPlan>,
-    ids: Vec<(usize, Arc<StringIds>)>,
+    ids: Dictionaries,
     replaced: &Arc<dyn ExecutionPlan>,
 ) -> Arc<dyn ExecutionPlan> {
     Arc::new(DecodeStringsExec::new(
