@@ -984,6 +984,23 @@ async fn grouping_strings_by_ids_gives_datafusions_rows() {
              HAVING count(*) > 10 ORDER BY n, level",
             Some("[level]"),
         ),
+        // Aggregations over aggregations, windows and unions of them.
+        (
+            "SELECT level, count(*) AS paths FROM (SELECT level, path FROM events \
+             GROUP BY level, path) GROUP BY level ORDER BY level",
+            Some("[level]"),
+        ),
+        (
+            "SELECT path, count(*) AS n, rank() OVER (ORDER BY count(*) DESC, path) AS r \
+             FROM events GROUP BY path ORDER BY r LIMIT 5",
+            Some("[path]"),
+        ),
+        (
+            "SELECT level AS s, count(*) AS n FROM events GROUP BY level UNION ALL \
+             SELECT path, count(*) FROM events WHERE status = 500 GROUP BY path \
+             ORDER BY s, n",
+            Some("[level]"),
+        ),
         // Grouping sets group by strings.
         (
             "SELECT level, path, count(*) AS n FROM events GROUP BY ROLLUP(level, path) \
