@@ -890,8 +890,9 @@ fn slt_rows(output: &weir_sql::QueryOutput) -> Vec<String> {
     rows
 }
 
-/// A table whose string columns are grouped by: short strings (inlined in their views),
-/// long ones, nulls, and one column with a distinct string per row, over three files.
+/// A table whose string columns are grouped by: strings of up to 7 bytes, of 8-12 bytes
+/// (inlined in their views) and longer, nulls, and a column of 11,000 distinct strings,
+/// over three files.
 async fn events(path: &Path) {
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
@@ -902,11 +903,12 @@ async fn events(path: &Path) {
         Field::new("session", DataType::Utf8, false),
         Field::new("status", DataType::Int64, false),
     ]));
+    // Short (their own keys), 8-12 bytes (inline, given ids) and null.
     let levels = [
         Some("INFO"),
-        Some("WARN"),
+        Some("WARNING"),
         None,
-        Some("ERROR"),
+        Some("CRITICAL"),
         Some("INFO"),
     ];
     let batches: Vec<RecordBatch> = (0..3i64)
