@@ -8,25 +8,14 @@ use std::process::Command;
 
 use arrow::util::pretty::pretty_format_batches_with_schema;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
-use support::lake_fixture::{bids, bids_schema, lake, table};
+use support::lake_fixture::{bids, bids_schema, lake, table, text};
 use support::s3;
 use weir_connectors::delta::table::{commit_epoch, open_or_create};
 use weir_sql::{Lake, Limits, QuerySession};
 
 /// The result of the last statement of `sql` as lines of an aligned table, or the error.
 async fn lines(session: &QuerySession, sql: &str) -> Vec<String> {
-    match session.sql(sql).await {
-        Ok(outputs) => {
-            let last = outputs.last().unwrap();
-            pretty_format_batches_with_schema(last.schema.clone(), &last.batches)
-                .unwrap()
-                .to_string()
-                .lines()
-                .map(String::from)
-                .collect()
-        }
-        Err(e) => vec![format!("error: {e}")],
-    }
+    text(session, sql).await.lines().map(String::from).collect()
 }
 
 /// The fixture lake in a new bucket, under `lake/`, with folders around it that hold no

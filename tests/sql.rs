@@ -8,9 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use arrow::util::pretty::pretty_format_batches_with_schema;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
-use support::lake_fixture::{bids, bids_schema, lake, table};
+use support::lake_fixture::{bids, bids_schema, lake, table, text};
 use weir_connectors::delta::table::{commit_epoch, open_or_create};
 use weir_sql::{Lake, Limits, QuerySession};
 
@@ -20,19 +19,6 @@ async fn session(root: &Path) -> QuerySession {
         .query_session(Limits::default())
         .await
         .unwrap()
-}
-
-/// The result of the last statement of `sql` as an aligned table, or the error's message.
-async fn text(session: &QuerySession, sql: &str) -> String {
-    match session.sql(sql).await {
-        Ok(outputs) => {
-            let last = outputs.last().unwrap();
-            pretty_format_batches_with_schema(last.schema.clone(), &last.batches)
-                .unwrap()
-                .to_string()
-        }
-        Err(e) => format!("error: {e}"),
-    }
 }
 
 fn lines(text: &str) -> Vec<&str> {

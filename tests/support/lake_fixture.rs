@@ -82,3 +82,19 @@ pub async fn lake(root: &Path) -> Vec<String> {
     table(&root.join("logs").join("access"), &access, &[rows]).await;
     times
 }
+
+/// The result of the last statement of `sql` as an aligned table, or the error's message.
+pub async fn text(session: &weir_sql::QuerySession, sql: &str) -> String {
+    match session.sql(sql).await {
+        Ok(outputs) => {
+            let last = outputs.last().unwrap();
+            arrow::util::pretty::pretty_format_batches_with_schema(
+                last.schema.clone(),
+                &last.batches,
+            )
+            .unwrap()
+            .to_string()
+        }
+        Err(e) => format!("error: {e}"),
+    }
+}

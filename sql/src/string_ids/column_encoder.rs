@@ -36,7 +36,6 @@ const RETAINED_BUFFERS: usize = 64;
 /// Invariant: every address in `slot_places` and `places` lies in a buffer of `retained`,
 /// so no other string can take that address while it is cached.
 pub struct ColumnEncoder {
-    index: usize,
     ids: Arc<StringIds>,
     /// The recent ids by their `where`'s hash, one probe each: `where` ([`EMPTY`] for an
     /// empty slot) ...
@@ -49,21 +48,15 @@ pub struct ColumnEncoder {
 }
 
 impl ColumnEncoder {
-    /// The encoder of column `index`, with ids from `ids`.
-    pub fn new(index: usize, ids: Arc<StringIds>) -> Self {
+    /// An encoder giving longer strings ids from `ids`.
+    pub fn new(ids: Arc<StringIds>) -> Self {
         Self {
-            index,
             ids,
             slot_places: vec![EMPTY; SLOTS].into(),
             slot_ids: vec![0; SLOTS].into(),
             places: HashMap::default(),
             retained: Vec::new(),
         }
-    }
-
-    /// The column's index in its batches.
-    pub fn index(&self) -> usize {
-        self.index
     }
 
     /// The keys of `strings` (nulls stay null). Growth of the shared dictionary is reserved
@@ -223,7 +216,7 @@ mod tests {
     #[test]
     fn equal_strings_get_equal_keys_across_batches_and_buffers() {
         let ids = Arc::new(StringIds::default());
-        let mut encoder = ColumnEncoder::new(0, ids.clone());
+        let mut encoder = ColumnEncoder::new(ids.clone());
         let long = "a string longer than twelve bytes";
         let first = StringViewArray::from(vec![
             Some(""),
@@ -250,15 +243,15 @@ mod tests {
         let expected = [long_id, inline_id, short("INFO")];
         assert_eq!(keys_of(&mut encoder, &second), expected);
         // Another partition's encoder shares the dictionary.
-        let mut other = ColumnEncoder::new(0, ids.clone());
+        let mut other = ColumnEncoder::new(ids.clone());
         assert_eq!(keys_of(&mut other, &second), expected);
-        assert_eq!(ids.len(), 2);
+        assert_eq!(ids.with_strings(<[_]>::len), 2);
     }
 
     #[test]
     fn many_buffers_start_the_cache_over_and_keys_stay() {
         let ids = Arc::new(StringIds::default());
-        let mut encoder = ColumnEncoder::new(0, ids.clone());
+        let mut encoder = ColumnEncoder::new(ids.clone());
         for round in 0..(RETAINED_BUFFERS * 3) {
             let value = format!("/api/v1/resources/{}", round % 7);
             let batch = StringViewArray::from(vec![value.as_str(), value.as_str()]);
@@ -266,12 +259,12 @@ mod tests {
             assert_eq!(keys_of(&mut encoder, &batch), [key, key]);
             assert!(encoder.retained.len() <= RETAINED_BUFFERS);
         }
-        assert_eq!(ids.len(), 7);
+        assert_eq!(ids.with_strings(<[_]>::len), 7);
     }
 
     #[test]
     fn a_dictionary_past_the_memory_pool_fails_the_query() {
-        let mut encoder = ColumnEncoder::new(0, Arc::new(StringIds::default()));
+        let mut encoder = ColumnEncoder::new(Arc::new(StringIds::default()));
         let strings =
             StringViewArray::from_iter_values((0..1000).map(|i| format!("session-{i:08}")));
         let mut small = reservation(Arc::new(GreedyMemoryPool::new(10_000)));

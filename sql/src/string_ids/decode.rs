@@ -3,31 +3,31 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch, StringViewBuilder};
-use arrow::datatypes::{SchemaRef, UInt64Type};
+use arrow::array::{ArrayRef, AsArray, StringViewArray, StringViewBuilder, UInt64Array};
+use arrow::datatypes::UInt64Type;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
 };
-use futures::StreamExt;
 
+use super::column_map::map_column;
 use super::key::Key;
 use super::StringIds;
 
-/// Replaces each chosen `UInt64` key column ([`super::key`]) of its input by the strings
-/// the keys stand for,
-/// giving the schema and properties of the aggregation it stands in for: the same rows,
-/// in the same order and partitions, as grouping by the strings would give.
+/// Replaces a `UInt64` key column ([`super::key`]) of its input by the strings the keys
+/// stand for, giving the schema and properties of the aggregation it stands in for: the
+/// same rows, in the same order and partitions, as grouping by the strings would give.
 #[derive(Debug)]
 pub struct DecodeStringsExec {
     input: Arc<dyn ExecutionPlan>,
-    /// Column index in the input and output, and the dictionary its keys' ids come from.
-    columns: Vec<(usize, Arc<StringIds>)>,
+    /// The key column's index in the input and output.
+    column: usize,
+    /// The dictionary its keys' ids come from.
+    ids: Arc<StringIds>,
     /// Those of the aggregation by strings this replaces.
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
@@ -35,15 +35,17 @@ pub struct DecodeStringsExec {
 
 impl DecodeStringsExec {
     /// `properties` are the replaced plan's: its schema has `Utf8View` where `input` has
-    /// the keys of `columns`, and is otherwise `input`'s.
+    /// the keys at `column`, and is otherwise `input`'s.
     pub fn new(
         input: Arc<dyn ExecutionPlan>,
-        columns: Vec<(usize, Arc<StringIds>)>,
+        column: usize,
+        ids: Arc<StringIds>,
         properties: Arc<PlanProperties>,
     ) -> Self {
         Self {
             input,
-            columns,
+            column,
+            ids,
             properties,
             metrics: ExecutionPlanMetricsSet::new(),
         }
@@ -52,13 +54,8 @@ impl DecodeStringsExec {
 
 impl DisplayAs for DecodeStringsExec {
     fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let schema = self.schema();
-        let names: Vec<&str> = self
-            .columns
-            .iter()
-            .map(|(index, _)| schema.field(*index).name().as_str())
-            .collect();
-        write!(f, "DecodeStringsExec: strings for [{}]", names.join(", "))
+        let name = self.schema().field(self.column).name().clone();
+        write!(f, "DecodeStringsExec: strings for [{name}]")
     }
 }
 
@@ -88,8 +85,9 @@ impl ExecutionPlan for DecodeStringsExec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         Ok(Arc::new(Self::new(
             children.swap_remove(0),
-            self.columns.clone(),
-            self.properties.clone(),
+            self.column,
+            Arc::clone(&self.ids),
+            Arc::clone(&self.properties),
         )))
     }
 
@@ -99,23 +97,18 @@ impl ExecutionPlan for DecodeStringsExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
-        let columns = self.columns.clone();
-        let metrics = BaselineMetrics::new(&self.metrics, partition);
-        let schema: SchemaRef = self.schema();
-        let output_schema = schema.clone();
-        let decoded = input.map(move |batch| {
-            let batch = batch?;
-            let _timer = metrics.elapsed_compute().timer();
-            let mut arrays = batch.columns().to_vec();
-            for (index, ids) in &columns {
-                let keys = arrays[*index].as_primitive::<UInt64Type>();
-                arrays[*index] = Arc::new(ids.with_strings(|strings| decode(keys, strings))?);
-            }
-            let decoded = RecordBatch::try_new(output_schema.clone(), arrays)?;
-            metrics.record_output(decoded.num_rows());
-            Ok(decoded)
-        });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, decoded)))
+        let ids = Arc::clone(&self.ids);
+        Ok(map_column(
+            input,
+            self.schema(),
+            self.column,
+            BaselineMetrics::new(&self.metrics, partition),
+            move |keys: &ArrayRef| {
+                let keys = keys.as_primitive::<UInt64Type>();
+                let strings = ids.with_strings(|strings| decode(keys, strings))?;
+                Ok(Arc::new(strings) as ArrayRef)
+            },
+        ))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
@@ -124,10 +117,7 @@ impl ExecutionPlan for DecodeStringsExec {
 }
 
 /// The strings of `keys`, whose ids index `strings`.
-fn decode(
-    keys: &arrow::array::UInt64Array,
-    strings: &[Arc<str>],
-) -> Result<arrow::array::StringViewArray> {
+fn decode(keys: &UInt64Array, strings: &[Arc<str>]) -> Result<StringViewArray> {
     let mut decoded = StringViewBuilder::with_capacity(keys.len());
     for key in keys.iter() {
         match key.map(Key::of) {
@@ -148,7 +138,7 @@ fn decode(
 mod tests {
     use super::super::key;
     use super::*;
-    use arrow::array::{Array, StringViewArray, UInt64Array};
+    use arrow::array::Array;
 
     #[test]
     fn keys_decode_to_their_strings_and_nulls() {

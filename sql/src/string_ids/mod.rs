@@ -11,6 +11,7 @@
 //! strings. The plan's output is unchanged: same schema, rows, order and partitioning.
 
 mod column_encoder;
+mod column_map;
 mod decode;
 mod dictionary;
 mod encode;
@@ -34,12 +35,8 @@ use datafusion::physical_plan::{ExecutionPlan, InputOrderMode};
 use crate::options::WeirOptions;
 
 pub use decode::DecodeStringsExec;
-pub use dictionary::{Interning, StringIds};
+pub use dictionary::StringIds;
 pub use encode::EncodeStringsExec;
-
-/// Encoded columns, each by its index (or group position) with the dictionary of its
-/// longer strings.
-type Dictionaries = Vec<(usize, Arc<StringIds>)>;
 
 /// The physical optimizer rule that makes aggregations group string columns by keys.
 ///
@@ -83,19 +80,18 @@ impl PhysicalOptimizerRule for GroupByStringIds {
     }
 }
 
-/// The aggregation at `node` grouping by ids, or `None` when it does not qualify.
+/// The aggregation at `node` grouping by keys, or `None` when it does not qualify.
 fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let Some(aggregate) = node.downcast_ref::<AggregateExec>() else {
         return Ok(None);
     };
-    match aggregate.mode() {
+    let ids = Arc::new(StringIds::default());
+    let by_keys = match aggregate.mode() {
         AggregateMode::Single | AggregateMode::SinglePartitioned => {
-            let columns = encodable_groups(aggregate);
-            if columns.is_empty() {
+            let Some(column) = encodable_group(aggregate) else {
                 return Ok(None);
-            }
-            let (by_ids, ids) = group_by_ids(aggregate, &columns)?;
-            Ok(Some(decoded(by_ids, ids, node)))
+            };
+            over(aggregate, encoded(aggregate, column, &ids)?)?
         }
         AggregateMode::Final | AggregateMode::FinalPartitioned => {
             // The final phase reads the partial one through exchanges that move rows, not
@@ -110,134 +106,111 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan
             let Some(partial) = below.downcast_ref::<AggregateExec>() else {
                 return Ok(None);
             };
-            if *partial.mode() != AggregateMode::Partial || !groups_are_leading_columns(aggregate) {
+            if *partial.mode() != AggregateMode::Partial || !groups_by_first_column(aggregate) {
                 return Ok(None);
             }
-            let columns = encodable_groups(partial);
-            if columns.is_empty() {
+            let Some(column) = encodable_group(partial) else {
                 return Ok(None);
-            }
-            let (mut input, ids) = group_by_ids(partial, &columns)?;
+            };
+            let mut input = over(partial, encoded(partial, column, &ids)?)?;
             for exchange in exchanges.into_iter().rev() {
                 input = exchange.replace_children(
                     vec![input],
                     ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
                 )?;
             }
-            let final_by_ids = AggregateExec::try_new(
-                *aggregate.mode(),
-                aggregate.group_expr().clone(),
-                aggregate.aggr_expr().to_vec(),
-                aggregate.filter_expr().to_vec(),
-                input,
-                aggregate.input_schema(),
-            )?
-            .with_limit_options(aggregate.limit_options());
-            Ok(Some(decoded(Arc::new(final_by_ids), ids, node)))
+            over(aggregate, input)?
         }
-        _ => Ok(None),
-    }
+        _ => return Ok(None),
+    };
+    // The only grouping expression is the aggregation's first output column.
+    Ok(Some(Arc::new(DecodeStringsExec::new(
+        by_keys,
+        0,
+        ids,
+        node.properties().clone(),
+    ))))
 }
 
-/// `(group position, input column index)` of each grouping expression of `aggregate` that
-/// can be grouped by ids.
-fn encodable_groups(aggregate: &AggregateExec) -> Vec<(usize, usize)> {
+/// The input column index of `aggregate`'s grouping expression if it can be grouped by
+/// keys: a single plain `Utf8View` column that no aggregate argument, ordering or filter
+/// reads.
+fn encodable_group(aggregate: &AggregateExec) -> Option<usize> {
     let group_by = aggregate.group_expr();
-    // A top-k aggregation may keep the groups first in the strings' order, which ids do
+    // Grouping by several columns, DataFusion compares string views a column and a batch
+    // at a time, as fast as it compares keys: encoding would only add its own pass.
+    let [(expression, _)] = group_by.expr() else {
+        return None;
+    };
+    // A top-k aggregation may keep the groups first in the strings' order, which keys do
     // not have.
     let ordered_limit = aggregate
         .limit_options()
         .is_some_and(|limit| limit.descending.is_some());
-    // Grouping by several columns, DataFusion compares string views a column and a batch
-    // at a time, as fast as it compares keys: encoding would only add its own pass.
     if !group_by.is_single()
-        || group_by.expr().len() != 1
         || *aggregate.input_order_mode() != InputOrderMode::Linear
         || ordered_limit
     {
-        return Vec::new();
+        return None;
     }
-    let input_schema = aggregate.input().schema();
-    let mut read_otherwise = Vec::new();
-    for function in aggregate.aggr_expr() {
-        let expressions = function.all_expressions();
-        for expression in expressions.args.iter().chain(&expressions.order_by_exprs) {
-            read_otherwise.extend(collect_columns(expression));
-        }
+    let column = expression.downcast_ref::<Column>()?;
+    if aggregate.input().schema().field(column.index()).data_type() != &DataType::Utf8View {
+        return None;
     }
-    for filter in aggregate.filter_expr().iter().flatten() {
-        read_otherwise.extend(collect_columns(filter));
-    }
-    group_by
-        .expr()
+    let mut read_otherwise = aggregate
+        .aggr_expr()
         .iter()
-        .enumerate()
-        .filter_map(|(position, (expression, _))| {
-            let column = expression.downcast_ref::<Column>()?;
-            let is_string_view =
-                input_schema.field(column.index()).data_type() == &DataType::Utf8View;
-            (is_string_view && !read_otherwise.contains(column))
-                .then_some((position, column.index()))
+        .flat_map(|function| {
+            let expressions = function.all_expressions();
+            expressions
+                .args
+                .into_iter()
+                .chain(expressions.order_by_exprs)
         })
-        .collect()
+        .chain(aggregate.filter_expr().iter().flatten().cloned());
+    if read_otherwise.any(|expression| collect_columns(&expression).contains(column)) {
+        return None;
+    }
+    Some(column.index())
 }
 
-/// Whether `aggregate` (a final phase) groups by its input's leading columns in order, as
-/// a final phase reading a partial one does.
-fn groups_are_leading_columns(aggregate: &AggregateExec) -> bool {
-    aggregate
-        .group_expr()
-        .expr()
-        .iter()
-        .enumerate()
-        .all(|(position, (expression, _))| {
-            expression
-                .downcast_ref::<Column>()
-                .is_some_and(|column| column.index() == position)
-        })
+/// Whether `aggregate` (a final phase) groups by its input's first column, as a final
+/// phase reading a partial one grouping by one expression does.
+fn groups_by_first_column(aggregate: &AggregateExec) -> bool {
+    matches!(
+        aggregate.group_expr().expr(),
+        [(expression, _)] if expression
+            .downcast_ref::<Column>()
+            .is_some_and(|column| column.index() == 0)
+    )
 }
 
-/// `aggregate` over its input with `columns` encoded, and the dictionary of each encoded group
-/// position.
-fn group_by_ids(
+/// `aggregate`'s input with the strings of `column` replaced by keys with ids from `ids`.
+fn encoded(
     aggregate: &AggregateExec,
-    columns: &[(usize, usize)],
-) -> Result<(Arc<dyn ExecutionPlan>, Dictionaries)> {
-    let ids: Vec<(usize, usize, Arc<StringIds>)> = columns
-        .iter()
-        .map(|&(position, index)| (position, index, Arc::new(StringIds::default())))
-        .collect();
-    let encoded = Arc::new(EncodeStringsExec::try_new(
+    column: usize,
+    ids: &Arc<StringIds>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    Ok(Arc::new(EncodeStringsExec::try_new(
         aggregate.input().clone(),
-        ids.iter()
-            .map(|(_, index, ids)| (*index, ids.clone()))
-            .collect(),
-    )?);
-    let by_ids = AggregateExec::try_new(
+        column,
+        Arc::clone(ids),
+    )?))
+}
+
+/// `aggregate` over `input` instead of its own input, its schema computed from `input`'s.
+fn over(
+    aggregate: &AggregateExec,
+    input: Arc<dyn ExecutionPlan>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let rebuilt = AggregateExec::try_new(
         *aggregate.mode(),
         aggregate.group_expr().clone(),
         aggregate.aggr_expr().to_vec(),
         aggregate.filter_expr().to_vec(),
-        encoded,
+        input,
         aggregate.input_schema(),
     )?
     .with_limit_options(aggregate.limit_options());
-    let by_position = ids
-        .into_iter()
-        .map(|(position, _, ids)| (position, ids))
-        .collect();
-    Ok((Arc::new(by_ids), by_position))
-}
-
-/// `by_ids` with its key columns turned back into strings, standing in for `replaced`.
-fn decoded(
-    by_ids: Arc<dyn ExecutionPlan>,
-    ids: Dictionaries,
-    replaced: &Arc<dyn ExecutionPlan>,
-) -> Arc<dyn ExecutionPlan> {
-    Arc::new(DecodeStringsExec::new(
-        by_ids,
-        ids,
-        replaced.properties().clone(),
-    ))
+    Ok(Arc::new(rebuilt))
 }
