@@ -24,6 +24,9 @@ const UNKNOWN: usize = u32::MAX as usize;
 /// Buffers kept alive for the cache at most; past it the cache starts over.
 const RETAINED_BUFFERS: usize = 64;
 
+/// Data buffers up to this many bytes get an [`OffsetTable`].
+const MAX_TABLED_BUFFER: usize = 256 * 1024;
+
 /// What one more distinct string costs besides its bytes: two pointers, a map entry, and
 /// the places it is cached by.
 const PER_GROUP_BYTES: usize = 64;
@@ -55,7 +58,54 @@ pub struct StringGroups {
     slot_groups: Box<[u32]>,
     /// Every cached place's index, for when two share a slot.
     places: HashMap<u128, u32>,
-    retained: Vec<Buffer>,
+    retained: Vec<Retained>,
+}
+
+/// A data buffer strings were seen in, and the indices of its longer strings by offset
+/// when it is small enough.
+struct Retained {
+    buffer: Buffer,
+    table: Option<OffsetTable>,
+}
+
+/// The indices of the longer strings of one data buffer by where they start: entry
+/// `offset >> 4` holds the index (high 32 bits) and a tag of the length and `offset`'s
+/// low 4 bits (low 32 bits, never 0 for a string over 12 bytes), so an entry matches
+/// exactly one (offset, length). A dictionary page stores each value after a 4-byte
+/// length, so its longer strings start at least 17 bytes apart and never share an entry:
+/// a column chunk's strings are found without hashing, in a table an eighth of its
+/// dictionary's size. Other layouts sharing an entry fall back to the cache.
+struct OffsetTable(Box<[u64]>);
+
+impl OffsetTable {
+    fn for_buffer(buffer: &Buffer) -> Option<Self> {
+        (buffer.len() <= MAX_TABLED_BUFFER)
+            .then(|| Self(vec![0; buffer.len() / 16 + 1].into_boxed_slice()))
+    }
+
+    #[inline]
+    fn tag(len: u32, offset: u32) -> Option<u32> {
+        (len < 1 << 28).then_some((len << 4) | (offset & 0xF))
+    }
+
+    #[inline]
+    fn get(&self, len: u32, offset: u32) -> Option<usize> {
+        let entry = *self.0.get((offset >> 4) as usize)?;
+        (Some(entry as u32) == Self::tag(len, offset)).then_some((entry >> 32) as usize)
+    }
+
+    fn set(&mut self, len: u32, offset: u32, group: u32) -> bool {
+        match (
+            Self::tag(len, offset),
+            self.0.get_mut((offset >> 4) as usize),
+        ) {
+            (Some(tag), Some(entry)) => {
+                *entry = (u64::from(group) << 32) | u64::from(tag);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Default for StringGroups {
@@ -85,23 +135,30 @@ impl StringGroups {
             + self.strings.len() * PER_GROUP_BYTES
             + self.places.len() * (size_of::<u128>() + size_of::<u32>())
             + SLOTS * (size_of::<u128>() + size_of::<u32>())
+            + self
+                .retained
+                .iter()
+                .filter_map(|retained| retained.table.as_ref())
+                .map(|table| table.0.len() * size_of::<u64>())
+                .sum::<usize>()
     }
 
     /// Sets `indices` to the group index of each row of `strings`, giving strings not
     /// seen before (and null, the first time) the next indices.
     pub fn intern(&mut self, strings: &StringViewArray, indices: &mut Vec<usize>) -> Result<()> {
         let buffers = strings.data_buffers();
-        self.retain(buffers);
+        // Each data buffer's base address and its table's place in `retained`.
         let bases: Vec<usize> = buffers.iter().map(|b| b.as_ptr() as usize).collect();
+        let tables = self.retain(buffers);
         let views = strings.views();
-        // One pass without data-dependent branches: the cached index of each row's place,
-        // else `UNKNOWN`.
+        // One pass: the known index of each row's string, else `UNKNOWN`.
         indices.clear();
-        indices.extend(
-            views
-                .iter()
-                .map(|&view| self.cached(place(view, &bases)).unwrap_or(UNKNOWN)),
-        );
+        let mut all_known = true;
+        indices.extend(views.iter().map(|&view| {
+            let known = self.known(view, &bases, &tables);
+            all_known &= known.is_some();
+            known.unwrap_or(UNKNOWN)
+        }));
         // A null row's view may be anything, an empty string's or a cached place's.
         if let Some(nulls) = strings.nulls().filter(|nulls| nulls.null_count() > 0) {
             let null_group = self.null_group()?;
@@ -113,13 +170,16 @@ impl StringGroups {
                 indices[row] = null_group;
             }
         }
-        // The rest, rare once the cache has a column chunk's strings.
+        if all_known {
+            return Ok(());
+        }
+        // The rest: mostly the first rows of a column chunk's strings.
         for row in 0..indices.len() {
             if indices[row] == UNKNOWN {
-                let place = place(views[row], &bases);
-                indices[row] = match self.cached(place) {
+                let view = views[row];
+                indices[row] = match self.known(view, &bases, &tables) {
                     Some(group) => group,
-                    None => self.uncached(place, strings.value(row))?,
+                    None => self.unknown(view, &bases, &tables, strings.value(row))?,
                 };
             }
         }
@@ -143,9 +203,19 @@ impl StringGroups {
         column.finish()
     }
 
-    /// The index cached for `place`, if any.
+    /// The index of the string of `view` if it is in its buffer's table or the cache.
     #[inline]
-    fn cached(&self, place: u128) -> Option<usize> {
+    fn known(&self, view: u128, bases: &[usize], tables: &[Option<usize>]) -> Option<usize> {
+        let len = view as u32;
+        if len > INLINE_LEN {
+            let buffer = (view >> 64) as u32 as usize;
+            if let Some(&Some(table)) = tables.get(buffer) {
+                if let Some(table) = &self.retained[table].table {
+                    return table.get(len, (view >> 96) as u32);
+                }
+            }
+        }
+        let place = place(view, bases);
         let pair = pair_of(place);
         if self.slot_places[pair] == place {
             Some(self.slot_groups[pair] as usize)
@@ -156,8 +226,16 @@ impl StringGroups {
         }
     }
 
-    /// The index of `value`, at `place`, not in its cache slots.
-    fn uncached(&mut self, place: u128, value: &str) -> Result<usize> {
+    /// The index of `value`, the string of `view`, found by its place or its bytes, and
+    /// remembered in its buffer's table or else the cache.
+    fn unknown(
+        &mut self,
+        view: u128,
+        bases: &[usize],
+        tables: &[Option<usize>],
+        value: &str,
+    ) -> Result<usize> {
+        let place = place(view, bases);
         let group = match self.places.get(&place) {
             Some(&group) => group,
             None => {
@@ -175,11 +253,20 @@ impl StringGroups {
                 group
             }
         };
-        let pair = pair_of(place);
-        self.slot_places[pair + 1] = self.slot_places[pair];
-        self.slot_groups[pair + 1] = self.slot_groups[pair];
-        self.slot_places[pair] = place;
-        self.slot_groups[pair] = group;
+        let len = view as u32;
+        let table = tables
+            .get((view >> 64) as u32 as usize)
+            .copied()
+            .flatten()
+            .filter(|_| len > INLINE_LEN)
+            .and_then(|table| self.retained[table].table.as_mut());
+        if !table.is_some_and(|table| table.set(len, (view >> 96) as u32, group)) {
+            let pair = pair_of(place);
+            self.slot_places[pair + 1] = self.slot_places[pair];
+            self.slot_groups[pair + 1] = self.slot_groups[pair];
+            self.slot_places[pair] = place;
+            self.slot_groups[pair] = group;
+        }
         Ok(group as usize)
     }
 
@@ -209,21 +296,35 @@ impl StringGroups {
     }
 
     /// Keeps `buffers` alive while their addresses may be cached, starting the cache over
-    /// when it holds too many.
-    fn retain(&mut self, buffers: &[Buffer]) {
-        for buffer in buffers {
-            if self
-                .retained
+    /// when it holds too many, and gives each buffer's place in `retained` when it has a
+    /// table.
+    fn retain(&mut self, buffers: &[Buffer]) -> Vec<Option<usize>> {
+        let position = |retained: &[Retained], buffer: &Buffer| {
+            retained
                 .iter()
-                .any(|kept| kept.as_ptr() == buffer.as_ptr())
-            {
-                continue;
-            }
-            if self.retained.len() == RETAINED_BUFFERS {
-                self.forget_places();
-            }
-            self.retained.push(buffer.clone());
+                .position(|kept| kept.buffer.as_ptr() == buffer.as_ptr())
+        };
+        let new = buffers
+            .iter()
+            .filter(|buffer| position(&self.retained, buffer).is_none())
+            .count();
+        if self.retained.len() + new > RETAINED_BUFFERS {
+            self.forget_places();
         }
+        for buffer in buffers {
+            if position(&self.retained, buffer).is_none() {
+                self.retained.push(Retained {
+                    buffer: buffer.clone(),
+                    table: OffsetTable::for_buffer(buffer),
+                });
+            }
+        }
+        buffers
+            .iter()
+            .map(|buffer| {
+                position(&self.retained, buffer).filter(|&at| self.retained[at].table.is_some())
+            })
+            .collect()
     }
 
     fn forget_places(&mut self) {
@@ -309,6 +410,35 @@ mod tests {
         assert_eq!(
             groups.emit(),
             StringViewArray::from(vec![None, Some("/api/v1/resources/1")])
+        );
+    }
+
+    #[test]
+    fn strings_starting_in_one_table_entry_keep_their_own_groups() {
+        use arrow::array::builder::make_view;
+        use arrow::buffer::ScalarBuffer;
+        let bytes = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let view =
+            |offset: usize, len: usize| make_view(&bytes[offset..offset + len], 0, offset as u32);
+        // Offsets 0 and 5 share the table entry 0; lengths 13 and 14 share offset 0.
+        let views = [view(0, 13), view(5, 13), view(0, 14), view(20, 16)];
+        let rows: Vec<u128> = views.iter().chain(views.iter().rev()).copied().collect();
+        let strings = StringViewArray::new(
+            ScalarBuffer::from(rows),
+            vec![Buffer::from(bytes.as_slice())],
+            None,
+        );
+        let mut groups = StringGroups::default();
+        assert_eq!(indices_of(&mut groups, &strings), [0, 1, 2, 3, 3, 2, 1, 0]);
+        assert_eq!(indices_of(&mut groups, &strings), [0, 1, 2, 3, 3, 2, 1, 0]);
+        assert_eq!(
+            groups.emit(),
+            StringViewArray::from(vec![
+                "abcdefghijklm",
+                "fghijklmnopqr",
+                "abcdefghijklmn",
+                "uvwxyz0123456789"
+            ])
         );
     }
 
