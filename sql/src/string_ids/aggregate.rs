@@ -246,8 +246,8 @@ mod tests {
 | a longer string, not inline | 1        |
 |                             | 1        |
 | a longer string, not inline | 1        |
-|                             | 1        |
 | c                           | 1        |
+|                             | 1        |
 +-----------------------------+----------+";
         assert_eq!(run(partial_count(None), Some(1)).await, expected);
     }

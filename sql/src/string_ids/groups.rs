@@ -18,8 +18,8 @@ const SLOTS: usize = 4096;
 /// The place of an empty slot: no place has a length of `u32::MAX` bytes.
 const EMPTY: u128 = u128::MAX;
 
-/// Marks a row whose group is still to be found: there are fewer groups than `u32::MAX`.
-const UNKNOWN: usize = u32::MAX as usize;
+/// One more than the most groups there may be (indices fit in 32 bits).
+const MAX_GROUPS: usize = u32::MAX as usize;
 
 /// Buffers kept alive for the cache at most; past it the cache starts over.
 const RETAINED_BUFFERS: usize = 64;
@@ -32,14 +32,15 @@ const MAX_TABLED_BUFFER: usize = 256 * 1024;
 const PER_GROUP_BYTES: usize = 64;
 
 /// The groups of one `Utf8View` column within one partition: each distinct string (and
-/// null) gets the next index, `0..len()`, so an aggregation can keep its state in arrays
-/// indexed by them instead of a hash table.
+/// null) gets the next index, `0..len()`, in the order they are first seen, so an
+/// aggregation can keep its state in arrays indexed by them instead of a hash table.
 ///
-/// A string's index is remembered by where the string is (an inline view is its string; a
-/// longer string is at an address in a data buffer). The Parquet reader gives every row of
-/// a dictionary-encoded column chunk a view into the chunk's one dictionary buffer, so each
-/// distinct string of a chunk is hashed and compared about once, and every row after that
-/// costs one cache probe.
+/// A string's index is remembered by where the string is: a longer string by its offset
+/// in a small data buffer's [`OffsetTable`], other strings by their place (an inline view
+/// is its string; a longer string is at an address in a data buffer) in a 2-way cache.
+/// The Parquet reader gives every row of a dictionary-encoded column chunk a view into the
+/// chunk's one dictionary buffer, so each distinct string of a chunk is hashed and
+/// compared about once, and every row after that costs one table or cache probe.
 ///
 /// Invariant: every address in `slot_places` and `places` lies in a buffer of `retained`,
 /// so no other string can take that address while it is cached.
@@ -147,40 +148,33 @@ impl StringGroups {
     /// seen before (and null, the first time) the next indices.
     pub fn intern(&mut self, strings: &StringViewArray, indices: &mut Vec<usize>) -> Result<()> {
         let buffers = strings.data_buffers();
-        // Each data buffer's base address and its table's place in `retained`.
         let bases: Vec<usize> = buffers.iter().map(|b| b.as_ptr() as usize).collect();
-        let tables = self.retain(buffers);
+        let positions = self.retain(buffers);
+        // The tables of this batch's buffers by buffer index, out of `retained` while the
+        // batch is read (a buffer listed twice has its table once).
+        let mut tables: Vec<Option<OffsetTable>> = positions
+            .iter()
+            .map(|&at| self.retained[at].table.take())
+            .collect();
         let views = strings.views();
-        // One pass: the known index of each row's string, else `UNKNOWN`.
+        let nulls = strings.nulls().filter(|nulls| nulls.null_count() > 0);
         indices.clear();
-        let mut all_known = true;
-        indices.extend(views.iter().map(|&view| {
-            let known = self.known(view, &bases, &tables);
-            all_known &= known.is_some();
-            known.unwrap_or(UNKNOWN)
-        }));
-        // A null row's view may be anything, an empty string's or a cached place's.
-        if let Some(nulls) = strings.nulls().filter(|nulls| nulls.null_count() > 0) {
-            let null_group = self.null_group()?;
-            for row in nulls
-                .iter()
-                .enumerate()
-                .filter_map(|(row, valid)| (!valid).then_some(row))
-            {
-                indices[row] = null_group;
-            }
-        }
-        if all_known {
-            return Ok(());
-        }
-        // The rest: mostly the first rows of a column chunk's strings.
-        for row in 0..indices.len() {
-            if indices[row] == UNKNOWN {
-                let view = views[row];
-                indices[row] = match self.known(view, &bases, &tables) {
+        indices.reserve(views.len());
+        for (row, &view) in views.iter().enumerate() {
+            // A null row's view may be anything, an empty string's or a known string's.
+            let group = if nulls.is_some_and(|nulls| nulls.is_null(row)) {
+                self.null_group()?
+            } else {
+                match self.known(view, &bases, &tables) {
                     Some(group) => group,
-                    None => self.unknown(view, &bases, &tables, strings.value(row))?,
-                };
+                    None => self.unknown(view, &bases, &mut tables, strings.value(row))?,
+                }
+            };
+            indices.push(group);
+        }
+        for (&at, table) in positions.iter().zip(tables) {
+            if table.is_some() {
+                self.retained[at].table = table;
             }
         }
         Ok(())
@@ -205,14 +199,11 @@ impl StringGroups {
 
     /// The index of the string of `view` if it is in its buffer's table or the cache.
     #[inline]
-    fn known(&self, view: u128, bases: &[usize], tables: &[Option<usize>]) -> Option<usize> {
+    fn known(&self, view: u128, bases: &[usize], tables: &[Option<OffsetTable>]) -> Option<usize> {
         let len = view as u32;
         if len > INLINE_LEN {
-            let buffer = (view >> 64) as u32 as usize;
-            if let Some(&Some(table)) = tables.get(buffer) {
-                if let Some(table) = &self.retained[table].table {
-                    return table.get(len, (view >> 96) as u32);
-                }
+            if let Some(Some(table)) = tables.get((view >> 64) as u32 as usize) {
+                return table.get(len, (view >> 96) as u32);
             }
         }
         let place = place(view, bases);
@@ -232,7 +223,7 @@ impl StringGroups {
         &mut self,
         view: u128,
         bases: &[usize],
-        tables: &[Option<usize>],
+        tables: &mut [Option<OffsetTable>],
         value: &str,
     ) -> Result<usize> {
         let place = place(view, bases);
@@ -255,11 +246,9 @@ impl StringGroups {
         };
         let len = view as u32;
         let table = tables
-            .get((view >> 64) as u32 as usize)
-            .copied()
-            .flatten()
+            .get_mut((view >> 64) as u32 as usize)
             .filter(|_| len > INLINE_LEN)
-            .and_then(|table| self.retained[table].table.as_mut());
+            .and_then(Option::as_mut);
         if !table.is_some_and(|table| table.set(len, (view >> 96) as u32, group)) {
             let pair = pair_of(place);
             self.slot_places[pair + 1] = self.slot_places[pair];
@@ -285,10 +274,10 @@ impl StringGroups {
     fn push(&mut self, string: Option<Arc<str>>) -> Result<u32> {
         let group = u32::try_from(self.strings.len())
             .ok()
-            .filter(|&group| group as usize != UNKNOWN)
+            .filter(|&group| (group as usize) < MAX_GROUPS)
             .ok_or_else(|| {
                 DataFusionError::ResourcesExhausted(format!(
-                    "more than {UNKNOWN} distinct strings to group by"
+                    "more than {MAX_GROUPS} distinct strings to group by"
                 ))
             })?;
         self.strings.push(string);
@@ -296,9 +285,8 @@ impl StringGroups {
     }
 
     /// Keeps `buffers` alive while their addresses may be cached, starting the cache over
-    /// when it holds too many, and gives each buffer's place in `retained` when it has a
-    /// table.
-    fn retain(&mut self, buffers: &[Buffer]) -> Vec<Option<usize>> {
+    /// when it holds too many, and gives each buffer's place in `retained`.
+    fn retain(&mut self, buffers: &[Buffer]) -> Vec<usize> {
         let position = |retained: &[Retained], buffer: &Buffer| {
             retained
                 .iter()
@@ -311,18 +299,16 @@ impl StringGroups {
         if self.retained.len() + new > RETAINED_BUFFERS {
             self.forget_places();
         }
-        for buffer in buffers {
-            if position(&self.retained, buffer).is_none() {
-                self.retained.push(Retained {
-                    buffer: buffer.clone(),
-                    table: OffsetTable::for_buffer(buffer),
-                });
-            }
-        }
         buffers
             .iter()
             .map(|buffer| {
-                position(&self.retained, buffer).filter(|&at| self.retained[at].table.is_some())
+                position(&self.retained, buffer).unwrap_or_else(|| {
+                    self.retained.push(Retained {
+                        buffer: buffer.clone(),
+                        table: OffsetTable::for_buffer(buffer),
+                    });
+                    self.retained.len() - 1
+                })
             })
             .collect()
     }
@@ -380,22 +366,22 @@ mod tests {
             Some("frontend1"),
             Some(""),
         ]);
-        assert_eq!(indices_of(&mut groups, &first), [1, 2, 3, 0, 4, 1]);
+        assert_eq!(indices_of(&mut groups, &first), [0, 1, 2, 3, 4, 0]);
         // Another batch, its long string in another buffer.
         let second = StringViewArray::from(vec![Some(long), None, Some("INFO"), Some("x")]);
-        assert_eq!(indices_of(&mut groups, &second), [3, 0, 2, 5]);
+        assert_eq!(indices_of(&mut groups, &second), [2, 3, 1, 5]);
         assert_eq!(groups.len(), 6);
         let expected = StringViewArray::from(vec![
-            None,
             Some(""),
             Some("INFO"),
             Some(long),
+            None,
             Some("frontend1"),
             Some("x"),
         ]);
         assert_eq!(groups.emit(), expected);
         // Emitted, the groups start over.
-        assert_eq!(indices_of(&mut groups, &second), [1, 0, 2, 3]);
+        assert_eq!(indices_of(&mut groups, &second), [0, 1, 2, 3]);
     }
 
     #[test]
@@ -406,10 +392,10 @@ mod tests {
         let nulls = arrow::buffer::NullBuffer::from(vec![true, false, true]);
         let with_null = StringViewArray::new(views, buffers, Some(nulls));
         let mut groups = StringGroups::default();
-        assert_eq!(indices_of(&mut groups, &with_null), [1, 0, 1]);
+        assert_eq!(indices_of(&mut groups, &with_null), [0, 1, 0]);
         assert_eq!(
             groups.emit(),
-            StringViewArray::from(vec![None, Some("/api/v1/resources/1")])
+            StringViewArray::from(vec![Some("/api/v1/resources/1"), None])
         );
     }
 
