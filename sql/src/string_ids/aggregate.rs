@@ -68,7 +68,13 @@ impl StringGroupAggregateExec {
 
 impl DisplayAs for StringGroupAggregateExec {
     fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let group = self.input_column_name();
+        let group = self
+            .partial
+            .input()
+            .schema()
+            .field(self.column)
+            .name()
+            .clone();
         let aggregates: Vec<&str> = self
             .partial
             .aggr_expr()
@@ -80,17 +86,6 @@ impl DisplayAs for StringGroupAggregateExec {
             "StringGroupAggregateExec: mode=Partial, gby=[{group}], aggr=[{}]",
             aggregates.join(", ")
         )
-    }
-}
-
-impl StringGroupAggregateExec {
-    fn input_column_name(&self) -> String {
-        self.partial
-            .input()
-            .schema()
-            .field(self.column)
-            .name()
-            .clone()
     }
 }
 
