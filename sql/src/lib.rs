@@ -7,6 +7,7 @@
 //! files each table's scan skips ([`skipping`]).
 
 pub mod catalog;
+pub mod cheap_conjuncts_first;
 pub mod dialect;
 pub mod error;
 pub mod lake;

@@ -9,6 +9,8 @@ extensions_options! {
         /// Group `Utf8View` columns by integer ids ([`crate::string_ids`]) instead of by
         /// their strings.
         pub group_by_string_ids: bool, default = true
+        /// Order a filter's conditions cheapest first ([`crate::cheap_conjuncts_first`]).
+        pub cheap_conjuncts_first: bool, default = true
     }
 }
 

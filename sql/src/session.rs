@@ -17,6 +17,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 use tokio::task::JoinSet;
 
 use crate::catalog::LakeCatalog;
+use crate::cheap_conjuncts_first::CheapConjunctsFirst;
 use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
 use crate::lake::{Lake, LakeTable};
@@ -112,6 +113,7 @@ impl Lake {
             .with_runtime_env(runtime)
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(GroupByStringIds))
+            .with_physical_optimizer_rule(Arc::new(CheapConjunctsFirst))
             .build();
         let ctx = SessionContext::new_with_state(state);
         // The lake replaces the default catalog: tables are looked up when named.

@@ -1,0 +1,160 @@
+//! Filters test their cheapest conditions first.
+//!
+//! DataFusion evaluates `a AND b` by evaluating `a` on every row and then `b` on the rows
+//! `a` kept (when it kept few) or on all of them, so the order the conditions are written
+//! in decides which one reads every row. Comparing a string column with a literal costs
+//! several times what comparing an integer column does: in `examples/sql_bench.rs`,
+//! `level = 'ERROR' AND status = 503` spent 46 ms of CPU in its filter over 10 million
+//! rows, `status = 503 AND level = 'ERROR'` 14 ms.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Schema};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::Result;
+use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::expressions::{
+    BinaryExpr, Column, IsNotNullExpr, IsNullExpr, Literal,
+};
+use datafusion::physical_expr::utils::{conjunction, split_conjunction};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::options::WeirOptions;
+
+/// The physical optimizer rule that orders a filter's `AND`ed conditions cheapest first.
+///
+/// It only reorders a predicate whose every condition is a comparison (`=`, `<>`, `<`,
+/// `<=`, `>`, `>=`) of a column with a literal, or a column's `IS [NOT] NULL`: such
+/// conditions cannot fail, so their order changes nothing but the time taken. Conditions
+/// on columns of fixed-width types go first, conditions on strings and binaries after,
+/// each kind in its written order. Off when the session's `weir.cheap_conjuncts_first`
+/// ([`WeirOptions`]) is false.
+#[derive(Debug, Default)]
+pub struct CheapConjunctsFirst;
+
+impl PhysicalOptimizerRule for CheapConjunctsFirst {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let enabled = config
+            .extensions
+            .get::<WeirOptions>()
+            .is_none_or(|options| options.cheap_conjuncts_first);
+        if !enabled {
+            return Ok(plan);
+        }
+        plan.transform_up(|node| {
+            let Some(filter) = node.downcast_ref::<FilterExec>() else {
+                return Ok(Transformed::no(node));
+            };
+            match reordered(filter.predicate(), &filter.input().schema()) {
+                Some(predicate) => {
+                    let rebuilt = FilterExecBuilder::from(filter)
+                        .with_predicate(predicate)
+                        .build()?;
+                    Ok(Transformed::yes(Arc::new(rebuilt)))
+                }
+                None => Ok(Transformed::no(node)),
+            }
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "cheap_conjuncts_first"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// `predicate` with its conditions cheapest first, or `None` when it is not made only of
+/// conditions this rule knows the cost of, or is in that order already.
+fn reordered(predicate: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<Arc<dyn PhysicalExpr>> {
+    let conditions = split_conjunction(predicate);
+    let costs: Vec<Cost> = conditions
+        .iter()
+        .map(|condition| cost(condition, schema))
+        .collect::<Option<_>>()?;
+    if costs.is_sorted() {
+        return None;
+    }
+    let mut ordered: Vec<(Cost, Arc<dyn PhysicalExpr>)> = costs
+        .into_iter()
+        .zip(conditions.into_iter().cloned())
+        .collect();
+    // Stable: conditions of one cost keep their written order.
+    ordered.sort_by_key(|(cost, _)| *cost);
+    Some(conjunction(
+        ordered.into_iter().map(|(_, condition)| condition),
+    ))
+}
+
+/// What a condition costs per row, cheapest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Cost {
+    /// A null test, or a comparison of a fixed-width value.
+    FixedWidth,
+    /// A comparison of a string or binary value.
+    Variable,
+}
+
+/// The cost of `condition` if it is a column compared with a literal or tested for null.
+fn cost(condition: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<Cost> {
+    if let Some(test) = condition.downcast_ref::<IsNullExpr>() {
+        return test
+            .arg()
+            .downcast_ref::<Column>()
+            .map(|_| Cost::FixedWidth);
+    }
+    if let Some(test) = condition.downcast_ref::<IsNotNullExpr>() {
+        return test
+            .arg()
+            .downcast_ref::<Column>()
+            .map(|_| Cost::FixedWidth);
+    }
+    let comparison = condition.downcast_ref::<BinaryExpr>()?;
+    if !matches!(
+        comparison.op(),
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
+    ) {
+        return None;
+    }
+    let (left, right) = (comparison.left(), comparison.right());
+    let column = match (
+        left.downcast_ref::<Column>(),
+        right.downcast_ref::<Column>(),
+    ) {
+        (Some(column), None) if right.is::<Literal>() => column,
+        (None, Some(column)) if left.is::<Literal>() => column,
+        _ => return None,
+    };
+    let data_type = schema.fields().get(column.index())?.data_type();
+    if data_type.is_primitive() || matches!(data_type, DataType::Boolean) {
+        Some(Cost::FixedWidth)
+    } else if matches!(
+        data_type,
+        DataType::Utf8
+            | DataType::Utf8View
+            | DataType::LargeUtf8
+            | DataType::Binary
+            | DataType::BinaryView
+            | DataType::LargeBinary
+    ) {
+        Some(Cost::Variable)
+    } else {
+        None
+    }
+}
