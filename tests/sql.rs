@@ -1014,6 +1014,33 @@ async fn grouping_strings_by_ids_gives_datafusions_rows() {
             .map(|rest| format!("{}]", rest.split(']').next().unwrap()));
         assert_eq!(by_ids.as_deref(), encoded, "{sql}\n{plan}");
     }
+    // On one partition the aggregations are single-phase, split in two around the operator.
+    let partitions = |n: usize| {
+        let state = s.context().state_ref();
+        state
+            .write()
+            .config_mut()
+            .options_mut()
+            .execution
+            .target_partitions = n;
+    };
+    partitions(1);
+    for (sql, encoded) in &cases[..3] {
+        let reference = support::delta::query_text(&[("events", uri)], sql).await;
+        assert_eq!(text(&s, sql).await, reference, "{sql}");
+        let plan = text(&s, &format!("EXPLAIN {sql}")).await;
+        let split = encoded.map(|column| {
+            plan.contains(&format!(
+                "StringGroupAggregateExec: mode=Partial, gby={column}"
+            )) && plan.contains("AggregateExec: mode=Final,")
+        });
+        assert_eq!(
+            split.unwrap_or(plan.contains("StringGroupAggregateExec")),
+            encoded.is_some(),
+            "{sql}\n{plan}"
+        );
+    }
+    partitions(2);
     // Off, the plans group by strings, with the same rows.
     let sql = cases[0].0;
     let by_ids = text(&s, sql).await;
