@@ -876,6 +876,14 @@ fn slt_rows(output: &weir_sql::QueryOutput) -> Vec<String> {
     rows
 }
 
+/// A lake holding [`events`] as `events`, and a query session over it.
+async fn events_session() -> (tempfile::TempDir, QuerySession) {
+    let dir = tempfile::tempdir().unwrap();
+    events(&dir.path().join("events")).await;
+    let s = session(dir.path()).await;
+    (dir, s)
+}
+
 /// A table whose string columns are grouped by: strings of up to 7 bytes, of 8-12 bytes
 /// (inlined in their views) and longer, nulls, and a column of 11,000 distinct strings,
 /// over three files.
@@ -926,10 +934,8 @@ async fn events(path: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grouping_strings_by_ids_gives_datafusions_rows() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, s) = events_session().await;
     let events_path = dir.path().join("events");
-    events(&events_path).await;
-    let s = session(dir.path()).await;
     // (query, the string columns grouped by ids)
     let cases = [
         (
@@ -1057,10 +1063,8 @@ async fn grouping_strings_by_ids_gives_datafusions_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_test_their_cheapest_conditions_first() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, s) = events_session().await;
     let events_path = dir.path().join("events");
-    events(&events_path).await;
-    let s = session(dir.path()).await;
     let uri = events_path.to_str().unwrap();
     // (query, the filter EXPLAIN shows)
     let cases = [

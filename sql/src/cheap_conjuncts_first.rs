@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema};
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::Result;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{
@@ -23,7 +22,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::options::WeirOptions;
+use crate::options::rewrite_nodes_if;
 
 /// The physical optimizer rule that orders a filter's `AND`ed conditions cheapest first.
 ///
@@ -32,7 +31,7 @@ use crate::options::WeirOptions;
 /// conditions cannot fail, so their order changes nothing but the time taken. Conditions
 /// on columns of fixed-width types go first, conditions on strings and binaries after,
 /// each kind in its written order. Off when the session's `weir.cheap_conjuncts_first`
-/// ([`WeirOptions`]) is false.
+/// ([`WeirOptions`](crate::options::WeirOptions)) is false.
 #[derive(Debug, Default)]
 pub struct CheapConjunctsFirst;
 
@@ -42,28 +41,24 @@ impl PhysicalOptimizerRule for CheapConjunctsFirst {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let enabled = config
-            .extensions
-            .get::<WeirOptions>()
-            .is_none_or(|options| options.cheap_conjuncts_first);
-        if !enabled {
-            return Ok(plan);
-        }
-        plan.transform_up(|node| {
-            let Some(filter) = node.downcast_ref::<FilterExec>() else {
-                return Ok(Transformed::no(node));
-            };
-            match reordered(filter.predicate(), &filter.input().schema()) {
-                Some(predicate) => {
-                    let rebuilt = FilterExecBuilder::from(filter)
-                        .with_predicate(predicate)
-                        .build()?;
-                    Ok(Transformed::yes(Arc::new(rebuilt)))
-                }
-                None => Ok(Transformed::no(node)),
-            }
-        })
-        .data()
+        rewrite_nodes_if(
+            config,
+            |on| on.cheap_conjuncts_first,
+            plan,
+            |node| {
+                let Some(filter) = node.downcast_ref::<FilterExec>() else {
+                    return Ok(None);
+                };
+                let Some(predicate) = reordered(filter.predicate(), &filter.input().schema())
+                else {
+                    return Ok(None);
+                };
+                let rebuilt = FilterExecBuilder::from(filter)
+                    .with_predicate(predicate)
+                    .build()?;
+                Ok(Some(Arc::new(rebuilt)))
+            },
+        )
     }
 
     fn name(&self) -> &str {

@@ -1,7 +1,12 @@
 //! weir's own session settings, next to DataFusion's (`weir.*` keys).
 
-use datafusion::common::config::ConfigExtension;
+use std::sync::Arc;
+
+use datafusion::common::config::{ConfigExtension, ConfigOptions};
 use datafusion::common::extensions_options;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::Result;
+use datafusion::physical_plan::ExecutionPlan;
 
 extensions_options! {
     /// Settings of a lake query session that DataFusion does not have.
@@ -16,4 +21,25 @@ extensions_options! {
 
 impl ConfigExtension for WeirOptions {
     const PREFIX: &'static str = "weir";
+}
+
+/// `plan` with every node `rewrite` returns a replacement for replaced (bottom up), when
+/// `enabled` says the session's [`WeirOptions`] turn the rule on (they do in a session
+/// without them); else `plan` as it is. The body of weir's physical optimizer rules.
+pub fn rewrite_nodes_if(
+    config: &ConfigOptions,
+    enabled: impl Fn(&WeirOptions) -> bool,
+    plan: Arc<dyn ExecutionPlan>,
+    mut rewrite: impl FnMut(&Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    if !config.extensions.get::<WeirOptions>().is_none_or(enabled) {
+        return Ok(plan);
+    }
+    plan.transform_up(|node| {
+        Ok(match rewrite(&node)? {
+            Some(rewritten) => Transformed::yes(rewritten),
+            None => Transformed::no(node),
+        })
+    })
+    .data()
 }

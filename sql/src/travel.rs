@@ -54,7 +54,7 @@ const PINNED_CAPACITY: usize = 32;
 
 /// The tables the statement being planned asked for, loaded before planning. Tables read
 /// as of a version are kept for the session's later statements (up to
-/// [`PINNED_CAPACITY`]); every provider handed out is recorded in `handed`.
+/// `PINNED_CAPACITY`); every provider handed out is recorded in `handed`.
 #[derive(Debug)]
 pub struct Preloaded {
     tables: Mutex<HashMap<Call, Arc<dyn TableProvider>>>,

@@ -21,7 +21,7 @@ use super::aggregate_stream::{aggregate_stream, PartialAggregation};
 /// Stands in for a partial-phase [`AggregateExec`] grouping by one `Utf8View` column: the
 /// same output (schema, partitioning, and for every group the string and the aggregates'
 /// states), computed by giving each distinct string of a partition a dense index
-/// ([`super::groups::StringGroups`]) that the aggregates' accumulators are indexed by,
+/// (`groups::StringGroups`) that the aggregates' accumulators are indexed by,
 /// instead of hashing every row's string into a group table.
 ///
 /// Invariant: `partial` is in [`AggregateMode::Partial`], groups by one plain column of
@@ -39,31 +39,31 @@ impl StringGroupAggregateExec {
     /// Computes `partial`, or an internal error when it is not a partial aggregation by
     /// one column without an ordered limit.
     pub fn try_new(partial: Arc<AggregateExec>) -> Result<Self> {
-        let column = match partial.group_expr().expr() {
-            [(expression, _)] => expression.downcast_ref::<Column>().map(Column::index),
-            _ => None,
-        };
-        let ordered_limit = partial
-            .limit_options()
-            .is_some_and(|limit| limit.descending.is_some());
-        match column {
-            Some(column)
-                if *partial.mode() == AggregateMode::Partial
-                    && partial.group_expr().is_single()
-                    && !ordered_limit =>
-            {
-                Ok(Self {
-                    partial,
-                    column,
-                    metrics: ExecutionPlanMetricsSet::new(),
-                })
-            }
+        match grouped_column(&partial) {
+            Some(column) if *partial.mode() == AggregateMode::Partial => Ok(Self {
+                partial,
+                column,
+                metrics: ExecutionPlanMetricsSet::new(),
+            }),
             _ => Err(DataFusionError::Internal(format!(
                 "StringGroupAggregateExec cannot compute {}",
                 partial.name()
             ))),
         }
     }
+}
+
+/// The input column index `aggregate` groups by, when it groups by one plain column, in
+/// no grouping sets, without keeping the first k groups in an order.
+pub(super) fn grouped_column(aggregate: &AggregateExec) -> Option<usize> {
+    let [(expression, _)] = aggregate.group_expr().expr() else {
+        return None;
+    };
+    let ordered_limit = aggregate
+        .limit_options()
+        .is_some_and(|limit| limit.descending.is_some());
+    let column = expression.downcast_ref::<Column>()?.index();
+    (aggregate.group_expr().is_single() && !ordered_limit).then_some(column)
 }
 
 impl DisplayAs for StringGroupAggregateExec {

@@ -6,7 +6,7 @@
 //! where all rows of one value point at one copy of it, so [`GroupByStringIds`] computes
 //! the partial phase of such an aggregation with a [`StringGroupAggregateExec`]: each
 //! distinct string of a partition gets the next index, looked up once per distinct copy
-//! ([`groups::StringGroups`]), and the aggregates' states are arrays indexed by it. Its
+//! (`groups::StringGroups`), and the aggregates' states are arrays indexed by it. Its
 //! output is the partial phase's (every group's string and states), so the final phase
 //! above, which merges a few rows per group, is DataFusion's as before.
 
@@ -18,15 +18,14 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::Result;
-use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::{ExecutionPlan, InputOrderMode};
 
-use crate::options::WeirOptions;
+use crate::options::rewrite_nodes_if;
 
+use aggregate::grouped_column;
 pub use aggregate::StringGroupAggregateExec;
 
 /// The physical optimizer rule that computes partial aggregations by one string column
@@ -38,7 +37,7 @@ pub use aggregate::StringGroupAggregateExec;
 /// no aggregate needs its input in an order and it feeds no dynamic filter. Runs after
 /// DataFusion's own rules: the operator it puts in has the replaced one's output, so the
 /// distribution and ordering they settled stay. Off when the session's
-/// `weir.group_by_string_ids` ([`WeirOptions`]) is false.
+/// `weir.group_by_string_ids` ([`WeirOptions`](crate::options::WeirOptions)) is false.
 #[derive(Debug, Default)]
 pub struct GroupByStringIds;
 
@@ -48,20 +47,7 @@ impl PhysicalOptimizerRule for GroupByStringIds {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let enabled = config
-            .extensions
-            .get::<WeirOptions>()
-            .is_none_or(|options| options.group_by_string_ids);
-        if !enabled {
-            return Ok(plan);
-        }
-        plan.transform_up(|node| {
-            Ok(match rewrite(&node)? {
-                Some(rewritten) => Transformed::yes(rewritten),
-                None => Transformed::no(node),
-            })
-        })
-        .data()
+        rewrite_nodes_if(config, |on| on.group_by_string_ids, plan, rewrite)
     }
 
     fn name(&self) -> &str {
@@ -118,22 +104,13 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan
 /// its input not ordered by it, keeping no ordered top-k, no aggregate needing ordered
 /// input, and feeding no dynamic filter.
 fn groups_by_one_string_column(aggregate: &AggregateExec) -> bool {
-    let group_by = aggregate.group_expr();
     // Grouping by several columns, DataFusion compares string views a column and a batch
     // at a time, as fast as grouping by indices would.
-    let [(expression, _)] = group_by.expr() else {
+    let Some(column) = grouped_column(aggregate) else {
         return false;
     };
-    let Some(column) = expression.downcast_ref::<Column>() else {
-        return false;
-    };
-    let ordered_limit = aggregate
-        .limit_options()
-        .is_some_and(|limit| limit.descending.is_some());
-    group_by.is_single()
-        && aggregate.input().schema().field(column.index()).data_type() == &DataType::Utf8View
+    aggregate.input().schema().field(column).data_type() == &DataType::Utf8View
         && *aggregate.input_order_mode() == InputOrderMode::Linear
-        && !ordered_limit
         && aggregate.dynamic_expressions_produced().is_empty()
         && aggregate
             .aggr_expr()
