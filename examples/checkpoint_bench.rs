@@ -3,7 +3,12 @@
 //! checkpoint. Prints throughput, checkpoint duration (p50 / max), the longest pause of a
 //! subtask, checkpoint sizes (full and incremental) and the restore time.
 //!
-//! `cargo run --release --example checkpoint_bench [-- --events N --keys K --intervals-ms 10000,1000]`
+//! `--leftover-folders N` first fills each checkpoint location with N empty checkpoint
+//! folders, as a job running for hours left them before retention removed folders: the
+//! first checkpoint's retention removes them, later checkpoints must cost what they cost
+//! in an empty location.
+//!
+//! `cargo run --release --example checkpoint_bench [-- --events N --keys K --intervals-ms 10000,1000 --leftover-folders N]`
 
 use std::time::{Duration, Instant};
 
@@ -113,6 +118,7 @@ fn main() {
     };
     let events = flag("--events", 100_000_000);
     let keys = flag("--keys", 1_000_000);
+    let leftover = flag("--leftover-folders", 0);
     let intervals: Vec<u64> = args
         .iter()
         .position(|a| a == "--intervals-ms")
@@ -127,7 +133,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    println!("{events} events, {keys} keys, parallelism {PARALLELISM}, {cores} cores");
+    println!("{events} events, {keys} keys, parallelism {PARALLELISM}, {cores} cores, {leftover} leftover checkpoint folders");
     println!("| checkpoints | events/s | events/s per CPU-second | peak MiB | checkpoints taken | duration p50 / max | longest pause | first (full) size | later (incremental) written, median |");
     println!("|---|---|---|---|---|---|---|---|---|");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -135,6 +141,12 @@ fn main() {
     let runs = std::iter::once(None).chain(intervals.into_iter().map(Some));
     for interval in runs {
         let location = interval.map(|every| dir.path().join(format!("every-{every}ms")));
+        if let Some(location) = &location {
+            for id in 1..=leftover {
+                let folder = location.join(format!("chk-{id:010}/window/0"));
+                std::fs::create_dir_all(folder).expect("leftover folder");
+            }
+        }
         let config = RuntimeConfig {
             checkpoint_interval: interval.map(Duration::from_millis),
             checkpoint_location: location.as_ref().map(|l| l.to_string_lossy().into_owned()),

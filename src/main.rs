@@ -1,6 +1,8 @@
 //! The `weir` command line.
 
 mod demo;
+mod job_summary;
+mod log;
 mod run;
 mod sql;
 mod sql_input;
@@ -30,21 +32,14 @@ enum Command {
     Sql(sql::SqlArgs),
 }
 
-/// Warnings and errors, except rdkafka's client error callback, which repeats every
-/// connection failure many times a millisecond (librdkafka's own log line says it once),
-/// and deltalake's note for every file that binary columns get no statistics.
-const DEFAULT_LOG_FILTER: &str = "warn,rdkafka::client=off,deltalake_core::writer::stats=error";
-
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let repeated = log::init();
     let cli = Cli::parse();
-    match run(cli.command) {
+    let outcome = run(cli.command);
+    for line in repeated.report() {
+        eprintln!("weir: {line}");
+    }
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // The chain of causes, one line each; no backtrace: these are the user's errors.

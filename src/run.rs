@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use weir_engine::{JobMetrics, RestoreFrom};
+use weir_engine::RestoreFrom;
 use weir_jobs::{build_graph, JobDefinition};
+
+use crate::job_summary::{summary, SinkRows};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -60,18 +62,19 @@ pub async fn run(args: RunArgs) -> Result<()> {
             job.name, job.checkpoints.interval
         ),
     }
-    let sources: Vec<String> = job.sources.keys().cloned().collect();
     let metrics = running.metrics().clone();
     let started = Instant::now();
+    let job = Arc::new(job);
     let reporter = (!args.progress.is_zero()).then(|| {
         let metrics = metrics.clone();
-        let sources = sources.clone();
+        let job = job.clone();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(args.progress);
             ticks.tick().await;
             loop {
                 ticks.tick().await;
-                eprintln!("weir: {}", progress(&metrics, &sources, started));
+                let line = summary(&job, &metrics, started.elapsed(), SinkRows::Written);
+                eprintln!("weir: {line}");
             }
         })
     });
@@ -88,32 +91,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
             eprintln!(
                 "weir: job '{}' finished: {}",
                 job.name,
-                progress(&metrics, &sources, started)
+                summary(&job, &metrics, started.elapsed(), SinkRows::Committed)
             );
         }
         None => eprintln!(
             "weir: job '{}' stopped by Ctrl-C; it resumes from its last checkpoint: {}",
             job.name,
-            progress(&metrics, &sources, started)
+            summary(&job, &metrics, started.elapsed(), SinkRows::Written)
         ),
     }
     Ok(())
-}
-
-fn progress(metrics: &Arc<JobMetrics>, sources: &[String], started: Instant) -> String {
-    let seconds = started.elapsed().as_secs_f64().max(1e-9);
-    let read: Vec<String> = sources
-        .iter()
-        .map(|name| {
-            let rows = metrics.node(name).map_or(0, |n| n.rows_in());
-            format!("{name} read {rows} rows ({:.0}/s)", rows as f64 / seconds)
-        })
-        .collect();
-    let checkpoint = metrics
-        .checkpoints()
-        .last()
-        .map_or("no checkpoint yet".to_string(), |c| {
-            format!("checkpoint {} took {:?}", c.checkpoint_id, c.duration)
-        });
-    format!("{}; {checkpoint}", read.join(", "))
 }

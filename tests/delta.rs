@@ -139,6 +139,37 @@ async fn stage(table: &deltalake::DeltaTable, rows: &[&str]) -> Vec<deltalake::k
     writer.flush().await.unwrap()
 }
 
+/// Writers racing to create a missing table: exactly one creation commit (version 0),
+/// and every writer opens that one table. A loser used to retry its creation as version
+/// 1, giving the table a second table id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_creators_make_exactly_one_table() {
+    let schema = support::lake_fixture::bids_schema();
+    for round in 0..25 {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = dir.path().join("t").display().to_string();
+        let creators: Vec<_> = (0..4)
+            .map(|_| {
+                let (uri, schema) = (uri.clone(), schema.clone());
+                tokio::spawn(async move { open_or_create(&uri, &schema, &[]).await.unwrap() })
+            })
+            .collect();
+        let mut ids = std::collections::HashSet::new();
+        for creator in creators {
+            let table = creator.await.unwrap();
+            ids.insert(table.snapshot().unwrap().metadata().id().to_string());
+        }
+        let mut commits: Vec<String> = std::fs::read_dir(dir.path().join("t/_delta_log"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".json"))
+            .collect();
+        commits.sort();
+        assert_eq!(commits, ["00000000000000000000.json"], "round {round}");
+        assert_eq!(ids.len(), 1, "round {round}: {ids:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_epoch_is_committed_once_whoever_tries_again() {
     let dir = tempfile::tempdir().unwrap();

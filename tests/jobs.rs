@@ -310,3 +310,229 @@ async fn the_app_log_example_job_parses_generated_lines_and_keeps_the_bad_ones()
         0
     );
 }
+
+/// A bounded file job writing each line to a Delta table and to a Parquet directory, run
+/// by the binary in `dir` (which holds the job file, its input, lake and checkpoints).
+struct LinesJob {
+    dir: tempfile::TempDir,
+}
+
+impl LinesJob {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("job.yaml"),
+            "name: epochs\n\
+             parallelism: 1\n\
+             checkpoints: {interval: 50ms, location: checkpoints}\n\
+             sources:\n  input: {type: file, path: input.txt, mode: bounded, format: {type: lines}}\n\
+             sinks:\n  table: {type: delta, inputs: [input], table: lake/lines}\n  \
+             files: {type: parquet, inputs: [input], path: parquet}\n",
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write_input(&self, lines: &[&str]) {
+        std::fs::write(self.path("input.txt"), lines.join("\n") + "\n").unwrap();
+    }
+
+    fn append_input(&self, lines: &[&str]) {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.path("input.txt"))
+            .unwrap();
+        file.write_all((lines.join("\n") + "\n").as_bytes())
+            .unwrap();
+    }
+
+    /// Runs the job to its end with `args` after `weir run`; returns its stderr.
+    fn run(&self, args: &[&str]) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(["run", "--progress", "0s"])
+            .args(args)
+            .arg("job.yaml")
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
+        stderr
+    }
+
+    /// The Delta table's lines, sorted (repeats kept).
+    async fn table(&self) -> Vec<String> {
+        let table = self.path("lake/lines").display().to_string();
+        let batches = support::delta::query_table(&table, "SELECT line FROM t ORDER BY line").await;
+        strings(&batches)
+    }
+
+    /// The Parquet sink's committed lines, sorted (repeats kept).
+    fn files(&self) -> Vec<String> {
+        let mut lines = strings(&support::parquet::read_committed(&self.path("parquet")));
+        lines.sort();
+        lines
+    }
+}
+
+fn strings(batches: &[arrow::record_batch::RecordBatch]) -> Vec<String> {
+    use arrow::array::AsArray as _;
+    let mut out = Vec::new();
+    for batch in batches {
+        let column =
+            arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
+        out.extend(
+            column
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.unwrap().to_string()),
+        );
+    }
+    out
+}
+
+fn sorted(lines: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+    out.sort();
+    out
+}
+
+/// A fresh start over a table that already holds epochs of the job's app id continues
+/// after them: nothing it reads is taken for an epoch already committed (issue: rows read
+/// after `--fresh` used to sit in unreferenced files for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_start_commits_every_row_after_the_tables_epochs() {
+    let job = LinesJob::new();
+    job.write_input(&["a", "b", "c"]);
+    job.run(&[]);
+    assert_eq!(job.table().await, sorted(&["a", "b", "c"]));
+
+    job.write_input(&["d", "e", "f", "g"]);
+    let stderr = job.run(&["--fresh"]);
+    assert!(
+        stderr.contains("the table holds epochs of this app up to"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not committed again"), "{stderr}");
+    let expected = sorted(&["a", "b", "c", "d", "e", "f", "g"]);
+    assert_eq!(job.table().await, expected);
+    assert_eq!(job.files(), expected);
+
+    job.append_input(&["h"]);
+    let stderr = job.run(&[]);
+    assert!(stderr.contains("restored from checkpoint"), "{stderr}");
+    let expected = sorted(&["a", "b", "c", "d", "e", "f", "g", "h"]);
+    assert_eq!(job.table().await, expected);
+    assert_eq!(job.files(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_checkpoint_folder_starts_over_without_losing_rows() {
+    let job = LinesJob::new();
+    job.write_input(&["a", "b"]);
+    job.run(&[]);
+    std::fs::remove_dir_all(job.path("checkpoints")).unwrap();
+    job.write_input(&["c", "d"]);
+    let stderr = job.run(&[]);
+    assert!(stderr.contains("started fresh"), "{stderr}");
+    let expected = sorted(&["a", "b", "c", "d"]);
+    assert_eq!(job.table().await, expected);
+    assert_eq!(job.files(), expected);
+}
+
+/// Two runs in a row: the second resumes where the first ended (reading nothing new);
+/// a third with `--fresh` reads the file again, and commits it again, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_in_a_row_resume_or_start_over_as_asked() {
+    let job = LinesJob::new();
+    job.write_input(&["a", "b", "c"]);
+    job.run(&[]);
+    let stderr = job.run(&[]);
+    assert!(stderr.contains("restored from checkpoint"), "{stderr}");
+    assert_eq!(job.table().await, sorted(&["a", "b", "c"]));
+    job.run(&["--fresh"]);
+    let twice = sorted(&["a", "b", "c", "a", "b", "c"]);
+    assert_eq!(job.table().await, twice);
+    assert_eq!(job.files(), twice);
+}
+
+/// Restoring a savepoint after the job went on and committed newer epochs: the rows read
+/// after the savepoint are committed again, as new epochs, next to what the table held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_savepoint_restored_after_newer_commits_commits_what_it_reads() {
+    let job = LinesJob::new();
+    job.write_input(&["a", "b"]);
+    job.run(&[]);
+    let savepoint = job.path("savepoint");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(job.path("checkpoints"))
+        .arg(&savepoint)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    job.append_input(&["c", "d"]);
+    job.run(&[]);
+    job.append_input(&["e"]);
+    job.run(&[]);
+    assert_eq!(job.table().await, sorted(&["a", "b", "c", "d", "e"]));
+
+    let stderr = job.run(&["--from-savepoint", savepoint.to_str().unwrap()]);
+    assert!(
+        stderr.contains("the table holds epochs of this app up to"),
+        "{stderr}"
+    );
+    // The savepoint's position is after "b": c, d and e are read again.
+    assert_eq!(
+        job.table().await,
+        sorted(&["a", "b", "c", "d", "e", "c", "d", "e"])
+    );
+    assert_eq!(
+        job.files(),
+        sorted(&["a", "b", "c", "d", "e", "c", "d", "e"])
+    );
+}
+
+/// A job whose every line is a dead letter says so in its summary; a warning logged once
+/// per source is shown three times, then summed up in one line.
+#[test]
+fn the_summary_counts_dead_letters_and_repeated_warnings_are_summed_up() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.jsonl"), "not json\n{\"a\": oops}\n").unwrap();
+    let mut job = String::from("name: all-bad\nsources:\n");
+    let mut sinks = String::from("sinks:\n");
+    for i in 0..6 {
+        job += &format!(
+            "  s{i}: {{type: file, path: bad.jsonl, format: {{type: json, columns: [{{name: a, type: int64}}]}}}}\n"
+        );
+        sinks += &format!("  out{i}: {{type: discard, inputs: [s{i}]}}\n");
+    }
+    std::fs::write(dir.path().join("job.yaml"), job + &sinks).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--progress", "0s", "job.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("s0 read 0 rows (0/s), 2 dead letters;"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("out5 committed 0 rows;"), "{stderr}");
+    let unread = "rows emitted on an output nothing reads";
+    assert_eq!(stderr.matches(unread).count(), 4, "{stderr}");
+    assert!(
+        stderr.contains(&format!("weir: the warning \"{unread}; they are counted as unconsumed\" repeated 3 more times (not shown)")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes off a terminal: {stderr}"
+    );
+}

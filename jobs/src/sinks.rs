@@ -27,6 +27,17 @@ pub enum SinkConfig {
 }
 
 impl SinkConfig {
+    /// The node of sink `name` that receives its rows, whose `rows_in` counts the rows
+    /// the sink wrote.
+    pub fn entry_node(&self, name: &str) -> String {
+        match self {
+            SinkConfig::Delta(_) | SinkConfig::Parquet(_) => format!("{name}_writer"),
+            SinkConfig::Kafka(_) | SinkConfig::Stdout(_) | SinkConfig::Discard {} => {
+                name.to_string()
+            }
+        }
+    }
+
     /// Adds the sink as node(s) named after `name` reading `input`.
     pub(crate) fn add(
         &self,

@@ -1,8 +1,14 @@
 //! The committing half of the Delta sink (one subtask): collects the files the writers
-//! staged before each barrier, keeps them in its checkpointed state, and commits them when
-//! the checkpoint completes, in one transaction that also records the checkpoint id as the
-//! application's epoch (`txn(app_id, epoch)`). An epoch the table already holds is never
-//! committed again, so replaying after a crash (before or after the commit) is harmless.
+//! staged before each barrier into a new epoch, keeps them in its checkpointed state, and
+//! commits them when the checkpoint completes, in one transaction that also records the
+//! application's epoch (`txn(app_id, epoch)`).
+//!
+//! Epochs are numbered by the committer, not by checkpoint ids: a run's first epoch
+//! follows the newest epoch of its app id the table holds (and any epoch restored from a
+//! checkpoint), so a fresh start, a deleted checkpoint folder or a restore from an older
+//! checkpoint never produces an epoch the table would take for one it already holds. A
+//! restored epoch the table already holds is not committed again, so replaying after a
+//! crash (before or after the commit) is harmless.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,7 +23,7 @@ use weir_engine::failpoint;
 use weir_engine::state::{state_batch, OperatorSnapshot, StateChunk, StateTable};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
 
-use super::table::{commit_epoch, open_or_create};
+use super::table::{commit_epoch, committed_epoch, open_or_create};
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
 
@@ -52,8 +58,17 @@ impl OperatorPlan for DeltaCommitterPlan {
             pending: Vec::new(),
             staged: BTreeMap::new(),
             last_checkpoint: 0,
+            next_epoch: None,
         }))
     }
+}
+
+/// The files of one epoch, staged at the barrier of one checkpoint.
+struct StagedEpoch {
+    /// The checkpoint whose completion commits the epoch.
+    checkpoint: u64,
+    /// The epoch's `add` actions, as JSON.
+    adds: Vec<String>,
 }
 
 struct DeltaCommitter {
@@ -62,59 +77,106 @@ struct DeltaCommitter {
     table: Option<DeltaTable>,
     /// `add` actions received since the last barrier.
     pending: Vec<String>,
-    /// `add` actions by the epoch (checkpoint id) they belong to, not yet committed.
-    staged: BTreeMap<u64, Vec<String>>,
+    /// Epochs not yet committed, by epoch. Epochs and their checkpoints increase together,
+    /// so the epochs a completed checkpoint commits are always a prefix.
+    staged: BTreeMap<u64, StagedEpoch>,
     /// The newest checkpoint the committer took part in or was restored from.
     last_checkpoint: u64,
+    /// The epoch the next barrier stages; `None` until the table was read. Invariant: it
+    /// is above every epoch of this app id the table holds, so every epoch this run
+    /// produces is committed exactly once, however the run started.
+    next_epoch: Option<u64>,
 }
 
 impl DeltaCommitter {
-    /// Commits every staged epoch up to `through` as one transaction.
+    /// The table, opened (and created, when missing) on first use.
+    async fn table(&mut self) -> weir_engine::Result<&mut DeltaTable> {
+        if self.table.is_none() {
+            let table =
+                open_or_create(&self.config.table, &self.rows, &self.config.partition_by).await?;
+            self.table = Some(table);
+        }
+        Ok(self.table.as_mut().expect("opened above"))
+    }
+
+    /// The newest epoch of this app id the table holds (0 for none).
+    async fn committed_epoch(&mut self) -> weir_engine::Result<u64> {
+        let app_id = self.config.app_id.clone();
+        let table = self.table().await?;
+        Ok(committed_epoch(table, &app_id).await?.unwrap_or(0).max(0) as u64)
+    }
+
+    /// Starts this run's epochs after both the table's newest epoch of this app id and
+    /// the newest epoch restored from a checkpoint. Says so when the table is ahead of
+    /// what the run restored: a fresh start over a table this app id wrote, or a restore
+    /// from an older checkpoint or savepoint.
+    async fn start_epochs(&mut self, restored: u64) -> weir_engine::Result<u64> {
+        let committed = self.committed_epoch().await?;
+        let next = committed.max(restored) + 1;
+        if committed > restored {
+            tracing::warn!(
+                table = %self.config.table,
+                app_id = %self.config.app_id,
+                "the table holds epochs of this app up to {committed}; new epochs start at {next}"
+            );
+        }
+        self.next_epoch = Some(next);
+        Ok(next)
+    }
+
+    /// Moves the files received since the last barrier into a new epoch, committed by
+    /// checkpoint `checkpoint`.
+    async fn stage(&mut self, checkpoint: u64) -> weir_engine::Result<()> {
+        let epoch = match self.next_epoch {
+            Some(epoch) => epoch,
+            None => self.start_epochs(0).await?,
+        };
+        self.next_epoch = Some(epoch + 1);
+        let adds = std::mem::take(&mut self.pending);
+        self.staged.insert(epoch, StagedEpoch { checkpoint, adds });
+        Ok(())
+    }
+
+    /// Commits every staged epoch of the checkpoints up to `through` as one transaction
+    /// recorded as the newest of them.
     async fn commit_through(&mut self, through: u64) -> weir_engine::Result<()> {
-        let epochs: Vec<u64> = self.staged.range(..=through).map(|(e, _)| *e).collect();
+        let epochs: Vec<u64> = self
+            .staged
+            .iter()
+            .take_while(|(_, staged)| staged.checkpoint <= through)
+            .map(|(e, _)| *e)
+            .collect();
         let Some(&epoch) = epochs.last() else {
             return Ok(());
         };
         let mut adds = Vec::new();
         for e in &epochs {
-            for json in &self.staged[e] {
+            for json in &self.staged[e].adds {
                 let add: Add = serde_json::from_str(json).map_err(|err| {
                     ConnectorError::Delta(format!("staged file of epoch {e}: {err}"))
                 })?;
                 adds.push(add);
             }
         }
-        // The first completed checkpoint creates the table, rows or not, so a sink that
-        // has written nothing yet (a dead-letter table, say) is still a table to query.
-        let table = match &mut self.table {
-            Some(t) => t,
-            None => self.table.insert(
-                open_or_create(&self.config.table, &self.rows, &self.config.partition_by).await?,
-            ),
-        };
         if !adds.is_empty() {
             let files = adds.len();
+            let app_id = self.config.app_id.clone();
+            let evolve_to = self.config.schema_evolution.then(|| self.rows.clone());
             failpoint::hit("delta_before_commit");
-            let committed = commit_epoch(
-                table,
-                &self.config.app_id,
-                epoch as i64,
-                adds,
-                self.config.schema_evolution.then_some(&self.rows),
-            )
-            .await?;
+            let table = self.table().await?;
+            let committed =
+                commit_epoch(table, &app_id, epoch as i64, adds, evolve_to.as_ref()).await?;
             match committed {
                 Some(version) => {
                     tracing::info!(table = %self.config.table, epoch, version, files, "committed to Delta")
                 }
-                // Expected after a restore; otherwise a sign that another job (or an
-                // earlier run whose checkpoints were deleted) uses the same app id.
-                None => tracing::warn!(
+                // Only after a restore: the epoch was committed before the job stopped.
+                None => tracing::info!(
                     table = %self.config.table,
                     app_id = %self.config.app_id,
                     epoch,
                     files,
-                    "the table already holds this epoch of this app id; its files are not committed again"
+                    "the table already holds this restored epoch; its files are not committed again"
                 ),
             }
             failpoint::hit("delta_after_commit");
@@ -145,13 +207,15 @@ impl Operator for DeltaCommitter {
         barrier: CheckpointBarrier,
         _: &mut Collector,
     ) -> weir_engine::Result<()> {
-        self.staged
-            .insert(barrier.checkpoint_id, std::mem::take(&mut self.pending));
+        self.stage(barrier.checkpoint_id).await?;
         self.last_checkpoint = barrier.checkpoint_id;
         failpoint::hit("delta_files_staged");
         Ok(())
     }
 
+    /// The first completed checkpoint also creates the table, rows or not (the first
+    /// barrier opened it), so a sink that has written nothing yet (a dead-letter table,
+    /// say) is still a table to query.
     async fn on_checkpoint_complete(&mut self, checkpoint_id: u64) -> weir_engine::Result<()> {
         self.commit_through(checkpoint_id).await
     }
@@ -159,9 +223,7 @@ impl Operator for DeltaCommitter {
     /// Files written after the last barrier form one more epoch, committed by the final
     /// checkpoint taken at the end of the input.
     async fn on_end(&mut self, _: &mut Collector) -> weir_engine::Result<()> {
-        self.staged
-            .insert(self.last_checkpoint + 1, std::mem::take(&mut self.pending));
-        Ok(())
+        self.stage(self.last_checkpoint + 1).await
     }
 
     fn state_tables(&self) -> Vec<StateTable> {
@@ -172,7 +234,7 @@ impl Operator for DeltaCommitter {
         let rows: Vec<(u64, &str)> = self
             .staged
             .iter()
-            .flat_map(|(e, adds)| adds.iter().map(move |a| (*e, a.as_str())))
+            .flat_map(|(e, staged)| staged.adds.iter().map(move |a| (*e, a.as_str())))
             .collect();
         let mut chunks = Vec::new();
         if !rows.is_empty() {
@@ -192,7 +254,9 @@ impl Operator for DeltaCommitter {
     }
 
     /// Everything staged in the checkpoint restored from belongs to a completed
-    /// checkpoint: it is committed now, unless the table already holds it.
+    /// checkpoint: it is committed now, unless the table already holds it. New epochs
+    /// start after the table's newest epoch of this app id: restoring an older checkpoint
+    /// or a savepoint never reuses an epoch number the table already holds.
     async fn restore(&mut self, snapshot: OperatorSnapshot) -> weir_engine::Result<()> {
         self.last_checkpoint = snapshot.checkpoint_id.unwrap_or(0);
         for chunk in snapshot.chunks.iter().filter(|c| c.table == STAGED_TABLE) {
@@ -202,11 +266,18 @@ impl Operator for DeltaCommitter {
                 if epochs.is_valid(row) && adds.is_valid(row) {
                     self.staged
                         .entry(epochs.value(row))
-                        .or_default()
+                        .or_insert_with(|| StagedEpoch {
+                            checkpoint: self.last_checkpoint,
+                            adds: Vec::new(),
+                        })
+                        .adds
                         .push(adds.value(row).to_string());
                 }
             }
         }
-        self.commit_through(self.last_checkpoint).await
+        let restored = self.staged.keys().next_back().copied().unwrap_or(0);
+        self.commit_through(self.last_checkpoint).await?;
+        self.start_epochs(restored).await?;
+        Ok(())
     }
 }

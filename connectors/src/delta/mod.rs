@@ -1,6 +1,7 @@
 //! The Delta Lake sink, exactly once: parallel writers stage Parquet files and hand them
 //! over at checkpoint barriers; one committer commits each checkpoint's files in a single
-//! transaction carrying `txn(app_id, checkpoint id)` once the checkpoint is complete.
+//! transaction carrying `txn(app_id, epoch)` once the checkpoint is complete. A run's
+//! epochs continue after the newest epoch of its app id the table holds.
 //!
 //! Crash before the checkpoint completes: its files were never committed (orphans) and
 //! the restored job writes the rows again. Crash after the checkpoint completed, before or

@@ -64,19 +64,30 @@ pub async fn open_or_create(
     let columns: StructType = table_schema(schema).try_into_kernel().map_err(|e| {
         ConnectorError::Delta(format!("the stream's schema as a Delta schema: {e}"))
     })?;
+    // The creation must be version 0 or nothing: a creator that lost the race must not
+    // retry at the next version, or the table would get a second creation commit (and a
+    // second table id, which readers tracking the id refuse).
     let created = table
         .create()
         .with_columns(columns.fields().cloned())
         .with_partition_columns(partition_by.to_vec())
         .with_save_mode(SaveMode::Ignore)
+        .with_commit_properties(CommitProperties::default().with_max_retries(0))
         .await;
     match created {
         Ok(table) => Ok(table),
-        Err(_) => {
-            // Another writer created it first.
+        Err(lost) => {
+            // Another writer created it first; anything else is a real failure.
             let mut table = DeltaTable::try_from_url(url)
                 .await
                 .map_err(delta_error(format!("opening table {uri}")))?;
+            let exists = table
+                .verify_deltatable_existence()
+                .await
+                .map_err(delta_error(format!("looking for table {uri}")))?;
+            if !exists {
+                return Err(delta_error(format!("creating table {uri}"))(lost));
+            }
             table
                 .load()
                 .await

@@ -30,6 +30,9 @@ pub struct CheckpointStore {
     store: Arc<dyn ObjectStore>,
     root: Path,
     location: String,
+    /// The directory of a local location: folders emptied by retention are removed
+    /// there (object stores have no empty folders).
+    local_dir: Option<std::path::PathBuf>,
 }
 
 fn store_error(what: String) -> impl FnOnce(object_store::Error) -> EngineError {
@@ -45,22 +48,37 @@ impl CheckpointStore {
     pub fn open(location: &str) -> Result<Self> {
         let bad =
             |e: String| EngineError::Checkpoint(format!("checkpoint location '{location}': {e}"));
+        let local_dir = if location.starts_with("file://") {
+            let url = url::Url::parse(location).map_err(|e| bad(e.to_string()))?;
+            let dir = url
+                .to_file_path()
+                .map_err(|()| bad("not a local path".into()))?;
+            Some(dir)
+        } else if location.contains("://") {
+            None
+        } else {
+            Some(std::path::PathBuf::from(location))
+        };
         let (store, root): (Arc<dyn ObjectStore>, Path) = if location.starts_with("memory://") {
             (Arc::new(InMemory::new()), Path::default())
-        } else if location.contains("://") {
+        } else if let Some(dir) = &local_dir {
+            std::fs::create_dir_all(dir).map_err(|e| bad(e.to_string()))?;
+            // Deleting a folder's last file removes the folder, so retention leaves no
+            // empty checkpoint folders behind.
+            let local = LocalFileSystem::new_with_prefix(dir)
+                .map_err(|e| bad(e.to_string()))?
+                .with_automatic_cleanup(true);
+            (Arc::new(local), Path::default())
+        } else {
             let url = url::Url::parse(location).map_err(|e| bad(e.to_string()))?;
             let (store, root) = object_store::parse_url(&url).map_err(|e| bad(e.to_string()))?;
             (Arc::from(store), root)
-        } else {
-            std::fs::create_dir_all(location).map_err(|e| bad(e.to_string()))?;
-            let local =
-                LocalFileSystem::new_with_prefix(location).map_err(|e| bad(e.to_string()))?;
-            (Arc::new(local), Path::default())
         };
         Ok(Self {
             store,
             root,
             location: location.to_string(),
+            local_dir,
         })
     }
 
@@ -265,8 +283,11 @@ impl CheckpointStore {
 
     /// Keeps the newest `keep` complete checkpoints. Every older checkpoint loses its
     /// manifest and every file no kept manifest references (incremental checkpoints
-    /// reference files of older ones); checkpoints newer than the newest complete one may be
-    /// in progress and are left alone.
+    /// reference files of older ones), and its folder once nothing in it is referenced;
+    /// checkpoints newer than the newest complete one may be in progress and are left
+    /// alone. So a location holds at most `keep` checkpoints' folders, the folders of
+    /// older ones whose files they share, and those in progress: a checkpoint's cost does
+    /// not grow with the job's age.
     pub async fn retain(&self, keep: usize) -> Result<()> {
         let ids = self.checkpoint_ids().await?;
         let mut complete = Vec::new();
@@ -302,8 +323,10 @@ impl CheckpointStore {
                 .try_collect()
                 .await
                 .map_err(store_error(format!("listing {dir}")))?;
+            let mut still_referenced = false;
             for file in files {
                 if referenced.contains(&self.relative(&file)) {
+                    still_referenced = true;
                     continue;
                 }
                 self.store
@@ -311,8 +334,25 @@ impl CheckpointStore {
                     .await
                     .map_err(store_error(format!("deleting {file}")))?;
             }
+            if !still_referenced {
+                self.remove_empty_folder(&dir).await?;
+            }
         }
         Ok(())
+    }
+
+    /// Removes what is left of checkpoint folder `dir` in a local location: empty
+    /// folders (left by runs before folders were removed with their last file, or by a
+    /// checkpoint that wrote nothing). A folder holding any file is kept.
+    async fn remove_empty_folder(&self, dir: &str) -> Result<()> {
+        let Some(local) = &self.local_dir else {
+            return Ok(());
+        };
+        let folder = local.join(dir);
+        let removed = tokio::task::spawn_blocking(move || remove_empty_tree(&folder))
+            .await
+            .map_err(|e| EngineError::Checkpoint(format!("removing folder {dir}: {e}")))?;
+        removed.map_err(|e| EngineError::Checkpoint(format!("removing folder {dir}: {e}")))
     }
 
     /// A path of this store relative to the location, as manifests write it.
@@ -341,6 +381,27 @@ impl CheckpointStore {
     /// Where this store is, as it was given.
     pub fn location(&self) -> &str {
         &self.location
+    }
+}
+
+/// Removes `folder` and the folders under it if none of them holds a file; a missing
+/// folder is fine.
+fn remove_empty_tree(folder: &std::path::Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            remove_empty_tree(&entry.path())?;
+        }
+    }
+    match std::fs::remove_dir(folder) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -14,14 +14,34 @@ pub struct NodeMetrics {
     rows_in: AtomicU64,
     rows_out: AtomicU64,
     rows_unconsumed: AtomicU64,
+    /// Rows emitted per output port (connected or not), in the order the plan declared
+    /// the ports: the main output first, then side outputs (`dead_letters`, `late`, ...).
+    port_rows: Vec<(String, AtomicU64)>,
 }
 
 impl NodeMetrics {
-    pub(crate) fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str, ports: &[String]) -> Self {
         Self {
             name: name.to_string(),
+            port_rows: ports
+                .iter()
+                .map(|p| (p.clone(), AtomicU64::new(0)))
+                .collect(),
             ..Default::default()
         }
+    }
+    pub(crate) fn add_port(&self, port: usize, rows: usize) {
+        if let Some((_, count)) = self.port_rows.get(port) {
+            count.fetch_add(rows as u64, Ordering::Relaxed);
+        }
+    }
+    /// Rows emitted on output port `port` (e.g. `dead_letters`, `late`), whether anything
+    /// reads it or not; 0 for a port the node does not have.
+    pub fn port_rows(&self, port: &str) -> u64 {
+        self.port_rows
+            .iter()
+            .find(|(name, _)| name == port)
+            .map_or(0, |(_, count)| count.load(Ordering::Relaxed))
     }
     pub(crate) fn add_in(&self, rows: usize) {
         self.rows_in.fetch_add(rows as u64, Ordering::Relaxed);

@@ -207,7 +207,10 @@ impl JobGraph {
         let node_metrics: Vec<Arc<NodeMetrics>> = self
             .nodes
             .iter()
-            .map(|n| Arc::new(NodeMetrics::new(&n.name)))
+            .map(|n| {
+                let ports: Vec<String> = n.ports.iter().map(|p| p.name.clone()).collect();
+                Arc::new(NodeMetrics::new(&n.name, &ports))
+            })
             .collect();
         let mut inputs: Vec<Vec<Vec<InputChannel>>> = self
             .nodes

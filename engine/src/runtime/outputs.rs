@@ -42,6 +42,7 @@ impl Outputs {
         let batches: Vec<_> = out.drain().collect();
         for (port, batch) in batches {
             let rows = batch.num_rows();
+            self.metrics.add_port(port, rows);
             let routers = &mut self.ports[port];
             if routers.is_empty() {
                 self.metrics.add_unconsumed(rows);

@@ -214,6 +214,11 @@ async fn incremental_checkpoints_reference_unchanged_chunks_and_retention_keeps_
     expected.dedup();
     assert_eq!(left, expected);
     assert!(left.contains(&shared));
+    // Checkpoint 2's folder went with its files; checkpoint 1's holds the shared chunk.
+    assert_eq!(
+        folders(dir.path()),
+        [1, 3, 4, 5].map(|id| format!("chk-{id:010}"))
+    );
 
     // Restoring the newest reads the shared chunk from checkpoint 1's folder.
     let restored = store.latest().await.unwrap().unwrap();
@@ -240,4 +245,42 @@ fn walk(root: &std::path::Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// The top-level folders of a checkpoint location, sorted.
+fn folders(root: &std::path::Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Retention removes the folders of the checkpoints it drops, and the empty folders that
+/// runs before it left behind, so a long-running job's location stays as small as
+/// `retained` says and a checkpoint does not list thousands of folders.
+#[tokio::test]
+async fn retention_removes_old_folders_so_a_location_does_not_grow() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2,000 empty folders, as earlier versions left them (an hour at 1 s checkpoints).
+    for id in 1..=2_000u64 {
+        std::fs::create_dir_all(dir.path().join(format!("chk-{id:010}/w/0"))).unwrap();
+    }
+    let store = CheckpointStore::open(dir.path().to_str().unwrap()).unwrap();
+    for id in 2_001..=2_050u64 {
+        checkpoint(&store, id, &[id as i64, 1], true).await;
+        store.retain(3).await.unwrap();
+        assert!(folders(dir.path()).len() <= 3, "{:?}", folders(dir.path()));
+    }
+    // One without a manifest (in progress) is newer than the newest complete one: kept.
+    checkpoint(&store, 2_051, &[1], false).await;
+    store.retain(3).await.unwrap();
+    assert_eq!(
+        folders(dir.path()),
+        [2_048, 2_049, 2_050, 2_051].map(|id| format!("chk-{id:010}"))
+    );
+    let restored = store.latest().await.unwrap().unwrap();
+    assert_eq!(restored.manifest.checkpoint_id, 2_050);
+    assert_eq!(values(&restored.state["w"]), vec![2_050, 1]);
 }

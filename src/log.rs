@@ -1,0 +1,104 @@
+//! Logging to stderr: colour only on a terminal, and a warning repeated from one place in
+//! the code (say, once per source of a job with thousands) shown a few times, then counted
+//! and summed up in one line when the command ends.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+use std::sync::{Arc, Mutex};
+
+use tracing::callsite::Identifier;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Metadata};
+use tracing_subscriber::layer::{Context, Filter, SubscriberExt as _};
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+/// Warnings and errors, except rdkafka's client error callback, which repeats every
+/// connection failure many times a millisecond (librdkafka's own log line says it once),
+/// and deltalake's note for every file that binary columns get no statistics.
+const DEFAULT_LOG_FILTER: &str = "warn,rdkafka::client=off,deltalake_core::writer::stats=error";
+
+/// How many times one warning (one place in the code) is shown before it is only counted.
+const SHOWN_REPEATS: u64 = 3;
+
+/// Installs the stderr logger (`RUST_LOG` overrides the default filter). The returned
+/// handle reports the warnings it held back.
+pub fn init() -> RepeatedWarnings {
+    let repeated = RepeatedWarnings::default();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| DEFAULT_LOG_FILTER.into());
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(filter)
+        .with_filter(repeated.clone());
+    tracing_subscriber::registry().with(stderr).init();
+    repeated
+}
+
+/// Counts of warnings by the place in the code that logs them.
+#[derive(Clone, Default)]
+pub struct RepeatedWarnings {
+    seen: Arc<Mutex<HashMap<Identifier, Repeats>>>,
+}
+
+struct Repeats {
+    count: u64,
+    /// The first occurrence's message.
+    message: String,
+}
+
+impl RepeatedWarnings {
+    /// One line per warning that was held back: its first message and how many more
+    /// times it was logged, sorted by message.
+    pub fn report(&self) -> Vec<String> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lines: Vec<String> = seen
+            .values()
+            .filter(|r| r.count > SHOWN_REPEATS)
+            .map(|r| {
+                format!(
+                    "the warning \"{}\" repeated {} more times (not shown)",
+                    r.message,
+                    r.count - SHOWN_REPEATS
+                )
+            })
+            .collect();
+        lines.sort();
+        lines
+    }
+}
+
+impl<S> Filter<S> for RepeatedWarnings {
+    fn enabled(&self, _: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        true
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, _: &Context<'_, S>) -> bool {
+        if *event.metadata().level() != Level::WARN {
+            return true;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let repeats = seen.entry(event.metadata().callsite()).or_insert_with(|| {
+            let mut message = MessageText(String::new());
+            event.record(&mut message);
+            Repeats {
+                count: 0,
+                message: message.0,
+            }
+        });
+        repeats.count += 1;
+        repeats.count <= SHOWN_REPEATS
+    }
+}
+
+/// An event's `message` field as text.
+struct MessageText(String);
+
+impl Visit for MessageText {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        }
+    }
+}
