@@ -204,9 +204,10 @@ impl LineBuffer {
     fn refuse(&mut self, mut overlong: Overlong, last: Range<usize>, taken: &mut Taken) {
         self.line = overlong.line;
         overlong.keep(&self.buf[last.clone()]);
-        let ends_in_cr = match last.end.checked_sub(1) {
-            Some(i) if i >= last.start => self.buf[i] == b'\r',
-            _ => overlong.ends_in_cr,
+        let ends_in_cr = if last.is_empty() {
+            overlong.ends_in_cr
+        } else {
+            self.buf[last.end - 1] == b'\r'
         };
         let len = overlong.len + last.len() as u64 - u64::from(ends_in_cr);
         if overlong.line > self.header_lines {
