@@ -1,7 +1,7 @@
 //! The file source end to end, on files in temporary directories: bounded reads of line
 //! files and Parquet with exact rows and dead letters, followed files that grow, rotate
 //! and get truncated through kills and restores, and positions re-split at another
-//! parallelism.
+//! parallelism, and the line splitter against a reference.
 
 #[path = "../../tests/support/committing_sink.rs"]
 mod committing_sink;
@@ -12,4 +12,5 @@ mod files {
     pub mod follow;
     pub mod parquet;
     pub mod positions;
+    pub mod splitter;
 }

@@ -10,8 +10,10 @@ pub const KEEP_BYTES: usize = 64 * 1024;
 ///
 /// Invariants: `buf` holds the file's bytes from offset `start`; `buf[..consumed]` was
 /// handed out; `line` lines were handed out (or skipped) before offset
-/// [`LineBuffer::position`]. While an over-long line is being skipped, its bytes are
-/// dropped as they arrive and the position stays at its start until its newline is found.
+/// [`LineBuffer::position`]. Bytes leave `buf` only in [`LineBuffer::lend`], so the ranges
+/// of a [`Taken`] stay valid until the next read. While an over-long line is being
+/// skipped, its bytes count as consumed as they arrive (the next read drops them) and the
+/// position stays at its start until its newline is found.
 #[derive(Debug)]
 pub struct LineBuffer {
     buf: Vec<u8>,
@@ -28,8 +30,22 @@ pub struct LineBuffer {
 struct Overlong {
     start: u64,
     line: u64,
+    /// Its first bytes, up to [`KEEP_BYTES`].
     head: Vec<u8>,
+    /// Bytes skipped so far.
     len: u64,
+    /// Whether the last byte skipped is a CR (not part of the line if its newline follows,
+    /// or if the file ends there).
+    ends_in_cr: bool,
+}
+
+impl Overlong {
+    /// Adds the start of `bytes`, the next ones of the line, to its head, up to
+    /// [`KEEP_BYTES`] in all.
+    fn keep(&mut self, bytes: &[u8]) {
+        let room = KEEP_BYTES.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
 }
 
 /// Lines taken out of the buffer together: records to decode and refused lines.
@@ -118,7 +134,7 @@ impl LineBuffer {
                 self.consumed += n + 1;
                 progressed = true;
                 match self.overlong.take() {
-                    Some(o) => self.refuse(o, n as u64, &mut taken),
+                    Some(o) => self.refuse(o, from..from + n, &mut taken),
                     None => self.complete(from, from + n, &mut taken),
                 }
                 continue;
@@ -130,21 +146,23 @@ impl LineBuffer {
                 self.overlong = Some(Overlong {
                     start: self.start + self.consumed as u64,
                     line: self.line + 1,
-                    head: rest[..partial.min(KEEP_BYTES)].to_vec(),
+                    head: Vec::new(),
                     len: 0,
+                    ends_in_cr: false,
                 });
             }
             if let Some(o) = &mut self.overlong {
                 if partial > 0 {
+                    o.keep(rest);
                     o.len += partial as u64;
-                    self.start += self.buf.len() as u64;
-                    self.buf.clear();
-                    self.consumed = 0;
+                    o.ends_in_cr = rest[partial - 1] == b'\r';
+                    self.consumed = self.buf.len();
                     progressed = true;
                 }
                 if at_end {
                     let o = self.overlong.take().expect("checked");
-                    self.refuse(o, 0, &mut taken);
+                    let end = self.buf.len();
+                    self.refuse(o, end..end, &mut taken);
                     progressed = true;
                 }
             } else if at_end && partial > 0 {
@@ -181,14 +199,24 @@ impl LineBuffer {
         taken.lines.push(self.line);
     }
 
-    /// The end of an over-long line, `more` bytes after those already skipped.
-    fn refuse(&mut self, overlong: Overlong, more: u64, taken: &mut Taken) {
+    /// The end of an over-long line: its last bytes, after those already skipped, are
+    /// `buf[last]` (its `\n` excluded).
+    fn refuse(&mut self, mut overlong: Overlong, last: Range<usize>, taken: &mut Taken) {
         self.line = overlong.line;
+        overlong.keep(&self.buf[last.clone()]);
+        let ends_in_cr = if last.is_empty() {
+            overlong.ends_in_cr
+        } else {
+            self.buf[last.end - 1] == b'\r'
+        };
+        let len = overlong.len + last.len() as u64 - u64::from(ends_in_cr);
         if overlong.line > self.header_lines {
+            let mut head = overlong.head;
+            head.truncate(usize::try_from(len).unwrap_or(usize::MAX));
             taken.refused.push(Refused {
                 line: overlong.line,
-                head: overlong.head,
-                len: overlong.len + more,
+                head,
+                len,
             });
         }
     }
@@ -254,7 +282,7 @@ mod tests {
                 (5, "fine".to_string())
             ]
         );
-        assert_eq!(refused, [(2, 25, 25), (4, 26, 12), (6, 25, 25)]);
+        assert_eq!(refused, [(2, 25, 25), (4, 26, 26), (6, 25, 25)]);
         assert_eq!(position, (3 + 26 + 6 + 27 + 5 + 25, 6));
 
         // While a line is skipped, the position stays at its start.

@@ -99,10 +99,11 @@ fn article_type(data_type: &DataType) -> &'static str {
 /// How much of a value a reason quotes.
 const SHOWN_CHARS: usize = 80;
 
-/// `text` quoted for a reason, cut after [`SHOWN_CHARS`] characters.
+/// `text` quoted for a reason; one longer than [`SHOWN_CHARS`] characters is cut there and
+/// followed by its length: `'abc…' (N bytes)`.
 pub fn shown(text: &str) -> String {
     match text.char_indices().nth(SHOWN_CHARS) {
-        Some((cut, _)) => format!("'{}…'", &text[..cut]),
+        Some((cut, _)) => format!("'{}…' ({} bytes)", &text[..cut], text.len()),
         None => format!("'{text}'"),
     }
 }

@@ -1,6 +1,7 @@
 //! Dead letters: records a source could not decode, kept with where they came from and
 //! why, instead of stopping the job or disappearing.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{BinaryBuilder, StringBuilder, TimestampMillisecondArray};
@@ -11,6 +12,10 @@ use crate::error::Result;
 
 /// How much of a refused record is kept in its dead letter.
 pub const KEEP_BYTES: usize = 64 * 1024;
+
+/// The longest reason kept, in characters. A decoder quotes at most a short part of a bad
+/// value; this bounds reasons whose parser quotes more (a whole nested JSON value).
+pub const REASON_CHARS: usize = 300;
 
 /// `raw: Binary, origin: Utf8, reason: Utf8, time: Timestamp(ms, UTC)`: the record's bytes
 /// (cut to the configured maximum), where it came from (`topic/partition/offset` or
@@ -38,11 +43,12 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    /// Adds one refused record; `raw` is kept up to `keep_bytes`.
+    /// Adds one refused record; `raw` is kept up to `keep_bytes`, `reason` up to
+    /// [`REASON_CHARS`] characters (see [`cut`]).
     pub fn push(&mut self, raw: &[u8], keep_bytes: usize, origin: &str, reason: &str) {
         self.raw.append_value(&raw[..raw.len().min(keep_bytes)]);
         self.origin.append_value(origin);
-        self.reason.append_value(reason);
+        self.reason.append_value(cut(reason, REASON_CHARS));
         self.rows += 1;
     }
 
@@ -75,5 +81,26 @@ impl DeadLetters {
             ],
         )?;
         Ok(Some(batch))
+    }
+}
+
+/// `text` if it has at most `chars` characters, else its first `chars` characters followed
+/// by `… (N bytes)`, N being the length of the whole text.
+pub fn cut(text: &str, chars: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => Cow::Owned(format!("{}… ({} bytes)", &text[..at], text.len())),
+        None => Cow::Borrowed(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_reasons_are_cut_at_a_character() {
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("abcd", 3), "abc… (4 bytes)");
+        assert_eq!(cut("ééé", 2), "éé… (6 bytes)");
     }
 }

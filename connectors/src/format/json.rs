@@ -2,15 +2,24 @@
 //!
 //! The records of a read are decoded together; only if that fails, or yields another
 //! number of rows than records (a record holding two values, or a truncated one that
-//! merges with the next), are they decoded one by one to find the bad ones.
+//! merges with the next), are they decoded one by one to find the bad ones. Every record
+//! is scanned for its nesting first: one nesting deeper than
+//! [`MAX_DEPTH`](super::json_depth::MAX_DEPTH) is refused unparsed, and records are only
+//! decoded together when each is balanced, so no input nests deeper in the parser.
+//! Required (non-nullable) fields are decoded as nullable and checked afterwards, so a
+//! record without one is refused naming the field.
 
+use std::sync::Arc;
+
+use arrow::array::Array;
 use arrow::compute::concat_batches;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::json::reader::{Decoder as ArrowDecoder, ReaderBuilder};
 use arrow::record_batch::RecordBatch;
 
 use super::dead_letter::{DeadLetters, KEEP_BYTES};
+use super::json_depth::{nesting, too_deep, Nesting};
 use super::text::too_long;
 use super::{Decoded, Decoder};
 use crate::error::Result;
@@ -18,33 +27,70 @@ use crate::error::Result;
 /// Decodes JSON objects into rows of `schema`.
 pub struct JsonDecoder {
     schema: SchemaRef,
+    /// `schema` with every field nullable, for Arrow's decoder; rows are checked for
+    /// nulls in required fields before they take `schema`.
+    lenient: SchemaRef,
     max_record_bytes: usize,
 }
 
 impl JsonDecoder {
     pub fn new(schema: SchemaRef, max_record_bytes: usize) -> Self {
+        let lenient = Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        );
         Self {
             schema,
+            lenient: Arc::new(lenient),
             max_record_bytes,
         }
     }
 
     fn arrow_decoder(&self, rows: usize) -> Result<ArrowDecoder> {
-        Ok(ReaderBuilder::new(self.schema.clone())
+        Ok(ReaderBuilder::new(self.lenient.clone())
             .with_batch_size(rows.max(1))
             .build_decoder()?)
     }
 
-    /// All records at once; `None` if any of them is not exactly one valid value.
+    /// The first required field that is null in some row of `batch` (of `lenient`).
+    fn missing_required(&self, batch: &RecordBatch) -> Option<&str> {
+        self.schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .find(|(field, column)| !field.is_nullable() && column.null_count() > 0)
+            .map(|(field, _)| field.name().as_str())
+    }
+
+    /// `batch` (of `lenient`) with `schema`, once no required field is null in it.
+    fn strict(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        Ok(RecordBatch::try_new(
+            self.schema.clone(),
+            batch.columns().to_vec(),
+        )?)
+    }
+
+    /// All records at once; `None` if any of them is not exactly one valid, balanced
+    /// value with every required field.
     fn decode_together(&self, records: &[&[u8]]) -> Result<Option<RecordBatch>> {
         let mut decoder = self.arrow_decoder(records.len())?;
         for record in records {
-            if record.len() > self.max_record_bytes || !feed(&mut decoder, record) {
+            if record.len() > self.max_record_bytes
+                || nesting(record) != Nesting::Balanced
+                || !feed(&mut decoder, record)
+            {
                 return Ok(None);
             }
         }
         match decoder.flush() {
-            Ok(Some(batch)) if batch.num_rows() == records.len() => Ok(Some(batch)),
+            Ok(Some(batch))
+                if batch.num_rows() == records.len() && self.missing_required(&batch).is_none() =>
+            {
+                Ok(Some(self.strict(batch)?))
+            }
             Ok(None) if records.is_empty() => Ok(Some(RecordBatch::new_empty(self.schema.clone()))),
             _ => Ok(None),
         }
@@ -61,13 +107,19 @@ impl JsonDecoder {
         if let Err(e) = std::str::from_utf8(record) {
             return Ok(Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())));
         }
+        if let Nesting::TooDeep(at) = nesting(record) {
+            return Ok(Err(too_deep(at)));
+        }
         let mut decoder = self.arrow_decoder(2)?;
         if let Err(e) = decoder.decode(record) {
             return Ok(Err(invalid(e)));
         }
         Ok(match decoder.flush() {
             Err(e) => Err(invalid(e)),
-            Ok(Some(batch)) if batch.num_rows() == 1 => Ok(batch),
+            Ok(Some(batch)) if batch.num_rows() == 1 => match self.missing_required(&batch) {
+                Some(name) => Err(format!("required field '{name}' is missing or null")),
+                None => Ok(self.strict(batch)?),
+            },
             Ok(None) => Err("empty record".into()),
             Ok(Some(batch)) => Err(format!(
                 "the record holds {} JSON values, expected one",
@@ -217,11 +269,7 @@ mod tests {
             "invalid JSON: Truncated record whilst reading value"
         );
         assert_eq!(reasons[1], "empty record");
-        assert!(
-            reasons[2].starts_with("invalid JSON: ") && reasons[2].contains("latency_ms"),
-            "{}",
-            reasons[2]
-        );
+        assert_eq!(reasons[2], "required field 'latency_ms' is missing or null");
         assert_eq!(reasons[3], "invalid UTF-8 at byte 0");
         assert_eq!(reasons[4], "the record holds 2 JSON values, expected one");
         assert_eq!(

@@ -13,6 +13,7 @@ pub mod csv;
 pub mod csv_encode;
 pub mod dead_letter;
 pub mod json;
+pub mod json_depth;
 pub mod json_encode;
 pub mod json_infer;
 pub mod lines;

@@ -7,6 +7,11 @@
 //! one if that puts it more than a day in the future, for December lines read in
 //! January). An RFC 3339 timestamp in its place is accepted too. A missing timestamp,
 //! hostname or tag leaves those columns null and the text is the message.
+//!
+//! Syslog daemons write RFC 3164 lines to files (`/var/log/syslog`, `auth.log`,
+//! `messages`) without the `<PRI>`: such a line must start with its timestamp, and its
+//! `priority`, `facility` and `severity` are null. Runs of spaces between the header
+//! fields and before the message (`Jun  4`, `sudo:    alice : ...`) count as one.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -69,14 +74,15 @@ impl<'de> Deserialize<'de> for SyslogRfc {
     }
 }
 
-/// `priority, facility, severity` (not null), `timestamp` (ms, UTC), `hostname, app_name,
-/// proc_id, msg_id, structured_data, message` (strings); all but the first three nullable.
+/// `priority, facility, severity` (int32, null for a line without `<PRI>`), `timestamp`
+/// (ms, UTC), `hostname, app_name, proc_id, msg_id, structured_data, message` (strings);
+/// all nullable.
 pub fn syslog_schema() -> SchemaRef {
     let text = |name| Field::new(name, DataType::Utf8, true);
     Arc::new(Schema::new(vec![
-        Field::new("priority", DataType::Int32, false),
-        Field::new("facility", DataType::Int32, false),
-        Field::new("severity", DataType::Int32, false),
+        Field::new("priority", DataType::Int32, true),
+        Field::new("facility", DataType::Int32, true),
+        Field::new("severity", DataType::Int32, true),
         Field::new(
             "timestamp",
             DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
@@ -120,25 +126,29 @@ impl TextParser for SyslogDecoder {
 
     fn parse<'a>(&mut self, text: &'a str, row: &mut Vec<Value<'a>>) -> Result<(), String> {
         let (priority, rest) = pri(text)?;
-        row.extend([
-            Value::Int32(priority),
-            Value::Int32(priority / 8),
-            Value::Int32(priority % 8),
-        ]);
-        match self.config.rfc {
-            SyslogRfc::Rfc5424 => rfc5424(rest, row),
-            SyslogRfc::Rfc3164 => rfc3164(rest, self.config.year, row),
-            SyslogRfc::Auto if rest.starts_with("1 ") => rfc5424(rest, row),
-            SyslogRfc::Auto => rfc3164(rest, self.config.year, row),
+        row.extend(match priority {
+            Some(p) => [Value::Int32(p), Value::Int32(p / 8), Value::Int32(p % 8)],
+            None => [Value::Null, Value::Null, Value::Null],
+        });
+        let year = self.config.year;
+        match (self.config.rfc, priority) {
+            (SyslogRfc::Rfc5424, None) => {
+                Err("no <PRI> at the start of the line (RFC 5424 requires one)".into())
+            }
+            (SyslogRfc::Rfc5424, Some(_)) => rfc5424(rest, row),
+            (SyslogRfc::Auto, Some(_)) if rest.starts_with("1 ") => rfc5424(rest, row),
+            (_, Some(_)) => rfc3164(rest, year, row),
+            (_, None) => rfc3164_file_line(rest, year, row),
         }
     }
 }
 
-/// `<PRI>` at the start: its value (0 to 191) and the text after it.
-fn pri(text: &str) -> Result<(i32, &str), String> {
-    let rest = text
-        .strip_prefix('<')
-        .ok_or("no <PRI> at the start of the line")?;
+/// `<PRI>` at the start, if the line starts with `<`: its value (0 to 191) and the text
+/// after it.
+fn pri(text: &str) -> Result<(Option<i32>, &str), String> {
+    let Some(rest) = text.strip_prefix('<') else {
+        return Ok((None, text));
+    };
     let close = rest
         .bytes()
         .take(4)
@@ -147,7 +157,7 @@ fn pri(text: &str) -> Result<(i32, &str), String> {
     let digits = &rest[..close];
     match digits.parse::<i32>() {
         Ok(p) if (0..=191).contains(&p) && digits.bytes().all(|b| b.is_ascii_digit()) => {
-            Ok((p, &rest[close + 1..]))
+            Ok((Some(p), &rest[close + 1..]))
         }
         _ => Err(format!("PRI '{digits}' is not a number from 0 to 191")),
     }
@@ -242,38 +252,73 @@ fn structured_data(rest: &str) -> Result<(Option<&str>, &str), String> {
     Ok((Some(&rest[..i]), &rest[i..]))
 }
 
+/// An RFC 3164 line as written to a file, without `<PRI>`: it must start with a
+/// timestamp.
+fn rfc3164_file_line<'a>(
+    line: &'a str,
+    year: Option<i32>,
+    row: &mut Vec<Value<'a>>,
+) -> Result<(), String> {
+    match timestamp3164(line, year)? {
+        Some(stamped) => after_timestamp(stamped, row),
+        None => Err(
+            "no <PRI> and no TIMESTAMP ('Mmm dd hh:mm:ss' or RFC 3339) at the start of the line"
+                .into(),
+        ),
+    }
+}
+
 /// An RFC 3164 line after its `<PRI>`.
 fn rfc3164<'a>(rest: &'a str, year: Option<i32>, row: &mut Vec<Value<'a>>) -> Result<(), String> {
     if rest.trim_ascii().is_empty() {
         return Err("nothing after <PRI> (truncated line?)".into());
     }
-    let (timestamp, hostname, content) = match timestamp3164(rest, year)? {
-        Some((millis, after)) => {
-            let after = after
-                .strip_prefix(' ')
-                .filter(|a| !a.is_empty())
-                .ok_or("nothing after TIMESTAMP (truncated line?)")?;
-            match after.split_once(' ') {
-                Some((host, _)) if host.ends_with(':') || host.contains('[') => {
-                    (Value::Millis(millis), None, after)
-                }
-                Some((host, content)) => (Value::Millis(millis), Some(host), content),
-                None => return Err("nothing after HOSTNAME (truncated line?)".into()),
-            }
+    match timestamp3164(rest, year)? {
+        Some(stamped) => after_timestamp(stamped, row),
+        None => {
+            row.extend([Value::Null, Value::Null]);
+            content(rest, row);
+            Ok(())
         }
-        None => (Value::Null, None, rest),
-    };
+    }
+}
+
+/// The rest of an RFC 3164 line after its timestamp (`millis`): `HOSTNAME TAG[PID]: MSG`,
+/// the hostname left out when the first word is the tag.
+fn after_timestamp<'a>(
+    (millis, after): (i64, &'a str),
+    row: &mut Vec<Value<'a>>,
+) -> Result<(), String> {
+    let after = after
+        .strip_prefix(' ')
+        .map(|a| a.trim_start_matches(' '))
+        .filter(|a| !a.is_empty())
+        .ok_or("nothing after TIMESTAMP (truncated line?)")?;
+    row.push(Value::Millis(millis));
+    match after.split_once(' ') {
+        Some((host, _)) if host.ends_with(':') || host.contains('[') => {
+            row.push(Value::Null);
+            content(after, row);
+        }
+        Some((host, rest)) => {
+            row.push(text(Some(host)));
+            content(rest.trim_start_matches(' '), row);
+        }
+        None => return Err("nothing after HOSTNAME (truncated line?)".into()),
+    }
+    Ok(())
+}
+
+/// The columns from `app_name` on of an RFC 3164 line's content (`TAG[PID]: MSG`).
+fn content<'a>(content: &'a str, row: &mut Vec<Value<'a>>) {
     let (app_name, proc_id, message) = tag(content);
     row.extend([
-        timestamp,
-        text(hostname),
         text(app_name),
         text(proc_id),
         Value::Null,
         Value::Null,
         Value::Text(Cow::Borrowed(message)),
     ]);
-    Ok(())
 }
 
 /// The timestamp at the start of an RFC 3164 line, if there is one, and the text after it.
@@ -330,21 +375,21 @@ fn timestamp3164(rest: &str, year: Option<i32>) -> Result<Option<(i64, &str)>, S
     Ok(Some((millis, &rest[15..])))
 }
 
-/// `TAG[PID]: MSG` or `TAG: MSG` into app name, process id and message; text without a
-/// tag is all message.
+/// `TAG[PID]: MSG` or `TAG: MSG` into app name, process id and message (without the
+/// spaces before it); text without a tag is all message.
 fn tag(content: &str) -> (Option<&str>, Option<&str>, &str) {
     let end = content.find([':', '[', ' ']).unwrap_or(content.len());
     let (name, after) = content.split_at(end);
     if !name.is_empty() {
         if let Some(m) = after.strip_prefix(':') {
-            return (Some(name), None, m.strip_prefix(' ').unwrap_or(m));
+            return (Some(name), None, m.trim_start_matches(' '));
         }
         if let Some((pid, m)) = after
             .strip_prefix('[')
             .and_then(|a| a.split_once(']'))
             .and_then(|(pid, a)| Some((pid, a.strip_prefix(':')?)))
         {
-            return (Some(name), Some(pid), m.strip_prefix(' ').unwrap_or(m));
+            return (Some(name), Some(pid), m.trim_start_matches(' '));
         }
     }
     (None, None, content)

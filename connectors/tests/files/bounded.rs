@@ -148,3 +148,27 @@ async fn the_decode_error_policy_drops_or_fails() {
         "{error}"
     );
 }
+
+/// A line longer than both the maximum (1 MiB by default) and a read (4 MiB) after a good
+/// line in the same read: a dead letter keeping its first 64 KiB, the lines around it rows;
+/// also when it is the last line and has no newline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_line_after_a_good_one_is_a_dead_letter() {
+    let long = "x".repeat(5 * 1024 * 1024);
+    for (tail, expected) in [(line(3), vec![1, 3]), (String::new(), vec![1])] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.jsonl");
+        let newline = if tail.is_empty() { "" } else { "\n" };
+        append(&path, &format!("{}{long}{newline}{tail}", line(1)));
+        let (batches, letters) = run_bounded(config(dir.path()), 1).await.unwrap();
+        assert_eq!(seqs(&batches), expected);
+        assert_eq!(letters.len(), 1);
+        let (origin, reason, raw) = &letters[0];
+        assert_eq!(origin, &format!("{}:2", path.display()));
+        assert_eq!(
+            reason,
+            "line of 5242880 bytes is longer than the maximum of 1048576 bytes"
+        );
+        assert_eq!(raw, &vec![b'x'; 64 * 1024]);
+    }
+}

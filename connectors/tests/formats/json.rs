@@ -99,3 +99,91 @@ fn only_json_and_csv_encode() {
         "invalid format configuration: the syslog format can only decode"
     );
 }
+
+/// `{status: int64 (required), service: string}`.
+fn service_format() -> FormatConfig {
+    format(
+        "type: json\ncolumns: [{name: status, type: int64, nullable: false}, {name: service, type: string}]",
+    )
+}
+
+/// Nesting 100,000 deep, as a column's value or as the whole record, or spread over the
+/// records of one read (each unclosed), is refused before it is parsed, so it cannot
+/// overflow the stack; the row after it decodes.
+#[test]
+fn deep_nesting_is_refused_unparsed() {
+    let deep = 100_000;
+    let in_value = format!(
+        r#"{{"status":1,"service":{}{}}}"#,
+        "[".repeat(deep),
+        "]".repeat(deep)
+    );
+    let whole = format!("{}{}", "[".repeat(deep), "]".repeat(deep));
+    let objects = r#"{"a":"#.repeat(deep);
+    let unclosed = "[".repeat(127);
+    let mut records: Vec<&[u8]> = vec![in_value.as_bytes(), whole.as_bytes(), objects.as_bytes()];
+    records.extend(std::iter::repeat_n(unclosed.as_bytes(), 1000));
+    records.push(br#"{"status":200,"service":"api"}"#);
+    let run = decode(&service_format(), 1 << 20, &records);
+    assert_eq!(run.kept, Some(vec![1003]));
+    assert_eq!(
+        run.reasons()[..3],
+        [
+            "nested deeper than 128 levels at byte 149",
+            "nested deeper than 128 levels at byte 128",
+            "nested deeper than 128 levels at byte 640",
+        ]
+    );
+    assert!(run.reasons()[3..]
+        .iter()
+        .all(|r| *r == "invalid JSON: Truncated record whilst reading list"));
+    assert_eq!(run.raw[0], in_value.as_bytes()[..64 * 1024]);
+}
+
+/// A record without a required field names it; one with it null too.
+#[test]
+fn a_missing_required_field_is_named() {
+    let run = decode(
+        &service_format(),
+        1024,
+        &[
+            br#"{"service":"api"}"#,
+            br#"{"status":null,"service":"api"}"#,
+            br#"{"status":500}"#,
+        ],
+    );
+    assert_eq!(
+        run.reasons(),
+        [
+            "required field 'status' is missing or null",
+            "required field 'status' is missing or null",
+        ]
+    );
+    assert_eq!(run.kept, Some(vec![2]));
+    assert_eq!(
+        run.table(),
+        "+--------+---------+\n\
+         | status | service |\n\
+         +--------+---------+\n\
+         | 500    |         |\n\
+         +--------+---------+"
+    );
+}
+
+/// A 120 KB value of the wrong type: the reason names the field and quotes the start of
+/// the value, cut to 300 characters in all; `raw` keeps the record.
+#[test]
+fn reasons_quote_a_bounded_part_of_the_value() {
+    let value = "9".repeat(120_000);
+    let record = format!(r#"{{"status":200,"service":[{value}]}}"#);
+    let run = decode(&service_format(), 1 << 20, &[record.as_bytes()]);
+    let reason = run.reasons()[0];
+    let prefix = "invalid JSON: whilst decoding field 'service': expected string got [999";
+    assert!(reason.starts_with(prefix), "{reason}");
+    assert!(reason.ends_with("… (120069 bytes)"), "{reason}");
+    assert_eq!(
+        reason.chars().count(),
+        300 + "… (120069 bytes)".chars().count()
+    );
+    assert_eq!(run.raw[0], record.as_bytes()[..64 * 1024]);
+}
