@@ -76,7 +76,7 @@ impl SqlError {
 /// `1 GiB`, `64 MiB`, `512 KiB` for whole multiples of 1024, else `N bytes`.
 pub fn bytes_text(bytes: usize) -> String {
     for (unit, size) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{} {unit}", bytes / size);
         }
     }

@@ -1,6 +1,8 @@
 //! Writing a statement's result in one of `--format`'s formats as its batches come: each
 //! batch is written when it arrives, so what a [`Printer`] holds is bounded by a batch (by
 //! the first rows for the table format, by a row group for Parquet), not by the result.
+//! Nothing is written before the first rows or the end (the CSV header comes with the
+//! first rows), so a statement cancelled or failing before its first rows writes nothing.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -23,9 +25,14 @@ pub enum Printer {
     /// A result without columns (`SET`): nothing to write.
     Nothing(Out),
     Table(TableWriter),
-    Csv(arrow::csv::Writer<Out>),
+    /// CSV, whose writer writes the header with the first batch; `header` is the empty
+    /// batch written at the end if no other was.
+    Csv {
+        writer: Box<arrow::csv::Writer<Out>>,
+        header: Option<RecordBatch>,
+    },
     Json(arrow::json::Writer<Out, LineDelimited>),
-    Parquet(ArrowWriter<Out>),
+    Parquet(Box<ArrowWriter<Out>>),
 }
 
 impl Printer {
@@ -35,20 +42,22 @@ impl Printer {
         Ok(match format {
             _ if schema.fields().is_empty() && format != Format::Parquet => Printer::Nothing(out),
             Format::Table => Printer::Table(TableWriter::new(out, schema, table_rows)),
-            Format::Csv => {
-                let mut writer = arrow::csv::WriterBuilder::new()
-                    .with_header(true)
-                    .build(out);
-                // The header now, so an empty result still names its columns.
-                writer.write(&flatten_nested(&RecordBatch::new_empty(schema.clone()))?)?;
-                Printer::Csv(writer)
-            }
+            Format::Csv => Printer::Csv {
+                writer: Box::new(
+                    arrow::csv::WriterBuilder::new()
+                        .with_header(true)
+                        .build(out),
+                ),
+                header: Some(flatten_nested(&RecordBatch::new_empty(schema.clone()))?),
+            },
             Format::Json => Printer::Json(
                 arrow::json::WriterBuilder::new()
                     .with_explicit_nulls(true)
                     .build(out),
             ),
-            Format::Parquet => Printer::Parquet(ArrowWriter::try_new(out, schema.clone(), None)?),
+            Format::Parquet => {
+                Printer::Parquet(Box::new(ArrowWriter::try_new(out, schema.clone(), None)?))
+            }
         })
     }
 
@@ -57,7 +66,10 @@ impl Printer {
         match self {
             Printer::Nothing(_) => {}
             Printer::Table(table) => table.write(batch)?,
-            Printer::Csv(writer) => writer.write(&flatten_nested(batch)?)?,
+            Printer::Csv { writer, header } => {
+                writer.write(&flatten_nested(batch)?)?;
+                *header = None;
+            }
             Printer::Json(writer) => writer.write(batch)?,
             Printer::Parquet(writer) => writer.write(batch)?,
         }
@@ -70,7 +82,13 @@ impl Printer {
         let mut out = match self {
             Printer::Nothing(out) => out,
             Printer::Table(table) => table.finish()?,
-            Printer::Csv(writer) => writer.into_inner(),
+            Printer::Csv { mut writer, header } => {
+                // An empty result still names its columns.
+                if let Some(header) = header {
+                    writer.write(&header)?;
+                }
+                writer.into_inner()
+            }
             Printer::Json(mut writer) => {
                 writer.finish()?;
                 writer.into_inner()
