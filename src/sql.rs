@@ -11,21 +11,25 @@
 //!
 //! Without `-e` or `-f` it is an interactive shell (see `sql_shell`). Each statement's
 //! result goes to stdout, or to `--output FILE` (an aligned table, CSV
-//! with a header, JSON lines, or a Parquet file); `N rows in X ms` goes to stderr, so the
-//! results stay machine-readable. Ctrl-C cancels the running statement.
+//! with a header, JSON lines, or a Parquet file), written as it is computed (`output`);
+//! `N rows in X ms` goes to stderr, so the results stay machine-readable. The table
+//! format on a terminal shows the first 1000 rows unless `--max-rows` says otherwise.
+//! Ctrl-C cancels the running statement.
 
-use std::io::Write;
+mod output;
+mod print;
+mod table;
+
+use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::util::display::{ArrayFormatter, FormatOptions};
-use arrow::util::pretty::pretty_format_batches_with_schema;
 use clap::{Args, ValueEnum};
-use weir_sql::{Lake, Limits, QueryOutput};
+use weir_sql::{Lake, Limits};
+
+pub use output::{flat, run_statement, summary, Printing};
+use print::Out;
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {
@@ -53,10 +57,18 @@ pub struct SqlArgs {
     /// Memory a query may hold at once (e.g. 512MiB, 2GiB).
     #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
     memory_limit: usize,
-    /// Time a query may take before it is cancelled (e.g. 500ms, 60s, 5m).
+    /// Time a statement may take, until the last byte of its result is written, before it
+    /// is cancelled (e.g. 500ms, 60s, 5m).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// The most rows of a result to write; 0 for all [default: 1000 for the table format
+    /// on a terminal, else 0].
+    #[arg(long, value_name = "N")]
+    max_rows: Option<usize>,
 }
+
+/// Rows of a result the table format shows on a terminal unless `--max-rows` says.
+const TERMINAL_ROWS: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -64,7 +76,7 @@ pub enum Format {
     Table,
     /// CSV with a header line.
     Csv,
-    /// One JSON object per row.
+    /// One JSON object per row, every column in it (a null as `null`).
     Json,
     /// A Parquet file (one statement; needs --output).
     Parquet,
@@ -88,8 +100,6 @@ pub async fn run(args: SqlArgs) -> Result<()> {
         memory: args.memory_limit,
         timeout: args.timeout,
     };
-    // DataFusion's and Delta's messages already hold their causes: print them once.
-    let flat = |e: weir_sql::SqlError| anyhow::Error::msg(e.to_string());
     let lake = Lake::open(&location).map_err(flat)?;
     // A local lake must be there; on an object store, a prefix exists once it holds files.
     if lake
@@ -99,6 +109,19 @@ pub async fn run(args: SqlArgs) -> Result<()> {
     {
         bail!("no lake at {location}: give its folder with --lake DIR or WEIR_LAKE");
     }
+    let printing = Printing {
+        format: args.format,
+        max_rows: args.max_rows.unwrap_or(
+            if args.format == Format::Table
+                && args.output.is_none()
+                && std::io::stdout().is_terminal()
+            {
+                TERMINAL_ROWS
+            } else {
+                0
+            },
+        ),
+    };
     let session = lake
         .query_session(limits)
         .await
@@ -107,7 +130,7 @@ pub async fn run(args: SqlArgs) -> Result<()> {
         if args.format == Format::Parquet || args.output.is_some() {
             bail!("the interactive shell prints to the terminal: use -e or -f for --format parquet or --output");
         }
-        return crate::sql_shell::run(&lake, &session, args.format).await;
+        return crate::sql_shell::run(&lake, &session, printing).await;
     }
     let statements = session.parse(&text).map_err(flat)?;
     if statements.is_empty() {
@@ -116,7 +139,7 @@ pub async fn run(args: SqlArgs) -> Result<()> {
     if args.format == Format::Parquet && (args.output.is_none() || statements.len() > 1) {
         bail!("--format parquet writes one statement's result to a file: give one statement and --output FILE");
     }
-    let mut out: Box<dyn Write + Send> = match &args.output {
+    let mut out: Out = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
@@ -124,98 +147,18 @@ pub async fn run(args: SqlArgs) -> Result<()> {
     };
     for statement in statements {
         let started = Instant::now();
-        let output = tokio::select! {
-            output = session.run(statement) => output.map_err(flat)?,
+        let (back, printed) = tokio::select! {
+            done = output::run_statement(&session, statement, printing, out) => done?,
             // Dropping the statement's future cancels its query.
             _ = tokio::signal::ctrl_c() => bail!("query cancelled (Ctrl-C)"),
         };
-        let elapsed = started.elapsed();
-        print(&mut out, &output, args.format)?;
-        out.flush()?;
-        let rows = output.rows();
+        out = back;
         eprintln!(
-            "{rows} {} in {} ms",
-            if rows == 1 { "row" } else { "rows" },
-            elapsed.as_millis()
+            "{}",
+            output::summary(&printed, printing.max_rows, started.elapsed())
         );
     }
     Ok(())
-}
-
-pub fn print(out: &mut (dyn Write + Send), output: &QueryOutput, format: Format) -> Result<()> {
-    match format {
-        Format::Parquet => {
-            let mut writer =
-                parquet::arrow::ArrowWriter::try_new(&mut *out, output.schema.clone(), None)?;
-            for batch in &output.batches {
-                writer.write(batch)?;
-            }
-            writer.close()?;
-        }
-        Format::Table => {
-            writeln!(
-                out,
-                "{}",
-                pretty_format_batches_with_schema(output.schema.clone(), &output.batches)?
-            )?;
-        }
-        Format::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut *out);
-            if output.batches.is_empty() {
-                // The header alone, so an empty result still names its columns.
-                let names: Vec<&str> = output
-                    .schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().as_str())
-                    .collect();
-                drop(writer);
-                writeln!(out, "{}", names.join(","))?;
-            } else {
-                for batch in &output.batches {
-                    writer.write(&flatten_nested(batch)?)?;
-                }
-            }
-        }
-        Format::Json => {
-            let mut writer = arrow::json::LineDelimitedWriter::new(&mut *out);
-            for batch in &output.batches {
-                writer.write(batch)?;
-            }
-            writer.finish()?;
-        }
-    }
-    Ok(())
-}
-
-/// The batch with lists, structs and maps as text (as the table format shows them), which
-/// CSV cannot hold otherwise.
-fn flatten_nested(batch: &RecordBatch) -> Result<RecordBatch> {
-    if !batch.columns().iter().any(|c| c.data_type().is_nested()) {
-        return Ok(batch.clone());
-    }
-    let options = FormatOptions::default();
-    let mut fields = Vec::new();
-    let mut columns: Vec<ArrayRef> = Vec::new();
-    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        if column.data_type().is_nested() {
-            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
-            let text: StringArray = (0..column.len())
-                .map(|i| column.is_valid(i).then(|| formatter.value(i).to_string()))
-                .collect();
-            fields.push(Field::new(field.name(), DataType::Utf8, true));
-            columns.push(Arc::new(text));
-        } else {
-            fields.push(field.as_ref().clone());
-            columns.push(column.clone());
-        }
-    }
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns,
-    )?)
 }
 
 /// `1GiB`, `512MiB`, `100MB`, `4096`: a size in bytes.

@@ -15,11 +15,11 @@ use std::time::Instant;
 use anyhow::Result;
 use weir_sql::{Lake, QuerySession};
 
-use super::sql::{print, Format};
+use super::sql::{run_statement, summary, Printing};
 use super::sql_input::{Line, ShellInput};
 
 /// Runs the shell until `\q` or the end of input.
-pub async fn run(lake: &Lake, session: &QuerySession, format: Format) -> Result<()> {
+pub async fn run(lake: &Lake, session: &QuerySession, printing: Printing) -> Result<()> {
     let mut input = ShellInput::from_stdin()?;
     let mut pending = String::new();
     loop {
@@ -44,7 +44,7 @@ pub async fn run(lake: &Lake, session: &QuerySession, format: Format) -> Result<
             }
             let command = backslash(lake, trimmed).await;
             match command {
-                Ok(Some(sql)) => run_text(session, &sql, format).await,
+                Ok(Some(sql)) => run_text(session, &sql, printing).await,
                 Ok(None) => {}
                 Err(message) => eprintln!("error: {message}"),
             }
@@ -55,7 +55,7 @@ pub async fn run(lake: &Lake, session: &QuerySession, format: Format) -> Result<
         if trimmed.ends_with(';') {
             let text = std::mem::take(&mut pending);
             input.remember(&text);
-            run_text(session, &text, format).await;
+            run_text(session, &text, printing).await;
         }
     }
 }
@@ -85,7 +85,7 @@ async fn backslash(lake: &Lake, command: &str) -> Result<Option<String>, String>
 }
 
 /// Runs every statement of `text`, printing results and errors; never fails the shell.
-async fn run_text(session: &QuerySession, text: &str, format: Format) {
+async fn run_text(session: &QuerySession, text: &str, printing: Printing) {
     let statements = match session.parse(text) {
         Ok(statements) => statements,
         Err(e) => {
@@ -95,30 +95,24 @@ async fn run_text(session: &QuerySession, text: &str, format: Format) {
     };
     for statement in statements {
         let started = Instant::now();
-        let output = tokio::select! {
-            output = session.run(statement) => output,
+        let out = Box::new(std::io::BufWriter::new(std::io::stdout()));
+        let done = tokio::select! {
+            done = run_statement(session, statement, printing, out) => done,
             // Dropping the statement's future cancels its query.
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("query cancelled (Ctrl-C)");
                 return;
             }
         };
-        match output {
-            Ok(output) => {
-                let mut out = std::io::stdout();
-                if let Err(e) = print(&mut out, &output, format).and_then(|()| Ok(out.flush()?)) {
-                    eprintln!("error: {e:#}");
-                    return;
-                }
-                let rows = output.rows();
+        match done {
+            Ok((_, printed)) => {
                 eprintln!(
-                    "{rows} {} in {} ms",
-                    if rows == 1 { "row" } else { "rows" },
-                    started.elapsed().as_millis()
+                    "{}",
+                    summary(&printed, printing.max_rows, started.elapsed())
                 );
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {e:#}");
                 return;
             }
         }

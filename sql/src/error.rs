@@ -41,6 +41,19 @@ pub enum SqlError {
     /// The query ran longer than the session's time limit and was cancelled.
     #[error("query cancelled after {0:?}: over the time limit (raise it with --timeout)")]
     Timeout(Duration),
+    /// The query needed more memory than the session's limit (bytes) and was stopped.
+    #[error(
+        "the statement needs more than the memory limit of {}; raise it with --memory-limit",
+        bytes_text(*.0)
+    )]
+    MemoryLimit(usize),
+    /// A `SET` of an allowed setting to a value outside its range.
+    #[error("SET {name} = {value}: {name} must be {allowed}")]
+    SettingOutOfRange {
+        name: String,
+        value: String,
+        allowed: String,
+    },
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
@@ -58,6 +71,16 @@ impl SqlError {
             SqlError::Lake { .. } | SqlError::Delta(_) | SqlError::Arrow(_)
         )
     }
+}
+
+/// `1 GiB`, `64 MiB`, `512 KiB` for whole multiples of 1024, else `N bytes`.
+pub fn bytes_text(bytes: usize) -> String {
+    for (unit, size) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 impl From<SqlError> for datafusion::error::DataFusionError {

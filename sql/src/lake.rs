@@ -3,9 +3,14 @@
 //! [`crate::s3`]); either way it is listed through an object store. A table's name is its
 //! folder's name; a table in a nested folder is in the schema named after its parent
 //! (`logs/access` -> `logs.access`).
+//!
+//! A local lake is listed with the file system's own calls ([`crate::local_listing`]),
+//! which never follow a link out of the lake and skip what cannot be listed with a
+//! warning (logged once per path); a lake on S3 is listed through its object store.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex as SyncMutex};
 
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::prelude::SessionContext;
@@ -17,6 +22,7 @@ use object_store::ObjectStore;
 use url::Url;
 
 use crate::error::{Result, SqlError};
+use crate::local_listing::{self, Skipped};
 use crate::s3;
 
 /// The schema top-level tables are registered in.
@@ -56,6 +62,8 @@ pub struct Lake {
     store: Arc<dyn ObjectStore>,
     /// The root's path in `store`.
     prefix: Path,
+    /// The local paths skipped in a listing and warned about already.
+    warned: Arc<SyncMutex<HashSet<PathBuf>>>,
 }
 
 impl Lake {
@@ -134,6 +142,7 @@ impl Lake {
             options,
             store,
             prefix,
+            warned: Arc::default(),
         })
     }
 
@@ -144,8 +153,12 @@ impl Lake {
 
     /// Every Delta table (a folder whose `_delta_log` holds a file) up to one level of
     /// nesting, sorted by qualified name, as the store lists them now. Folders starting with
-    /// `_` or `.` are skipped; a root that does not exist holds no tables.
+    /// `_` or `.` are skipped; a root that does not exist holds no tables. In a local lake,
+    /// links out of the lake, link loops and unreadable folders are skipped with a warning.
     pub async fn tables(&self) -> Result<Vec<LakeTable>> {
+        if let Ok(folder) = self.root.to_file_path() {
+            return self.local_tables(folder).await;
+        }
         let top = self.subfolders(&self.prefix).await?;
         let mut found: Vec<LakeTable> = futures::stream::iter(top)
             .map(|(name, folder)| self.tables_in(name, folder))
@@ -157,6 +170,51 @@ impl Lake {
             .collect();
         found.sort_by_key(LakeTable::qualified_name);
         Ok(found)
+    }
+
+    /// [`Lake::tables`] of the local lake in `folder`.
+    async fn local_tables(&self, folder: PathBuf) -> Result<Vec<LakeTable>> {
+        let failed = |e: &dyn std::fmt::Display| SqlError::Lake {
+            location: self.root.to_string(),
+            message: format!("listing the lake: {e}"),
+        };
+        let listed = tokio::task::spawn_blocking(move || local_listing::list(&folder))
+            .await
+            .map_err(|e| failed(&e))?
+            .map_err(|e| failed(&e))?;
+        self.warn_once(&listed.skipped);
+        let mut found: Vec<LakeTable> = listed
+            .tables
+            .into_iter()
+            .map(|(schema, name)| {
+                let parent = match &schema {
+                    Some(schema) => child_url(&self.root, schema),
+                    None => self.root.clone(),
+                };
+                LakeTable {
+                    url: child_url(&parent, &name),
+                    schema,
+                    name,
+                }
+            })
+            .collect();
+        found.sort_by_key(LakeTable::qualified_name);
+        Ok(found)
+    }
+
+    /// Logs a warning for each skipped path not warned about before by this lake.
+    fn warn_once(&self, skipped: &[Skipped]) {
+        let mut warned = self.warned.lock().expect("not poisoned");
+        for skip in skipped {
+            if warned.insert(skip.path.clone()) {
+                tracing::warn!(
+                    "lake {}: skipping {}: {}",
+                    self.root,
+                    skip.path.display(),
+                    skip.reason
+                );
+            }
+        }
     }
 
     /// The table a top-level folder is, or the tables directly inside it.

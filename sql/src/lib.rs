@@ -11,15 +11,21 @@ pub mod cheap_conjuncts_first;
 pub mod dialect;
 pub mod error;
 pub mod lake;
+pub mod local_listing;
 pub mod options;
 pub mod provider;
 pub mod s3;
 pub mod safety;
 pub mod session;
 pub mod skipping;
+pub mod stream;
 pub mod string_ids;
 pub mod travel;
 
 pub use error::{Result, SqlError};
 pub use lake::{Lake, LakeTable};
 pub use session::{Limits, QueryOutput, QuerySession};
+pub use stream::{Deadline, QueryStream};
+
+/// A statement as [`QuerySession::parse`] returns it: checked, ready to run.
+pub type Statement = datafusion::sql::parser::Statement;

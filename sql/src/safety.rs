@@ -3,28 +3,59 @@
 //! planning, so a refused statement never touches the lake or the file system.
 //!
 //! Allowed: queries, `EXPLAIN` of an allowed statement, `SHOW ...`, `DESCRIBE table`, and
-//! `SET` of the few settings in [`SETTABLE`]. Everything else (DDL, DML, `COPY`,
-//! `CREATE EXTERNAL TABLE`, `RESET`, other `SET`s) is refused with its kind named.
+//! `SET` of the few settings in [`SETTABLE`], a numeric one only to a value in its range.
+//! Everything else (DDL, DML, `COPY`, `CREATE EXTERNAL TABLE`, `RESET`, other `SET`s) is
+//! refused with its kind named.
 //! Table names are names in the lake's catalog: a name part holding a path separator,
 //! `..`, a leading `/` or a URL scheme is refused, and only the table functions in
 //! [`TABLE_FUNCTIONS`] may be called (none of them reads a path).
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, RangeInclusive};
 
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    ObjectName, Set, Statement, TableFactor, TableVersion, Visit, Visitor,
+    Expr, ObjectName, Set, Statement, TableFactor, TableVersion, Value, Visit, Visitor,
 };
 
 use crate::error::{Result, SqlError};
 
-/// Settings a session may change with `SET`; prefixes end with a dot.
-pub const SETTABLE: &[&str] = &[
-    "datafusion.execution.time_zone",
-    "datafusion.execution.batch_size",
-    "datafusion.explain.",
-    "datafusion.format.",
-    "weir.",
+/// A setting a session may change with `SET`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settable {
+    pub name: &'static str,
+    /// The whole numbers a numeric setting may be set to; `None` for a setting whose
+    /// values (booleans, names) DataFusion checks itself.
+    pub range: Option<RangeInclusive<u64>>,
+}
+
+const fn any_value(name: &'static str) -> Settable {
+    Settable { name, range: None }
+}
+
+const fn in_range(name: &'static str, range: RangeInclusive<u64>) -> Settable {
+    Settable {
+        name,
+        range: Some(range),
+    }
+}
+
+/// Every setting a session may change with `SET`. A numeric setting has a range that
+/// keeps a statement from asking for absurd allocations (a batch of 10^11 rows aborts
+/// the process before any memory limit is asked).
+pub const SETTABLE: &[Settable] = &[
+    any_value("datafusion.execution.time_zone"),
+    in_range("datafusion.execution.batch_size", 1..=1 << 20),
+    any_value("datafusion.explain.logical_plan_only"),
+    any_value("datafusion.explain.physical_plan_only"),
+    any_value("datafusion.explain.show_statistics"),
+    any_value("datafusion.explain.show_sizes"),
+    any_value("datafusion.explain.show_schema"),
+    any_value("datafusion.explain.format"),
+    in_range("datafusion.explain.tree_maximum_render_width", 20..=10_000),
+    any_value("datafusion.explain.analyze_level"),
+    any_value("datafusion.explain.analyze_categories"),
+    any_value("weir.group_by_string_ids"),
+    any_value("weir.cheap_conjuncts_first"),
 ];
 
 /// The table functions a query may call: the lake's own and DataFusion's generators.
@@ -73,27 +104,43 @@ fn check_sql(statement: &Statement) -> Result<()> {
 }
 
 fn check_set(set: &Set) -> Result<()> {
-    let Set::SingleAssignment { variable, .. } = set else {
+    let Set::SingleAssignment {
+        variable, values, ..
+    } = set
+    else {
         return Err(refused(
             "this SET",
             "only SET name = value of a few settings",
         ));
     };
     let name = variable.to_string().to_ascii_lowercase();
-    let allowed = SETTABLE.iter().any(|s| {
-        if s.ends_with('.') {
-            name.starts_with(s)
-        } else {
-            name == *s
-        }
-    });
-    if allowed {
-        Ok(())
-    } else {
-        Err(refused(
+    let Some(setting) = SETTABLE.iter().find(|s| s.name == name) else {
+        let names: Vec<&str> = SETTABLE.iter().map(|s| s.name).collect();
+        return Err(refused(
             &format!("SET {name}"),
-            &format!("a session may only set {}", SETTABLE.join(", ")),
-        ))
+            &format!("a session may only set {}", names.join(", ")),
+        ));
+    };
+    let Some(range) = &setting.range else {
+        return Ok(());
+    };
+    let shown: Vec<String> = values.iter().map(ToString::to_string).collect();
+    let number = match values.as_slice() {
+        [Expr::Value(value)] => match &value.value {
+            Value::Number(text, _) | Value::SingleQuotedString(text) => {
+                text.trim().parse::<u64>().ok()
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    match number {
+        Some(n) if range.contains(&n) => Ok(()),
+        _ => Err(SqlError::SettingOutOfRange {
+            name,
+            value: shown.join(", "),
+            allowed: format!("a whole number from {} to {}", range.start(), range.end()),
+        }),
     }
 }
 
@@ -273,6 +320,11 @@ mod tests {
             "SELECT * FROM generate_series(1, 3)",
             "SET datafusion.execution.time_zone = 'UTC'",
             "SET datafusion.explain.format = 'tree'",
+            "SET datafusion.execution.batch_size = 1",
+            "SET datafusion.execution.batch_size = 1048576",
+            "SET datafusion.execution.batch_size TO '8192'",
+            "SET datafusion.explain.tree_maximum_render_width = 240",
+            "SET weir.group_by_string_ids = false",
         ] {
             assert_eq!(verdict(sql), "ok", "{sql}");
         }
@@ -319,6 +371,14 @@ mod tests {
                 "SET datafusion.catalog.information_schema is not allowed",
             ),
             (
+                "SET datafusion.execution.target_partitions = 1000000",
+                "SET datafusion.execution.target_partitions is not allowed",
+            ),
+            (
+                "SET datafusion.format.null = 'x'",
+                "SET datafusion.format.null is not allowed",
+            ),
+            (
                 "SELECT * FROM read_parquet('/etc/passwd')",
                 "table function read_parquet is not allowed",
             ),
@@ -326,6 +386,61 @@ mod tests {
         for (sql, expected) in cases {
             let got = verdict(sql);
             assert!(got.starts_with(expected), "{sql}: {got}");
+        }
+    }
+
+    #[test]
+    fn numeric_settings_stay_in_their_range() {
+        let cases = [
+            (
+                "SET datafusion.execution.batch_size = 99999999999",
+                "SET datafusion.execution.batch_size = 99999999999: datafusion.execution.batch_size must be a whole number from 1 to 1048576",
+            ),
+            (
+                "SET datafusion.execution.batch_size = 0",
+                "SET datafusion.execution.batch_size = 0: datafusion.execution.batch_size must be a whole number from 1 to 1048576",
+            ),
+            (
+                "SET datafusion.execution.batch_size = -1",
+                "SET datafusion.execution.batch_size = -1: datafusion.execution.batch_size must be a whole number from 1 to 1048576",
+            ),
+            (
+                "SET datafusion.execution.batch_size = 'lots'",
+                "SET datafusion.execution.batch_size = 'lots': datafusion.execution.batch_size must be a whole number from 1 to 1048576",
+            ),
+            (
+                "SET datafusion.explain.tree_maximum_render_width = 99999999999",
+                "SET datafusion.explain.tree_maximum_render_width = 99999999999: datafusion.explain.tree_maximum_render_width must be a whole number from 20 to 10000",
+            ),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(verdict(sql), expected, "{sql}");
+        }
+    }
+
+    /// Every settable name is a setting of a lake session (no name the session would not
+    /// know), and every weir setting is settable.
+    #[test]
+    fn settable_names_are_the_sessions_settings() {
+        use crate::options::WeirOptions;
+        use datafusion::common::config::{ConfigExtension, ConfigOptions, ExtensionOptions};
+        let weir: Vec<String> = WeirOptions::default()
+            .entries()
+            .into_iter()
+            .map(|e| format!("{}.{}", WeirOptions::PREFIX, e.key))
+            .collect();
+        let mut known: Vec<String> = ConfigOptions::new()
+            .entries()
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
+        known.extend(weir.iter().cloned());
+        for setting in SETTABLE {
+            assert!(known.iter().any(|k| k == setting.name), "{}", setting.name);
+        }
+        assert!(!weir.is_empty());
+        for name in &weir {
+            assert!(SETTABLE.iter().any(|s| s.name == name), "{name}");
         }
     }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{RecordBatch, StringArray};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Schema, SchemaRef};
+use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
@@ -14,6 +15,9 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::catalog::LakeCatalog;
@@ -24,6 +28,7 @@ use crate::lake::{Lake, LakeTable};
 use crate::options::WeirOptions;
 use crate::safety;
 use crate::skipping::{self, HandedOut};
+use crate::stream::{Deadline, QueryStream, QUEUED_BATCHES};
 use crate::string_ids::GroupByStringIds;
 use crate::travel::{self, Preloaded};
 
@@ -31,11 +36,14 @@ use crate::travel::{self, Preloaded};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes the operators of a query may hold at once (sorts, joins, aggregations); a
-    /// query that needs more fails with "Resources exhausted". Nothing spills to local
-    /// disk (a query cannot fill the disk either). Queries of a session run one at a time,
-    /// so the session's pool is the query's.
+    /// query that needs more fails with [`SqlError::MemoryLimit`]. Nothing spills to
+    /// local disk (a query cannot fill the disk either). Queries of a session run one at
+    /// a time, so the session's pool is the query's. Batches on their way to the reader
+    /// of a [`QueryStream`] are outside it: at most [`QUEUED_BATCHES`] of them.
     pub memory: usize,
-    /// Wall time from planning to the last batch; a slower query is cancelled.
+    /// Wall time from the start of a statement to the end of its stream (the reader's
+    /// own work under [`QueryStream::deadline`] included); a slower statement is cancelled
+    /// with [`SqlError::Timeout`].
     pub timeout: Duration,
 }
 
@@ -75,7 +83,7 @@ pub struct QuerySession {
     handed: Arc<HandedOut>,
     /// Held while a statement runs: statements of a session run one at a time, so the
     /// memory pool is one statement's and the preloaded tables are its own.
-    running: tokio::sync::Mutex<()>,
+    running: Arc<tokio::sync::Mutex<()>>,
     limits: Limits,
 }
 
@@ -133,7 +141,7 @@ impl Lake {
             catalog,
             preloaded,
             handed,
-            running: tokio::sync::Mutex::new(()),
+            running: Arc::new(tokio::sync::Mutex::new(())),
             limits,
         })
     }
@@ -156,14 +164,16 @@ impl QuerySession {
         Ok(checked)
     }
 
-    /// Runs one statement (from [`QuerySession::parse`]) within the session's limits.
-    pub async fn run(&self, statement: DFStatement) -> Result<QueryOutput> {
+    /// Starts one statement (from [`QuerySession::parse`]) within the session's limits:
+    /// its batches come as the query computes them, the statement's time limit running
+    /// from now until the stream's end. The session runs its statements one at a time:
+    /// the next one starts when this stream is dropped.
+    pub async fn stream(&self, statement: DFStatement) -> Result<QueryStream> {
         // Checked again: a caller may hand over a statement it parsed itself.
         safety::check(&statement)?;
-        let _running = self.running.lock().await;
-        let timeout = self.limits.timeout;
-        // The query runs as a task of its own, so the timer is not starved by a query
-        // that keeps its worker busy; dropping the set on a timeout cancels the query.
+        let running = self.running.clone().lock_owned().await;
+        let deadline = Deadline::after(self.limits.timeout);
+        let memory = self.limits.memory;
         let (lake, ctx, catalog, preloaded, handed) = (
             self.lake.clone(),
             self.ctx.clone(),
@@ -171,24 +181,75 @@ impl QuerySession {
             self.preloaded.clone(),
             self.handed.clone(),
         );
-        let mut query = JoinSet::new();
-        query.spawn(async move {
-            let tables = catalog.refresh().await?;
-            handed.clear();
-            plan_and_collect(&lake, &tables, &ctx, &preloaded, &handed, statement).await
+        let (schema_sender, schema) = oneshot::channel();
+        let (sender, batches) = mpsc::channel(QUEUED_BATCHES);
+        // The query runs as a task of its own, so the timer is not starved by a query
+        // that keeps its worker busy; dropping the set cancels the query.
+        let mut task = JoinSet::new();
+        task.spawn(async move {
+            let started = async {
+                let tables = catalog.refresh().await?;
+                handed.clear();
+                plan_and_stream(&lake, &tables, &ctx, &preloaded, &handed, statement).await
+            };
+            let mut computed = match started.await {
+                Ok((schema, computed)) => {
+                    let _ = schema_sender.send(Ok(schema));
+                    computed
+                }
+                Err(e) => {
+                    let _ = schema_sender.send(Err(over_memory(e, memory)));
+                    return;
+                }
+            };
+            while let Some(batch) = computed.next().await {
+                let batch = batch.map_err(|e| over_memory(e.into(), memory));
+                let failed = batch.is_err();
+                if sender.send(batch).await.is_err() || failed {
+                    return;
+                }
+            }
         });
-        match tokio::time::timeout(timeout, query.join_next()).await {
-            Err(_) => Err(SqlError::Timeout(timeout)),
-            Ok(Some(Ok(result))) => result,
-            Ok(Some(Err(failed))) => match failed.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(failed) => Err(SqlError::Lake {
-                    location: self.lake.root().to_string(),
-                    message: format!("the query's task ended: {failed}"),
-                }),
-            },
-            Ok(None) => unreachable!("the set holds the query"),
+        let location = self.lake.root().to_string();
+        let schema = match deadline.bound(schema).await? {
+            Ok(planned) => planned?,
+            // The task ended without a word: a panic, resumed by the stream.
+            Err(_) => {
+                let mut ended = QueryStream::new(
+                    Arc::new(Schema::empty()),
+                    batches,
+                    deadline,
+                    task,
+                    location,
+                    running,
+                );
+                return Err(match ended.next().await {
+                    Some(Err(e)) => e,
+                    _ => SqlError::Lake {
+                        location: self.lake.root().to_string(),
+                        message: "the query's task ended before planning".to_string(),
+                    },
+                });
+            }
+        };
+        Ok(QueryStream::new(
+            schema, batches, deadline, task, location, running,
+        ))
+    }
+
+    /// Runs one statement (from [`QuerySession::parse`]) within the session's limits and
+    /// collects its result. The collected batches are outside the memory limit: a
+    /// result of unknown size is better read from [`QuerySession::stream`].
+    pub async fn run(&self, statement: DFStatement) -> Result<QueryOutput> {
+        let mut stream = self.stream(statement).await?;
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            batches.push(batch?);
         }
+        Ok(QueryOutput {
+            schema: stream.schema().clone(),
+            batches,
+        })
     }
 
     /// Parses and runs every statement of `sql`, in order.
@@ -206,16 +267,16 @@ impl QuerySession {
     }
 }
 
-/// Plans and runs `statement`; `tables` are the lake's tables as the catalog lists them
-/// for this statement.
-async fn plan_and_collect(
+/// Plans and starts `statement`: its schema and its batches as they are computed;
+/// `tables` are the lake's tables as the catalog lists them for this statement.
+async fn plan_and_stream(
     lake: &Lake,
     tables: &[LakeTable],
     ctx: &SessionContext,
     preloaded: &Preloaded,
     handed: &HandedOut,
     statement: DFStatement,
-) -> Result<QueryOutput> {
+) -> Result<(SchemaRef, BoxStream<'static, DFResult<RecordBatch>>)> {
     if let Some(inner) = sql_statement(&statement) {
         preloaded.load(lake, tables, ctx, inner).await?;
     }
@@ -232,18 +293,34 @@ async fn plan_and_collect(
     };
     let frame = ctx.execute_logical_plan(plan).await?;
     let schema = frame.schema().inner().clone();
+    let Some(inner) = explained else {
+        return Ok((schema, frame.execute_stream().await?.boxed()));
+    };
+    // A plan's description is short: collected, with the skipping rows after it.
     let mut batches = frame.collect().await?;
-    if let Some(inner) = explained {
-        let lines = skipping::describe(&ctx.state(), handed, &inner).await?;
-        if !lines.is_empty() {
-            let kinds = StringArray::from(vec![skipping::PLAN_TYPE; lines.len()]);
-            batches.push(RecordBatch::try_new(
-                schema.clone(),
-                vec![Arc::new(kinds), Arc::new(StringArray::from(lines))],
-            )?);
-        }
+    let lines = skipping::describe(&ctx.state(), handed, &inner).await?;
+    if !lines.is_empty() {
+        let kinds = StringArray::from(vec![skipping::PLAN_TYPE; lines.len()]);
+        batches.push(RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(kinds), Arc::new(StringArray::from(lines))],
+        )?);
     }
-    Ok(QueryOutput { schema, batches })
+    let batches = futures::stream::iter(batches.into_iter().map(Ok)).boxed();
+    Ok((schema, batches))
+}
+
+/// `e`, or [`SqlError::MemoryLimit`] when it is DataFusion's memory pool refusing a
+/// reservation (whatever the operator, and whether or not it could have spilled).
+fn over_memory(e: SqlError, memory: usize) -> SqlError {
+    match &e {
+        SqlError::DataFusion(df)
+            if matches!(df.find_root(), DataFusionError::ResourcesExhausted(_)) =>
+        {
+            SqlError::MemoryLimit(memory)
+        }
+        _ => e,
+    }
 }
 
 /// The SQL statement inside a DataFusion statement (through `EXPLAIN`).
