@@ -386,3 +386,193 @@ async fn partitioned_tables_get_one_folder_per_value_and_file_statistics() {
     assert_eq!(total, 60_000);
     assert_eq!(per_channel.iter().map(|b| b.num_rows()).sum::<usize>(), 4);
 }
+
+/// Runs rows `a, b` (strings) and `x` (1 and 22) through `project(x, column)` into a Delta
+/// sink on `table`; returns the type the projection gives column `s`.
+async fn write_derived(table: &str, column: &str) -> weir_engine::Result<DataType> {
+    use arrow::array::{Int64Array, StringArray};
+    use std::sync::Arc;
+    use weir_engine::sources::memory::MemorySource;
+    use weir_engine::ProjectConfig;
+    let rows = batch(vec![
+        ("a", Arc::new(StringArray::from(vec!["a1", "a2"])) as _),
+        ("b", Arc::new(StringArray::from(vec!["b1", "b2"])) as _),
+        ("x", Arc::new(Int64Array::from(vec![1, 22])) as _),
+    ]);
+    let mut g = GraphBuilder::new();
+    let source = MemorySource::new(rows.schema(), vec![vec![rows]])?;
+    let rows = g.source("rows", source, 1, None)?;
+    let derived = g.operator(
+        "derive",
+        &ProjectConfig::new(["x", column]),
+        vec![rows.main().forward()],
+        1,
+    )?;
+    let input = derived.main().forward();
+    let produced = input.schema().field_with_name("s")?.data_type().clone();
+    add_delta_sink(
+        &mut g,
+        "lake",
+        DeltaSinkConfig::new(table, "derive"),
+        input,
+        1,
+    )?;
+    g.build()?.run(&RuntimeConfig::default()).await?;
+    Ok(produced)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn derived_strings_are_written_to_new_tables_and_tables_of_the_other_flavour() {
+    use arrow::array::{Int64Array, StringArray, StringViewArray};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("concat(a, b) AS s", ["1|a1b1", "22|a2b2"]),
+        ("CAST(x AS VARCHAR) || 'xx' AS s", ["1|1xx", "22|22xx"]),
+        ("CAST(x AS TEXT) AS s", ["1|1", "22|22"]),
+        ("arrow_cast(x, 'Utf8') AS s", ["1|1", "22|22"]),
+        ("arrow_cast(x, 'LargeUtf8') AS s", ["1|1", "22|22"]),
+    ];
+    let mut flavours = Vec::new();
+    for (n, (column, expected)) in cases.into_iter().enumerate() {
+        let fresh = dir.path().join(format!("new-{n}")).display().to_string();
+        let produced = write_derived(&fresh, column).await.unwrap();
+        let rows = lines(&query_table(&fresh, "SELECT x, s FROM t").await);
+        assert_eq!(rows, expected, "{column} ({produced}) into a new table");
+        flavours.push(produced);
+
+        // Tables an earlier run created from a `Utf8` and from a `Utf8View` column.
+        let earlier: [(&str, arrow::array::ArrayRef); 2] = [
+            ("utf8", Arc::new(StringArray::from(vec!["old"]))),
+            ("view", Arc::new(StringViewArray::from(vec!["old"]))),
+        ];
+        for (flavour, old) in earlier {
+            let existing = dir
+                .path()
+                .join(format!("{flavour}-{n}"))
+                .display()
+                .to_string();
+            let first = batch(vec![
+                ("x", Arc::new(Int64Array::from(vec![0])) as _),
+                ("s", old),
+            ]);
+            write_rows(&existing, vec![first], |_| {}).await.unwrap();
+            write_derived(&existing, column).await.unwrap();
+            let rows = lines(&query_table(&existing, "SELECT x, s FROM t").await);
+            assert_eq!(
+                rows,
+                ["0|old", expected[0], expected[1]],
+                "{column} into a table of {flavour}"
+            );
+        }
+    }
+    // The expressions give every string flavour.
+    for flavour in [DataType::Utf8, DataType::LargeUtf8, DataType::Utf8View] {
+        assert!(flavours.contains(&flavour), "{flavours:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_flavour_and_narrower_integers_and_timestamps_fit_a_table() {
+    use arrow::array::{
+        ArrayRef, BinaryArray, BinaryViewArray, Int32Array, Int64Array, LargeBinaryArray,
+        LargeListArray, LargeStringArray, ListArray, StringArray, StringViewArray,
+        TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt32Array,
+        UInt8Array,
+    };
+    use arrow::datatypes::Int64Type;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t").display().to_string();
+    let list = |v: i64| Some(vec![Some(v), Some(v + 1)]);
+    let first = batch(vec![
+        ("n", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+        ("s", Arc::new(StringArray::from(vec!["a"])) as _),
+        ("bin", Arc::new(BinaryArray::from(vec![b"a".as_ref()])) as _),
+        (
+            "l",
+            Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>([list(
+                10,
+            )])) as _,
+        ),
+        (
+            "t",
+            Arc::new(TimestampMillisecondArray::from(vec![1_000]).with_timezone("UTC")) as _,
+        ),
+    ]);
+    write_rows(&table, vec![first], |_| {}).await.unwrap();
+    let large = batch(vec![
+        ("n", Arc::new(Int32Array::from(vec![2])) as ArrayRef),
+        ("s", Arc::new(LargeStringArray::from(vec!["b"])) as _),
+        (
+            "bin",
+            Arc::new(BinaryViewArray::from(vec![b"b".as_ref()])) as _,
+        ),
+        (
+            "l",
+            Arc::new(LargeListArray::from_iter_primitive::<Int64Type, _, _>([
+                list(20),
+            ])) as _,
+        ),
+        (
+            "t",
+            Arc::new(TimestampSecondArray::from(vec![2]).with_timezone("UTC")) as _,
+        ),
+    ]);
+    write_rows(&table, vec![large], |_| {}).await.unwrap();
+    let view = batch(vec![
+        ("n", Arc::new(UInt8Array::from(vec![3])) as ArrayRef),
+        ("s", Arc::new(StringViewArray::from(vec!["c"])) as _),
+        (
+            "bin",
+            Arc::new(LargeBinaryArray::from(vec![b"c".as_ref()])) as _,
+        ),
+        (
+            "l",
+            Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>([list(
+                30,
+            )])) as _,
+        ),
+        (
+            "t",
+            Arc::new(TimestampNanosecondArray::from(vec![3_000_000_000]).with_timezone("UTC")) as _,
+        ),
+    ]);
+    write_rows(&table, vec![view], |_| {}).await.unwrap();
+    assert_eq!(
+        lines(&query_table(&table, "SELECT n, s, bin, l, t FROM t").await),
+        [
+            "1|a|61|[10, 11]|1970-01-01T00:00:01Z",
+            "2|b|62|[20, 21]|1970-01-01T00:00:02Z",
+            "3|c|63|[30, 31]|1970-01-01T00:00:03Z",
+        ]
+    );
+
+    // A column narrower than the stream's is refused before anything is written.
+    let narrow = dir.path().join("narrow").display().to_string();
+    let int = |n: i32| batch(vec![("n", Arc::new(Int32Array::from(vec![n])) as ArrayRef)]);
+    write_rows(&narrow, vec![int(1)], |_| {}).await.unwrap();
+    let wide = batch(vec![("n", Arc::new(Int64Array::from(vec![2])) as ArrayRef)]);
+    let refused = write_rows(&narrow, vec![wide], |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("column 'n' is integer in the table but long in the stream"),
+        "{refused}"
+    );
+    // An unsigned value the column cannot hold is an error naming the column, not a null.
+    let big = batch(vec![(
+        "n",
+        Arc::new(UInt32Array::from(vec![7, 3_000_000_000])) as ArrayRef,
+    )]);
+    let refused = write_rows(&narrow, vec![big], |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(&format!("writing column 'n' (UInt32) to {narrow} as Int32")),
+        "{refused}"
+    );
+    assert_eq!(lines(&query_table(&narrow, "SELECT n FROM t").await), ["1"]);
+}

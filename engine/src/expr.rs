@@ -3,10 +3,16 @@
 //! Filters, projections and aggregate calls are written as SQL text. They are parsed and
 //! planned against the input schema when the graph is built, so a typo fails the build with
 //! the expression and its position, never a running job.
+//!
+//! Planning does what DataFusion's query planner does before physical planning: type
+//! coercion, then simplification, which also rewrites the functions that exist only to be
+//! rewritten (`arrow_cast` into a cast, `coalesce` and `nvl` into `CASE`, ...; evaluating
+//! them unrewritten is an internal error). A column keeps the name of the expression as
+//! written and has the type its physical expression produces.
 
 use std::sync::Arc;
 
-use arrow::datatypes::{FieldRef, Schema, SchemaRef};
+use arrow::datatypes::{Field, FieldRef, Schema, SchemaRef};
 use datafusion::common::tree_node::TreeNode;
 use datafusion::common::DFSchema;
 use datafusion::error::DataFusionError;
@@ -74,6 +80,19 @@ impl ExprCompiler {
         Ok((expr, df_schema))
     }
 
+    /// `expr` coerced to the input's types and simplified, keeping its name.
+    fn planned(&self, expr: Expr, df_schema: &DFSchema) -> datafusion::error::Result<Expr> {
+        let name = expr.schema_name().to_string();
+        let state = self.ctx.state();
+        let context = SimplifyContext::builder()
+            .with_schema(Arc::new(df_schema.clone()))
+            .with_config_options(Arc::clone(state.config_options()))
+            .build();
+        let simplifier = ExprSimplifier::new(context);
+        let coerced = simplifier.coerce(expr, df_schema)?;
+        simplifier.simplify(coerced)?.alias_if_changed(name)
+    }
+
     /// Compiles a scalar expression, optionally written as `expr AS name`.
     pub fn scalar(
         &self,
@@ -89,14 +108,26 @@ impl ExprCompiler {
                 "aggregate functions are not allowed here; use a window aggregation".into(),
             ));
         }
-        let (_, field) = expr
+        let (_, named) = expr
             .to_field(&df_schema)
             .map_err(|e| expr_error(site, sql, e))?;
         let expr = self
-            .ctx
-            .create_physical_expr(expr, &df_schema)
+            .planned(expr, &df_schema)
+            .and_then(|planned| self.ctx.create_physical_expr(planned, &df_schema))
             .map_err(|e| expr_error(site, sql, e))?;
-        Ok(CompiledExpr { expr, field })
+        let produced = expr
+            .return_field(schema)
+            .map_err(|e| expr_error(site, sql, e))?;
+        let field = Field::new(
+            named.name(),
+            produced.data_type().clone(),
+            produced.is_nullable(),
+        )
+        .with_metadata(produced.metadata().clone());
+        Ok(CompiledExpr {
+            expr,
+            field: Arc::new(field),
+        })
     }
 
     /// Compiles an aggregate call, optionally written as `agg(...) AS name`.
@@ -115,16 +146,10 @@ impl ExprCompiler {
                     .into(),
             ));
         }
-        let state = self.ctx.state();
-        // Type coercion (e.g. an integer argument where a function takes doubles), as the
-        // scalar path gets it inside `create_physical_expr`.
-        let context = SimplifyContext::builder()
-            .with_schema(Arc::new(df_schema.clone()))
-            .with_config_options(Arc::clone(state.config_options()))
-            .build();
-        let expr = ExprSimplifier::new(context)
-            .coerce(expr, &df_schema)
+        let expr = self
+            .planned(expr, &df_schema)
             .map_err(|e| expr_error(site, sql, e))?;
+        let state = self.ctx.state();
         let planning = PhysicalPlanningContext::default();
         let lowered = LoweredAggregateBuilder::new(
             &expr,

@@ -1,7 +1,8 @@
 //! The writing half of the Delta sink: each subtask writes its rows to Parquet files in
 //! the table's storage and, at every checkpoint barrier (and at the end of the input),
 //! closes them and hands their `add` actions downstream to the committer. Nothing it
-//! writes is visible until the committer commits it.
+//! writes is visible until the committer commits it. Every batch is written with the
+//! table's column types (cast when the stream's differ, e.g. `Utf8View` into `string`).
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use async_trait::async_trait;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter, WriteMode};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
 
-use super::schema::{check_evolution, new_columns};
+use super::schema::{check_evolution, conform, new_columns, written_schema};
 use super::table::open_or_create;
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
@@ -40,7 +41,6 @@ impl OperatorPlan for DeltaWriterPlan {
             config: self.config.clone(),
             input: self.input.clone(),
             writer: None,
-            mode: WriteMode::Default,
         }))
     }
 }
@@ -49,9 +49,43 @@ struct DeltaFileWriter {
     config: Arc<DeltaSinkConfig>,
     input: SchemaRef,
     /// Opened with the first rows (creating the table if needed).
-    writer: Option<RecordBatchWriter>,
+    writer: Option<OpenWriter>,
+}
+
+/// The writer of a subtask's files and how batches are written with it.
+struct OpenWriter {
+    files: RecordBatchWriter,
+    /// The input's columns with the table's types; every batch is cast to it.
+    schema: SchemaRef,
     /// `MergeSchema` when the stream adds columns to the table (schema evolution).
     mode: WriteMode,
+}
+
+impl OpenWriter {
+    /// Opens the table (creating it if needed) and checks that `input` fits it.
+    async fn open(config: &DeltaSinkConfig, input: &SchemaRef) -> weir_engine::Result<Self> {
+        let uri = &config.table;
+        let table = open_or_create(uri, input, &config.partition_by).await?;
+        let snapshot = table
+            .snapshot()
+            .map_err(|e| ConnectorError::Delta(format!("reading table {uri}: {e}")))?;
+        let columns = snapshot.schema();
+        let added = new_columns(input, &columns, uri)?;
+        let partitioned = !snapshot.metadata().partition_columns().is_empty();
+        check_evolution(&added, config.schema_evolution, partitioned, uri)?;
+        let files = RecordBatchWriter::for_table(&table)
+            .map_err(|e| ConnectorError::Delta(format!("writing to {uri}: {e}")))?
+            .with_target_file_size(config.target_file_size);
+        Ok(Self {
+            files,
+            schema: written_schema(input, &columns, &added, uri)?,
+            mode: if added.is_empty() {
+                WriteMode::Default
+            } else {
+                WriteMode::MergeSchema
+            },
+        })
+    }
 }
 
 impl DeltaFileWriter {
@@ -60,7 +94,7 @@ impl DeltaFileWriter {
         let Some(writer) = &mut self.writer else {
             return Ok(());
         };
-        let adds = writer.flush().await.map_err(|e| {
+        let adds = writer.files.flush().await.map_err(|e| {
             ConnectorError::Delta(format!("writing files of {}: {e}", self.config.table))
         })?;
         if adds.is_empty() {
@@ -90,29 +124,17 @@ impl Operator for DeltaFileWriter {
         let writer = match &mut self.writer {
             Some(w) => w,
             None => {
-                let table =
-                    open_or_create(&self.config.table, &self.input, &self.config.partition_by)
-                        .await?;
-                let uri = &self.config.table;
-                let snapshot = table
-                    .snapshot()
-                    .map_err(|e| ConnectorError::Delta(format!("reading table {uri}: {e}")))?;
-                let added = new_columns(&self.input, &snapshot.schema(), uri)?;
-                let partitioned = !snapshot.metadata().partition_columns().is_empty();
-                check_evolution(&added, self.config.schema_evolution, partitioned, uri)?;
-                if !added.is_empty() {
-                    self.mode = WriteMode::MergeSchema;
-                }
-                let writer = RecordBatchWriter::for_table(&table)
-                    .map_err(|e| ConnectorError::Delta(format!("writing to {uri}: {e}")))?
-                    .with_target_file_size(self.config.target_file_size);
-                self.writer.insert(writer)
+                let opened = OpenWriter::open(&self.config, &self.input).await?;
+                self.writer.insert(opened)
             }
         };
+        let uri = &self.config.table;
+        let batch = conform(batch, &writer.schema, uri)?;
         writer
-            .write_with_mode(batch, self.mode)
+            .files
+            .write_with_mode(batch, writer.mode)
             .await
-            .map_err(|e| ConnectorError::Delta(format!("writing to {}: {e}", self.config.table)))?;
+            .map_err(|e| ConnectorError::Delta(format!("writing to {uri}: {e}")))?;
         Ok(())
     }
 

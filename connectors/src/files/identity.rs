@@ -1,7 +1,6 @@
-//! Which file is which, whatever its name: the identity a file keeps through renames, the
-//! partition id it has for watermarks and checkpoints, and the subtask that reads it. All
-//! are pure functions of the identity, so every subtask, every run and every parallelism
-//! agree on them.
+//! Which file is which, whatever its name: the identity a file keeps through renames and
+//! the partition id it has for watermarks and checkpoints, a pure function of the
+//! identity, so every subtask, every run and every parallelism agree on it.
 
 use std::fs::Metadata;
 use std::path::Path;
@@ -49,11 +48,6 @@ impl FileId {
     pub fn partition_id(&self) -> u32 {
         (self.hash() >> 32) as u32
     }
-
-    /// The subtask (out of `parallelism`) that reads the file.
-    pub fn subtask_of(&self, parallelism: usize) -> usize {
-        (self.hash() % parallelism as u64) as usize
-    }
 }
 
 #[cfg(test)]
@@ -61,17 +55,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn files_spread_over_subtasks_and_ids_are_pinned() {
-        let ids: Vec<FileId> = (0..300).map(|ino| FileId { dev: 2049, ino }).collect();
-        for parallelism in 1..=4 {
-            let mut load = vec![0; parallelism];
-            for id in &ids {
-                load[id.subtask_of(parallelism)] += 1;
-            }
-            assert!(load.iter().all(|&n| n > 50), "{load:?}");
-        }
-        // Pinned: changing these would move files between subtasks across versions.
+    fn partition_ids_are_pinned() {
+        // Pinned: checkpoints keep positions in the key group of this id.
         let id = FileId { dev: 2049, ino: 7 };
-        assert_eq!((id.partition_id(), id.subtask_of(4)), (3_203_821_927, 3));
+        assert_eq!(id.partition_id(), 3_203_821_927);
     }
 }

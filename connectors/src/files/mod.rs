@@ -3,10 +3,11 @@
 //!
 //! Each file is one partition of the source. A file is known by its identity (device and
 //! inode), not its name, so a rotated file keeps its reader, its partition and its
-//! position; the file's subtask is a pure function of that identity
-//! ([`identity::subtask_of`]), so every subtask, every run and every parallelism agree on
-//! who reads it. Positions (byte offset after the last complete line and line number, or
-//! rows read for Parquet) live in the job's checkpoints.
+//! position. Files are dealt to subtasks by size, biggest first to the subtask with the
+//! fewest bytes, when the job starts and as new files appear; a file keeps its subtask
+//! for the job's life (`deal.rs`). Positions (byte offset after the last complete line and
+//! line number, or rows read for Parquet) live in the job's checkpoints and follow the
+//! files to their new readers after a restore, at any parallelism.
 //!
 //! Limits: a file is found again after a restart only if the pattern still matches it, so
 //! to survive a restart in the middle of a rotation let the pattern match rotated names
@@ -15,6 +16,7 @@
 //! a checkpointed one that was removed meanwhile continues at the old position (or from 0
 //! when it is shorter).
 
+mod deal;
 pub mod discovery;
 pub mod identity;
 mod line_file;

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arrow::array::{ArrayRef, Int64Array, StringArray};
 use arrow::datatypes::SchemaRef;
@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use weir_engine::state::StateChunk;
 use weir_engine::{Source, SourceBatch, SubtaskInfo};
 
+use super::deal::Deal;
 use super::discovery::{FilePattern, Found};
 use super::identity::FileId;
 use super::line_file::{LineFile, ReadDone, ReadFailure};
@@ -101,7 +102,10 @@ pub(super) struct FileReader {
     decoded_schema: SchemaRef,
     decoder: Option<Box<dyn Decoder>>,
     header_lines: usize,
-    subtask: (usize, usize),
+    /// This subtask's index.
+    subtask: usize,
+    /// Who reads which file, shared with the other subtasks.
+    deal: Arc<Mutex<Deal>>,
     /// The files of this subtask, in the order they were found.
     files: Vec<Tracked>,
     /// The file to look at first (round robin).
@@ -113,13 +117,15 @@ pub(super) struct FileReader {
 }
 
 impl FileReader {
-    /// The reader of `subtask`, starting with its share of the files found at plan time
-    /// (`initial`); `schemas` are the output schema and that of the decoded columns.
+    /// The reader of `subtask`, starting with its share in `deal` of the files found at
+    /// plan time (`initial`); `schemas` are the output schema and that of the decoded
+    /// columns.
     pub(super) fn new(
         config: Arc<FileSourceConfig>,
         pattern: Arc<FilePattern>,
         schemas: (SchemaRef, SchemaRef),
         subtask: &SubtaskInfo,
+        deal: Arc<Mutex<Deal>>,
         initial: &[Found],
     ) -> Result<Self> {
         let (decoder, header_lines) = match &config.format {
@@ -137,7 +143,8 @@ impl FileReader {
             decoded_schema: schemas.1,
             decoder,
             header_lines,
-            subtask: (subtask.index, subtask.parallelism),
+            subtask: subtask.index,
+            deal,
             files: Vec::new(),
             turn: 0,
             pending: None,
@@ -151,8 +158,12 @@ impl FileReader {
         Ok(reader)
     }
 
+    fn deal(&self) -> MutexGuard<'_, Deal> {
+        self.deal.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn owns(&self, id: FileId) -> bool {
-        id.subtask_of(self.subtask.1) == self.subtask.0
+        self.deal().subtask_of(id) == Some(self.subtask)
     }
 
     fn follow(&self) -> bool {
@@ -181,9 +192,10 @@ impl FileReader {
         });
     }
 
-    /// Applies a follow-mode listing: new files, renamed ones, truncated ones, removed
-    /// ones.
+    /// Applies a follow-mode listing: new files (dealt to a subtask unless another
+    /// subtask's listing dealt them already), renamed ones, truncated ones, removed ones.
     fn apply_listing(&mut self, found: Vec<Found>) {
+        self.deal().place(&found);
         let mut seen = HashSet::new();
         for f in found {
             if !self.owns(f.id) || !seen.insert(f.id) {
@@ -459,10 +471,12 @@ impl FileReader {
     /// Drops follow-mode files that are finished (they no longer match).
     fn forget_finished(&mut self) {
         if self.follow() && self.pending.is_none() {
+            let mut deal = self.deal.lock().unwrap_or_else(PoisonError::into_inner);
             self.files.retain(|t| {
                 let keep = t.phase != Phase::Done;
                 if !keep {
                     tracing::info!(path = %t.name, "finished a file that no longer matches");
+                    deal.finished(t.id);
                 }
                 keep
             });
@@ -538,10 +552,15 @@ impl Source for FileReader {
         positions::snapshot(&positions)
     }
 
+    /// Takes the positions of the files dealt to this subtask. A checkpointed file found
+    /// by no one is reported once, by subtask 0.
     fn restore(&mut self, chunks: Vec<StateChunk>) -> weir_engine::Result<()> {
         let saved: Vec<Position> = positions::restore(&chunks)
             .into_iter()
-            .filter(|p| self.owns(p.id))
+            .filter(|p| match self.deal().subtask_of(p.id) {
+                Some(subtask) => subtask == self.subtask,
+                None => self.subtask == 0,
+            })
             .collect();
         for p in saved {
             let Some(i) = self.files.iter().position(|t| t.id == p.id) else {

@@ -1,11 +1,13 @@
 //! The file source's plan: checks the configuration, finds the files, fixes the schema;
-//! each subtask's [`FileReader`] reads the files whose identity is dealt to it.
+//! each subtask's [`FileReader`] reads the files dealt to it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use weir_engine::{Source, SourcePlan, SubtaskInfo};
 
+use super::deal::Deal;
 use super::discovery::{FilePattern, Found};
 use super::parquet_file;
 use super::reader::FileReader;
@@ -22,6 +24,9 @@ pub struct FileSource {
     decoded_schema: SchemaRef,
     /// The files matching when the job was built; in bounded mode, exactly the files read.
     initial: Vec<Found>,
+    /// The deal of the files over the subtasks, one per parallelism the source runs at,
+    /// shared by its subtasks.
+    deals: Mutex<HashMap<usize, Arc<Mutex<Deal>>>>,
 }
 
 fn bad(message: String) -> ConnectorError {
@@ -98,6 +103,7 @@ impl FileSource {
             schema: Arc::new(Schema::new(fields)),
             decoded_schema,
             initial,
+            deals: Mutex::default(),
         }))
     }
 }
@@ -114,11 +120,19 @@ impl SourcePlan for FileSource {
     }
 
     fn create(&self, subtask: &SubtaskInfo) -> weir_engine::Result<Box<dyn Source>> {
+        let deal = self
+            .deals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(subtask.parallelism)
+            .or_insert_with(|| Arc::new(Mutex::new(Deal::new(&self.initial, subtask.parallelism))))
+            .clone();
         Ok(Box::new(FileReader::new(
             self.config.clone(),
             self.pattern.clone(),
             (self.schema.clone(), self.decoded_schema.clone()),
             subtask,
+            deal,
             &self.initial,
         )?))
     }

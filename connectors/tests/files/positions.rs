@@ -39,6 +39,31 @@ fn six_files() -> tempfile::TempDir {
     dir
 }
 
+/// `parallelism` subtasks restored from `chunks` read `turns` batches each (all when
+/// `None`); their batches and the chunks of their snapshots.
+async fn read_from(
+    plan: &FileSource,
+    parallelism: usize,
+    chunks: &[StateChunk],
+    turns: Option<usize>,
+) -> (Vec<RecordBatch>, Vec<StateChunk>) {
+    let (mut batches, mut snapshots) = (Vec::new(), Vec::new());
+    for index in 0..parallelism {
+        let mut reader = plan.create(&subtask(index, parallelism)).unwrap();
+        reader.restore(chunks.to_vec()).unwrap();
+        let mut turn = 0;
+        while turns.is_none_or(|n| turn < n) {
+            turn += 1;
+            match reader.next_batch().await.unwrap() {
+                Some(b) => batches.push(b.batch),
+                None => break,
+            }
+        }
+        snapshots.extend(reader.snapshot().unwrap());
+    }
+    (batches, snapshots)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn positions_restored_at_another_parallelism_continue_without_gaps_or_duplicates() {
     let dir = six_files();
@@ -50,28 +75,16 @@ async fn positions_restored_at_another_parallelism_continue_without_gaps_or_dupl
     .unwrap();
 
     // Two subtasks read three batches each, then checkpoint.
-    let mut batches = Vec::new();
-    let mut chunks: Vec<StateChunk> = Vec::new();
-    for index in 0..2 {
-        let mut reader = plan.create(&subtask(index, 2)).unwrap();
-        for _ in 0..3 {
-            if let Some(b) = reader.next_batch().await.unwrap() {
-                batches.push(b.batch);
-            }
-        }
-        chunks.extend(reader.snapshot().unwrap());
-    }
-    let before = seqs(&batches).len();
-    assert!((300..=900).contains(&before), "{before} rows before");
-
-    // Three subtasks continue from the checkpoint, each taking its files' positions.
-    for index in 0..3 {
-        let mut reader = plan.create(&subtask(index, 3)).unwrap();
-        reader.restore(chunks.clone()).unwrap();
-        while let Some(b) = reader.next_batch().await.unwrap() {
-            batches.push(b.batch);
-        }
-    }
+    let (mut batches, chunks) = read_from(&plan, 2, &[], Some(3)).await;
+    assert_eq!(seqs(&batches).len(), 900);
+    // Three subtasks continue from the checkpoint, each taking its files' positions, read
+    // two batches each and checkpoint again.
+    let (more, chunks) = read_from(&plan, 3, &chunks, Some(2)).await;
+    assert_eq!(seqs(&more).len(), 900);
+    batches.extend(more);
+    // One subtask reads the rest.
+    let (rest, _) = read_from(&plan, 1, &chunks, None).await;
+    batches.extend(rest);
     assert_eq!(seqs(&batches), (0..6000).collect::<Vec<_>>());
 }
 
