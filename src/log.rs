@@ -1,6 +1,6 @@
-//! Logging to stderr: colour only on a terminal, and a warning repeated from one place in
-//! the code (say, once per source of a job with thousands) shown a few times, then counted
-//! and summed up in one line when the command ends.
+//! Logging to stderr: colour only on a terminal, and a warning repeated word for word from
+//! one place in the code (say, once per source of a job with thousands, its fields aside)
+//! shown a few times, then counted and summed up in one line when the command ends.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -19,7 +19,8 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 /// and deltalake's note for every file that binary columns get no statistics.
 const DEFAULT_LOG_FILTER: &str = "warn,rdkafka::client=off,deltalake_core::writer::stats=error";
 
-/// How many times one warning (one place in the code) is shown before it is only counted.
+/// How many times one warning (one message from one place in the code) is shown before it
+/// is only counted.
 const SHOWN_REPEATS: u64 = 3;
 
 /// Installs the stderr logger (`RUST_LOG` overrides the default filter). The returned
@@ -36,31 +37,24 @@ pub fn init() -> RepeatedWarnings {
     repeated
 }
 
-/// Counts of warnings by the place in the code that logs them.
+/// Counts of warnings by the place in the code that logs them and their message.
 #[derive(Clone, Default)]
 pub struct RepeatedWarnings {
-    seen: Arc<Mutex<HashMap<Identifier, Repeats>>>,
-}
-
-struct Repeats {
-    count: u64,
-    /// The first occurrence's message.
-    message: String,
+    seen: Arc<Mutex<HashMap<(Identifier, String), u64>>>,
 }
 
 impl RepeatedWarnings {
-    /// One line per warning that was held back: its first message and how many more
-    /// times it was logged, sorted by message.
+    /// One line per warning that was held back: its message and how many more times it
+    /// was logged, sorted by message.
     pub fn report(&self) -> Vec<String> {
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let mut lines: Vec<String> = seen
-            .values()
-            .filter(|r| r.count > SHOWN_REPEATS)
-            .map(|r| {
+            .iter()
+            .filter(|(_, count)| **count > SHOWN_REPEATS)
+            .map(|((_, message), count)| {
                 format!(
-                    "the warning \"{}\" repeated {} more times (not shown)",
-                    r.message,
-                    r.count - SHOWN_REPEATS
+                    "the warning \"{message}\" repeated {} more times (not shown)",
+                    count - SHOWN_REPEATS
                 )
             })
             .collect();
@@ -78,17 +72,14 @@ impl<S> Filter<S> for RepeatedWarnings {
         if *event.metadata().level() != Level::WARN {
             return true;
         }
+        let mut message = MessageText(String::new());
+        event.record(&mut message);
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let repeats = seen.entry(event.metadata().callsite()).or_insert_with(|| {
-            let mut message = MessageText(String::new());
-            event.record(&mut message);
-            Repeats {
-                count: 0,
-                message: message.0,
-            }
-        });
-        repeats.count += 1;
-        repeats.count <= SHOWN_REPEATS
+        let count = seen
+            .entry((event.metadata().callsite(), message.0))
+            .or_default();
+        *count += 1;
+        *count <= SHOWN_REPEATS
     }
 }
 

@@ -3,6 +3,9 @@
 
 mod support;
 
+#[path = "sql_cli/lake_listing.rs"]
+mod lake_listing;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

@@ -2,6 +2,10 @@
 //! would: list tables, describe one, a statement over two lines, a mistake, and Ctrl-C
 //! cancelling a long query while the shell goes on. On a terminal (a pseudo-terminal
 //! driven by Python's `pty`): line editing and a history recalled in the next session.
+//! `sql_cli/limits.rs`: the time and memory limits hold while results are written.
+
+#[path = "sql_cli/limits.rs"]
+mod limits;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

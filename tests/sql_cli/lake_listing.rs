@@ -2,13 +2,11 @@
 //! a link loop and an unreadable folder are skipped with a warning naming them, and the
 //! other tables still open and answer queries.
 
-mod support;
-
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use support::lake_fixture::{bids, bids_schema, lake, table};
+use crate::support::lake_fixture::{bids, bids_schema, lake, table};
 use weir_sql::Lake;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
