@@ -45,13 +45,19 @@ fn the_time_limit_ends_a_statement_while_its_rows_are_written() {
         err.trim_end(),
         "error: query cancelled after 1s: over the time limit (raise it with --timeout)"
     );
-    // Rows were already out, in the join's order.
+    // Rows were already out (in the order the join's partitions produced them).
+    assert!(out.starts_with("a,b\n"), "{}", &out[..100.min(out.len())]);
+    // The last line may have been cut by the cancellation.
+    let lines: Vec<&str> = out.lines().skip(1).collect();
+    let complete = &lines[..lines.len().saturating_sub(1)];
+    assert!(complete.len() > 1000, "{} lines", complete.len());
     assert!(
-        out.starts_with("a,b\n1,1\n1,2\n1,3\n"),
+        complete
+            .iter()
+            .all(|line| line.split(',').all(|v| v.parse::<u64>().is_ok())),
         "{}",
         &out[..100.min(out.len())]
     );
-    assert!(out.lines().count() > 1000, "{} lines", out.lines().count());
 }
 
 #[test]
@@ -82,7 +88,7 @@ fn the_time_limit_ends_a_statement_whose_output_does_not_drain() {
         err.trim_end(),
         "error: query cancelled after 1s: over the time limit (raise it with --timeout)"
     );
-    assert!(out.starts_with(b"a,b\n1,1\n"));
+    assert!(out.starts_with(b"a,b\n"));
 }
 
 #[test]
