@@ -28,6 +28,8 @@ use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
 
 const STAGED_TABLE: &str = "staged";
+/// The `add` of the state row that only records the newest epoch assigned.
+const NEWEST_EPOCH_MARK: &str = "";
 
 fn staged_table() -> StateTable {
     StateTable::new(
@@ -230,11 +232,16 @@ impl Operator for DeltaCommitter {
         vec![staged_table()]
     }
 
+    /// One row per staged file, plus a row with no file (`add` empty) naming the newest
+    /// epoch this run assigned, so a restore continues after it even when nothing is
+    /// staged.
     async fn snapshot(&mut self) -> weir_engine::Result<OperatorSnapshot> {
+        let newest = self.next_epoch.map(|next| next - 1);
         let rows: Vec<(u64, &str)> = self
             .staged
             .iter()
             .flat_map(|(e, staged)| staged.adds.iter().map(move |a| (*e, a.as_str())))
+            .chain(newest.map(|epoch| (epoch, NEWEST_EPOCH_MARK)))
             .collect();
         let mut chunks = Vec::new();
         if !rows.is_empty() {
@@ -259,23 +266,29 @@ impl Operator for DeltaCommitter {
     /// or a savepoint never reuses an epoch number the table already holds.
     async fn restore(&mut self, snapshot: OperatorSnapshot) -> weir_engine::Result<()> {
         self.last_checkpoint = snapshot.checkpoint_id.unwrap_or(0);
+        let mut restored = 0;
         for chunk in snapshot.chunks.iter().filter(|c| c.table == STAGED_TABLE) {
             let epochs = chunk.batch.column(1).as_primitive::<UInt64Type>();
             let adds = chunk.batch.column(2).as_string::<i32>();
             for row in 0..chunk.batch.num_rows() {
-                if epochs.is_valid(row) && adds.is_valid(row) {
-                    self.staged
-                        .entry(epochs.value(row))
-                        .or_insert_with(|| StagedEpoch {
-                            checkpoint: self.last_checkpoint,
-                            adds: Vec::new(),
-                        })
-                        .adds
-                        .push(adds.value(row).to_string());
+                if !epochs.is_valid(row) || !adds.is_valid(row) {
+                    continue;
                 }
+                let epoch = epochs.value(row);
+                restored = restored.max(epoch);
+                if adds.value(row) == NEWEST_EPOCH_MARK {
+                    continue;
+                }
+                self.staged
+                    .entry(epoch)
+                    .or_insert_with(|| StagedEpoch {
+                        checkpoint: self.last_checkpoint,
+                        adds: Vec::new(),
+                    })
+                    .adds
+                    .push(adds.value(row).to_string());
             }
         }
-        let restored = self.staged.keys().next_back().copied().unwrap_or(0);
         self.commit_through(self.last_checkpoint).await?;
         self.start_epochs(restored).await?;
         Ok(())
