@@ -7,6 +7,7 @@ mod run;
 mod sql;
 mod sql_input;
 mod sql_shell;
+mod stop_signals;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ enum Command {
     /// Run the built-in demo job: generated bids through keyed event-time windows.
     Demo(demo::DemoArgs),
     /// Run a job file (YAML) in the foreground, resuming from its newest checkpoint.
+    /// Ctrl-C or SIGTERM stops it with a final checkpoint (exit 0); a second one cancels
+    /// it at once (exit 130).
     Run(run::RunArgs),
     /// Run SQL over the lake's Delta tables, read-only: queries, EXPLAIN, SHOW, DESCRIBE,
     /// time travel with table_version / table_timestamp, history with table_history.
@@ -40,7 +43,7 @@ fn main() -> ExitCode {
         eprintln!("weir: {line}");
     }
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             // The chain of causes, one line each; no backtrace: these are the user's errors.
             eprintln!("error: {error:#}");
@@ -49,13 +52,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<()> {
+fn run(command: Command) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     match command {
-        Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Demo(args) => runtime
+            .block_on(demo::run(args))
+            .map(|()| ExitCode::SUCCESS),
         Command::Run(args) => runtime.block_on(run::run(args)),
-        Command::Sql(args) => runtime.block_on(sql::run(args)),
+        Command::Sql(args) => runtime.block_on(sql::run(args)).map(|()| ExitCode::SUCCESS),
     }
 }

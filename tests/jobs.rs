@@ -314,23 +314,35 @@ async fn the_app_log_example_job_parses_generated_lines_and_keeps_the_bad_ones()
     );
 }
 
-/// A bounded file job writing each line to a Delta table and to a Parquet directory, run
-/// by the binary in `dir` (which holds the job file, its input, lake and checkpoints).
+/// A file job writing each line to a Delta table and to a Parquet directory, run by the
+/// binary in `dir` (which holds the job file, its input, lake and checkpoints).
 struct LinesJob {
     dir: tempfile::TempDir,
 }
 
 impl LinesJob {
+    /// The job reading its input once, to its end.
     fn new() -> Self {
+        Self::with_source("mode: bounded")
+    }
+
+    /// The job following its input as it grows; it never ends by itself.
+    fn following() -> Self {
+        Self::with_source("mode: follow, discovery_interval: 50ms, poll_interval: 20ms")
+    }
+
+    fn with_source(settings: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("job.yaml"),
-            "name: epochs\n\
-             parallelism: 1\n\
-             checkpoints: {interval: 50ms, location: checkpoints}\n\
-             sources:\n  input: {type: file, path: input.txt, mode: bounded, format: {type: lines}}\n\
-             sinks:\n  table: {type: delta, inputs: [input], table: lake/lines}\n  \
-             files: {type: parquet, inputs: [input], path: parquet}\n",
+            format!(
+                "name: epochs\n\
+                 parallelism: 1\n\
+                 checkpoints: {{interval: 50ms, location: checkpoints}}\n\
+                 sources:\n  input: {{type: file, path: input.txt, {settings}, format: {{type: lines}}}}\n\
+                 sinks:\n  table: {{type: delta, inputs: [input], table: lake/lines}}\n  \
+                 files: {{type: parquet, inputs: [input], path: parquet}}\n"
+            ),
         )
         .unwrap();
         Self { dir }
@@ -366,6 +378,49 @@ impl LinesJob {
         let stderr = String::from_utf8_lossy(&output.stderr).to_string();
         assert!(output.status.success(), "{stderr}");
         stderr
+    }
+
+    /// Starts the job in the background, its stderr captured.
+    fn spawn(&self) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(["run", "--progress", "0s", "job.yaml"])
+            .current_dir(self.dir.path())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) to the running job and waits for it to exit; it must
+    /// exit 0. Returns its stderr.
+    fn signal(&self, child: std::process::Child, signal: &str) -> String {
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{:?}: {stderr}", output.status);
+        stderr
+    }
+
+    /// Waits (at most 60 s) until the Delta table holds at least `rows` lines.
+    async fn until_table_holds(&self, rows: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let committed = match self.path("lake/lines/_delta_log").exists() {
+                true => self.table().await.len(),
+                false => 0,
+            };
+            if committed >= rows {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{committed} of {rows} lines committed after 60 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// The Delta table's lines, sorted (repeats kept).
@@ -542,4 +597,60 @@ fn the_summary_counts_dead_letters_and_repeated_warnings_are_summed_up() {
         !stderr.contains('\u{1b}'),
         "no colour codes off a terminal: {stderr}"
     );
+}
+
+/// The rows the source read, as the stopped job's summary line says.
+fn rows_read(stderr: &str) -> usize {
+    let (_, rest) = stderr.split_once("input read ").expect(stderr);
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// A job following a growing file stops gracefully on SIGTERM, and again on SIGINT:
+/// each time it exits 0 with every line it read committed, and the next run reads on
+/// from there, so that every line is in the table (and the Parquet files) exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_following_job_stops_on_sigterm_or_sigint_and_resumes_where_it_stopped() {
+    let job = LinesJob::following();
+    job.write_input(&["a", "b", "c"]);
+    let child = job.spawn();
+    job.until_table_holds(3).await;
+    // Lines the job may or may not read before the stop: either way it commits them all.
+    job.append_input(&["d", "e"]);
+    let stderr = job.signal(child, "TERM");
+    assert!(
+        stderr.contains(
+            "weir: stopping job 'epochs': taking a final checkpoint (press Ctrl-C again to cancel at once)"
+        ),
+        "{stderr}"
+    );
+    let (_, stopped) = stderr
+        .split_once("weir: job 'epochs' stopped at checkpoint ")
+        .expect(&stderr);
+    let (checkpoint, summary) = stopped
+        .split_once("; `weir run` resumes from it: ")
+        .unwrap();
+    let read = rows_read(summary);
+    assert!(
+        summary.contains(&format!("table committed {read} rows")),
+        "{summary}"
+    );
+    let all = ["a", "b", "c", "d", "e", "f", "g"];
+    assert_eq!(job.table().await, sorted(&all[..read]));
+    assert_eq!(job.files(), sorted(&all[..read]));
+
+    job.append_input(&["f", "g"]);
+    let child = job.spawn();
+    job.until_table_holds(all.len()).await;
+    let stderr = job.signal(child, "INT");
+    assert!(
+        stderr.contains(&format!("restored from checkpoint {checkpoint} ")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("weir: job 'epochs' stopped at checkpoint "),
+        "{stderr}"
+    );
+    assert_eq!(rows_read(&stderr), all.len() - read, "{stderr}");
+    assert_eq!(job.table().await, sorted(&all));
+    assert_eq!(job.files(), sorted(&all));
 }

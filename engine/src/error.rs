@@ -51,6 +51,10 @@ pub enum EngineError {
     /// A downstream task stopped, so its input channel closed.
     #[error("a downstream task stopped")]
     Disconnected,
+    /// The job was cancelled through its control; it resumes from its last completed
+    /// checkpoint.
+    #[error("the job was cancelled")]
+    Cancelled,
     /// A task of the runtime panicked or was cancelled.
     #[error("runtime task ended abnormally: {0}")]
     Join(String),

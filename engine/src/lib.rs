@@ -41,6 +41,6 @@ pub use operators::union::UnionConfig;
 pub use operators::window::{WindowAggregateConfig, WindowSpec, LATE_PORT, LATE_REASON_COLUMN};
 pub use operators::OperatorConfig;
 pub use runtime::metrics::JobMetrics;
-pub use runtime::{RestoreFrom, RestoreInfo, RunningJob, RuntimeConfig};
+pub use runtime::{JobControl, RestoreFrom, RestoreInfo, RunningJob, RuntimeConfig};
 pub use source::{Source, SourceBatch, SourcePlan, DEAD_LETTER_PORT};
 pub use watermark::WatermarkStrategy;

@@ -11,6 +11,7 @@ mod engine {
     pub mod reference;
     pub mod registry;
     pub mod snapshots;
+    pub mod stop;
     pub mod watermarks;
     pub mod windows;
 }

@@ -6,6 +6,10 @@
 //! later checkpoint it has not acknowledged uses that state: everything the subtask will
 //! ever process is already behind it. When every subtask has finished, one last checkpoint
 //! is taken, so that the output of the end of the input is committed too.
+//!
+//! A stop is a checkpoint whose barrier also tells the sources to stop reading: nothing
+//! follows it in any channel. The coordinator replies to a stop once every operator has
+//! run `on_checkpoint_complete` for it (sinks have committed), and triggers nothing after.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -47,7 +51,24 @@ pub(crate) enum Report {
 /// A request for a checkpoint; with a savepoint store, the checkpoint is also copied there.
 pub(crate) struct Request {
     pub savepoint: Option<CheckpointStore>,
+    /// Whether the sources stop reading at this checkpoint's barrier.
+    pub stop: bool,
     pub reply: oneshot::Sender<Result<u64>>,
+}
+
+/// A barrier for a source subtask; with `stop`, the source reads nothing after it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Injection {
+    pub barrier: CheckpointBarrier,
+    pub stop: bool,
+}
+
+/// Tells an operator subtask that a checkpoint completed; `done`, when present, hears
+/// once the operator's `on_checkpoint_complete` for it returned successfully.
+#[derive(Debug)]
+pub(crate) struct Completion {
+    pub checkpoint_id: u64,
+    pub done: Option<oneshot::Sender<()>>,
 }
 
 /// One node of the job as the coordinator sees it.
@@ -62,9 +83,9 @@ pub(crate) struct CoordinatorLinks {
     pub requests: mpsc::Receiver<Request>,
     pub reports: mpsc::Receiver<Report>,
     /// Barrier injection, one per source subtask.
-    pub sources: Vec<mpsc::Sender<CheckpointBarrier>>,
+    pub sources: Vec<mpsc::Sender<Injection>>,
     /// Completion notices, one per operator subtask.
-    pub operators: Vec<mpsc::Sender<u64>>,
+    pub operators: Vec<mpsc::Sender<Completion>>,
     /// The nodes, in the order of the subtasks' global indices.
     pub nodes: Vec<NodeInfo>,
     pub max_parallelism: usize,
@@ -85,6 +106,8 @@ struct Pending {
     max_pause: Duration,
     states: BTreeMap<usize, SubtaskState>,
     requests: Vec<Request>,
+    /// Whether this checkpoint stops the job.
+    stop: bool,
 }
 
 /// The coordinator's state between events.
@@ -97,6 +120,8 @@ struct Coordinator {
     finished: HashMap<usize, SubtaskState>,
     /// Finished subtasks waiting for a checkpoint that holds their final state.
     covered: Vec<(usize, Covered)>,
+    /// Set once a stop checkpoint was triggered: no checkpoint is triggered after it.
+    stopping: bool,
 }
 
 fn now_ms() -> i64 {
@@ -114,16 +139,19 @@ impl Coordinator {
         self.finished.len() == self.subtasks()
     }
 
-    /// Starts checkpoint `next_id`: barriers go to every source still running.
+    /// Starts checkpoint `next_id`: barriers go to every source still running. It is a
+    /// stop when a queued request asks for one.
     async fn trigger(&mut self) {
         let barrier = CheckpointBarrier {
             checkpoint_id: self.next_id,
             timestamp_ms: now_ms(),
         };
         self.next_id += 1;
+        let stop = self.queued.iter().any(|r| r.stop);
+        self.stopping = stop;
         for source in &self.links.sources {
             // A finished source has nothing left to put before the barrier.
-            let _ = source.send(barrier).await;
+            let _ = source.send(Injection { barrier, stop }).await;
         }
         self.pending = Some(Pending {
             id: barrier.checkpoint_id,
@@ -132,7 +160,40 @@ impl Coordinator {
             max_pause: Duration::ZERO,
             states: BTreeMap::new(),
             requests: std::mem::take(&mut self.queued),
+            stop,
         });
+    }
+
+    /// Tells every operator that checkpoint `id` completed. For a stop, waits until each
+    /// one ran `on_checkpoint_complete` for it; fails if one did not (it failed or was
+    /// aborted; its own error is what the job reports).
+    async fn notify_complete(&self, id: u64, stop: bool) -> Result<()> {
+        let mut acknowledgements = Vec::new();
+        for operator in &self.links.operators {
+            let (done, acknowledged) = match stop {
+                true => {
+                    let (done, acknowledged) = oneshot::channel();
+                    (Some(done), Some(acknowledged))
+                }
+                false => (None, None),
+            };
+            let completion = Completion {
+                checkpoint_id: id,
+                done,
+            };
+            // An operator that already stopped has committed everything it will.
+            if operator.send(completion).await.is_ok() {
+                acknowledgements.extend(acknowledged);
+            }
+        }
+        for acknowledged in acknowledgements {
+            acknowledged.await.map_err(|_| {
+                EngineError::Checkpoint(format!(
+                    "an operator did not finish completing checkpoint {id}"
+                ))
+            })?;
+        }
+        Ok(())
     }
 
     /// Completes the pending checkpoint if every subtask acknowledged it or has finished.
@@ -173,13 +234,12 @@ impl Coordinator {
             .into_iter()
             .partition(|(s, _)| from_final.contains(s) && (result.is_ok() || last_chance));
         self.covered = waiting;
+        let result = match result {
+            Ok(()) => self.notify_complete(p.id, p.stop).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = &result {
             tracing::error!(checkpoint = p.id, error = %e, "checkpoint failed");
-        } else {
-            for operator in &self.links.operators {
-                // A stopped operator needs no notice.
-                let _ = operator.send(p.id).await;
-            }
         }
         let reply = |r: &Result<()>| match r {
             Ok(()) => Ok(p.id),
@@ -295,6 +355,7 @@ pub(crate) async fn run_coordinator(
         queued: Vec::new(),
         finished: HashMap::new(),
         covered: Vec::new(),
+        stopping: false,
     };
     let mut requests_open = true;
     loop {
@@ -309,6 +370,11 @@ pub(crate) async fn run_coordinator(
             request = c.links.requests.recv(), if requests_open => {
                 match request {
                     None => requests_open = false,
+                    Some(request) if c.stopping => {
+                        let _ = request.reply.send(Err(EngineError::Checkpoint(
+                            "the job is stopping".into(),
+                        )));
+                    }
                     Some(request) => c.queued.push(request),
                 }
                 true
@@ -318,7 +384,7 @@ pub(crate) async fn run_coordinator(
         c.try_complete().await;
         // The end of the input: one last checkpoint holds every subtask's final state.
         let final_due = c.all_finished() && !c.covered.is_empty();
-        if c.pending.is_none() && (start || !c.queued.is_empty() || final_due) {
+        if c.pending.is_none() && !c.stopping && (start || !c.queued.is_empty() || final_due) {
             c.trigger().await;
             c.try_complete().await;
         }

@@ -1,6 +1,7 @@
 //! Runs a [`JobGraph`] on tokio: one task per subtask, row-bounded channels on every edge.
 
 mod checkpoint;
+mod control;
 mod inputs;
 pub mod metrics;
 mod operator_task;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::channel::channel;
@@ -23,6 +24,8 @@ use crate::graph::{JobGraph, NodeKind, Partitioning};
 use crate::operator::SubtaskInfo;
 use crate::state::redistribute;
 use checkpoint::{CoordinatorLinks, NodeInfo, Report, Request};
+use control::Ending;
+pub use control::JobControl;
 use inputs::{InputChannel, Inputs};
 use metrics::{ChannelInfo, JobMetrics, NodeMetrics};
 use outputs::Outputs;
@@ -91,7 +94,8 @@ impl Default for RuntimeConfig {
 pub struct RunningJob {
     tasks: JoinSet<Result<()>>,
     metrics: Arc<JobMetrics>,
-    checkpoints: mpsc::Sender<Request>,
+    control: JobControl,
+    ending: watch::Receiver<Option<Ending>>,
     restored: Option<RestoreInfo>,
 }
 
@@ -114,46 +118,63 @@ impl RunningJob {
         self.restored.as_ref()
     }
 
-    /// Triggers a checkpoint (or joins the one in progress) and waits until it is
-    /// complete; returns its id. Ids increase by one from one past the highest id at the
-    /// checkpoint location (1 at a fresh location).
+    /// A handle that checkpoints, stops or cancels this job while another task awaits
+    /// [`RunningJob::join`].
+    pub fn control(&self) -> JobControl {
+        self.control.clone()
+    }
+
+    /// See [`JobControl::checkpoint`].
     pub async fn checkpoint(&self) -> Result<u64> {
-        self.request(None).await
+        self.control.checkpoint().await
     }
 
-    /// Takes a checkpoint and copies it, with every state file it references, to
-    /// `location` (a directory or object store URL): a savepoint that stays valid whatever
-    /// retention does at the checkpoint location. Resume it with
-    /// [`RestoreFrom::Savepoint`]. Needs a checkpoint location.
+    /// See [`JobControl::savepoint`]. Resume it with [`RestoreFrom::Savepoint`].
     pub async fn savepoint(&self, location: &str) -> Result<u64> {
-        self.request(Some(CheckpointStore::open(location)?)).await
+        self.control.savepoint(location).await
     }
 
-    /// Takes a savepoint, then stops every task.
-    pub async fn stop_with_savepoint(mut self, location: &str) -> Result<u64> {
-        let id = self.savepoint(location).await?;
-        self.tasks.abort_all();
-        while self.tasks.join_next().await.is_some() {}
+    /// See [`JobControl::stop`].
+    pub async fn stop(&self) -> Result<u64> {
+        self.control.stop().await
+    }
+
+    /// See [`JobControl::cancel`].
+    pub fn cancel(&self) {
+        self.control.cancel()
+    }
+
+    /// Stops the job with a final checkpoint that is also a savepoint at `location` (see
+    /// [`JobControl::stop_with_savepoint`]) and waits until every task stopped.
+    pub async fn stop_with_savepoint(self, location: &str) -> Result<u64> {
+        let id = self.control.stop_with_savepoint(location).await?;
+        self.join().await?;
         Ok(id)
     }
 
-    async fn request(&self, savepoint: Option<CheckpointStore>) -> Result<u64> {
-        let (reply, done) = oneshot::channel();
-        let stopped = || EngineError::Checkpoint("the job has stopped".into());
-        self.checkpoints
-            .send(Request { savepoint, reply })
-            .await
-            .map_err(|_| stopped())?;
-        done.await.map_err(|_| stopped())?
-    }
-
-    /// Waits until every task has finished. On the first failure the other tasks are stopped
-    /// and the error that caused it is returned.
+    /// Waits until every task has finished, or the job was stopped (`Ok`) or cancelled
+    /// ([`EngineError::Cancelled`]) through its [`JobControl`]. On the first failure the
+    /// other tasks are stopped and the error that caused it is returned; the failures of
+    /// tasks aborted by a stop or a cancellation are not errors.
     pub async fn join(mut self) -> Result<Arc<JobMetrics>> {
         let mut first_error: Option<EngineError> = None;
-        while let Some(joined) = self.tasks.join_next().await {
+        let mut ending: Option<Ending> = None;
+        loop {
+            let joined = tokio::select! {
+                joined = self.tasks.join_next() => match joined {
+                    Some(joined) => joined,
+                    None => break,
+                },
+                ended = self.ending.wait_for(Option::is_some), if ending.is_none() => {
+                    // The control lives in `self`: the sender outlives this wait.
+                    ending = ended.ok().and_then(|e| *e);
+                    self.tasks.abort_all();
+                    continue;
+                }
+            };
             let error = match joined {
                 Ok(Ok(())) => continue,
+                Ok(Err(_)) | Err(_) if ending.is_some() => continue,
                 Ok(Err(error)) => error,
                 Err(e) if e.is_cancelled() => continue,
                 Err(e) => EngineError::Join(e.to_string()),
@@ -168,9 +189,10 @@ impl RunningJob {
                 Some(_) => {}
             }
         }
-        match first_error {
-            Some(error) => Err(error),
-            None => Ok(self.metrics),
+        match (first_error, ending) {
+            (Some(error), _) => Err(error),
+            (None, Some(Ending::Cancelled)) => Err(EngineError::Cancelled),
+            (None, _) => Ok(self.metrics),
         }
     }
 }
@@ -268,6 +290,7 @@ impl JobGraph {
         });
         let (report_tx, reports) = mpsc::channel::<Report>(1024);
         let (checkpoints, requests) = mpsc::channel::<Request>(16);
+        let (control, ending) = JobControl::new(checkpoints);
         let mut links = CoordinatorLinks {
             requests,
             reports,
@@ -393,7 +416,8 @@ impl JobGraph {
         Ok(RunningJob {
             tasks,
             metrics,
-            checkpoints,
+            control,
+            ending,
             restored: restored_info,
         })
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::message::{Message, Watermark};
 use crate::operator::{Collector, Operator};
+use crate::runtime::checkpoint::Completion;
 use crate::runtime::inputs::Inputs;
 use crate::runtime::metrics::NodeMetrics;
 use crate::runtime::outputs::Outputs;
@@ -16,7 +17,7 @@ pub(crate) async fn run_operator(
     mut inputs: Inputs,
     mut outputs: Outputs,
     metrics: Arc<NodeMetrics>,
-    mut completed: tokio::sync::mpsc::Receiver<u64>,
+    mut completed: tokio::sync::mpsc::Receiver<Completion>,
     link: TaskLink,
 ) -> Result<()> {
     let mut watermarks = InputWatermarks::new(inputs.len());
@@ -26,9 +27,8 @@ pub(crate) async fn run_operator(
     loop {
         let next = tokio::select! {
             biased;
-            Some(checkpoint_id) = completed.recv() => {
-                operator.on_checkpoint_complete(checkpoint_id).await?;
-                last_completed = checkpoint_id;
+            Some(completion) = completed.recv() => {
+                last_completed = complete(&mut *operator, completion).await?;
                 continue;
             }
             next = inputs.recv() => next,
@@ -100,9 +100,8 @@ pub(crate) async fn run_operator(
         }
         tokio::select! {
             biased;
-            Some(checkpoint_id) = completed.recv() => {
-                operator.on_checkpoint_complete(checkpoint_id).await?;
-                last_completed = checkpoint_id;
+            Some(completion) = completed.recv() => {
+                last_completed = complete(&mut *operator, completion).await?;
             }
             result = &mut covered, if covered_id.is_none() => match result? {
                 Some(id) => covered_id = Some(id),
@@ -111,6 +110,17 @@ pub(crate) async fn run_operator(
             else => return Ok(()),
         }
     }
+}
+
+/// Runs the operator's completion hook, then tells whoever waits for it; returns the id.
+async fn complete(operator: &mut dyn Operator, completion: Completion) -> Result<u64> {
+    operator
+        .on_checkpoint_complete(completion.checkpoint_id)
+        .await?;
+    if let Some(done) = completion.done {
+        let _ = done.send(());
+    }
+    Ok(completion.checkpoint_id)
 }
 
 async fn advance(

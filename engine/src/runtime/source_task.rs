@@ -1,4 +1,8 @@
 //! The task running one source subtask: reads batches, derives watermarks, sends downstream.
+//!
+//! At a stop barrier the source stops reading and stays idle until the job aborts it: it
+//! sends neither an end-of-time watermark nor an end marker, so that nothing downstream
+//! fires or flushes as if the input had ended.
 
 use std::future::pending;
 use std::sync::Arc;
@@ -7,7 +11,8 @@ use tokio::time::{interval, Instant, Interval, MissedTickBehavior};
 
 use crate::error::Result;
 use crate::event_time::max_event_time_ms;
-use crate::message::{CheckpointBarrier, Message, Watermark};
+use crate::message::{Message, Watermark};
+use crate::runtime::checkpoint::Injection;
 use crate::runtime::metrics::NodeMetrics;
 use crate::runtime::outputs::Outputs;
 use crate::runtime::TaskLink;
@@ -30,7 +35,7 @@ pub(crate) async fn run_source(
     restored_watermarks: Vec<(u32, Option<i64>)>,
     mut outputs: Outputs,
     metrics: Arc<NodeMetrics>,
-    mut barriers: tokio::sync::mpsc::Receiver<CheckpointBarrier>,
+    mut barriers: tokio::sync::mpsc::Receiver<Injection>,
     link: TaskLink,
 ) -> Result<()> {
     let partitions = source.partitions();
@@ -50,12 +55,17 @@ pub(crate) async fn run_source(
     loop {
         let next = tokio::select! {
             biased;
-            Some(barrier) = barriers.recv() => {
+            Some(Injection { barrier, stop }) = barriers.recv() => {
                 let started = std::time::Instant::now();
                 let snapshot = snapshot(&mut *source, &watermarks)?;
                 let pause = started.elapsed();
                 outputs.broadcast(Message::Barrier(barrier)).await?;
                 link.acknowledge(barrier.checkpoint_id, snapshot, pause)?;
+                if stop {
+                    // The link and the outputs stay open: the snapshot is still being
+                    // written, and a closed output would read downstream as an end.
+                    return pending().await;
+                }
                 continue;
             }
             next = source.next_batch() => next?,
