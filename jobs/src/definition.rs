@@ -1,6 +1,8 @@
 //! The job file: what a YAML job definition holds, and reading one.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
@@ -8,10 +10,11 @@ use serde::Deserialize;
 use weir_engine::{Partitioning, RuntimeConfig, WatermarkStrategy};
 
 use crate::error::{JobError, Result};
-use crate::interpolate::interpolate;
+use crate::interpolate::referenced_variables;
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::transforms::TransformConfig;
+use crate::yaml::{self, check_size, MAX_JOB_FILE_BYTES};
 
 /// A job definition, as read from a YAML job file. Sources, transforms and sinks share
 /// one namespace of node names; a node reads other nodes by name (`events`) or by output
@@ -169,38 +172,34 @@ pub struct SinkSpec {
 }
 
 impl JobDefinition {
-    /// Reads a job file, replacing `${VAR}` / `${VAR:-default}` with environment variables.
+    /// Reads a job file, substituting `${VAR}` / `${VAR:-default}` in its values from the
+    /// environment. Reads at most [`MAX_JOB_FILE_BYTES`] (and one byte more, to refuse a
+    /// larger file), whatever the file's size.
     pub fn from_file(path: &Path) -> Result<Self> {
         let label = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| JobError::Definition {
+        let unreadable = |e: std::io::Error| JobError::Definition {
             location: label.clone(),
             message: format!("cannot read the job file: {e}"),
-        })?;
+        };
+        let mut text = String::new();
+        File::open(path)
+            .and_then(|file| {
+                file.take(MAX_JOB_FILE_BYTES as u64 + 1)
+                    .read_to_string(&mut text)
+            })
+            .map_err(unreadable)?;
+        check_size(text.len(), &label)?;
         Self::from_yaml(&text, &label, |name| std::env::var(name).ok())
     }
 
     /// Parses a job definition; `file` names it in errors, `env` looks up variables.
+    /// Variables are substituted inside plain (unquoted) scalar values after parsing: a
+    /// value that is exactly `${VAR}` becomes the variable's value read as one YAML scalar
+    /// (number, boolean, null or string), never as structure. The document is read within
+    /// the bounds of [`crate::yaml`].
     pub fn from_yaml(text: &str, file: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let text = interpolate(text, file, env)?;
-        let definition: JobDefinition = serde_yaml::from_str(&text).map_err(|e| {
-            let message = e.to_string();
-            match e.location() {
-                Some(at) => {
-                    let suffix = format!(" at line {} column {}", at.line(), at.column());
-                    JobError::Definition {
-                        location: format!("{file}:{}:{}", at.line(), at.column()),
-                        message: message
-                            .strip_suffix(&suffix)
-                            .unwrap_or(&message)
-                            .to_string(),
-                    }
-                }
-                None => JobError::Definition {
-                    location: file.to_string(),
-                    message,
-                },
-            }
-        })?;
+        let definition: JobDefinition =
+            yaml::from_str(text, file, referenced_variables(text, env))?;
         definition.validate(file)?;
         Ok(definition)
     }

@@ -1,62 +1,42 @@
-//! `${NAME}` and `${NAME:-default}` in job files, replaced by environment variables before
-//! the YAML is parsed (as Vector and docker compose do); `$$` is a literal `$`.
+//! `${NAME}` and `${NAME:-default}` in job files. The YAML reader substitutes them inside
+//! plain (unquoted) scalar values after parsing, never in the text before it, so a value
+//! cannot add structure to the document; `$$` is a literal `$`. This module only finds
+//! which variables a file names, so that their values can be looked up once.
 
-use crate::error::{JobError, Result};
+use std::collections::HashMap;
 
-/// Replaces every `${NAME}` / `${NAME:-default}` in `text` with the value `lookup` gives;
-/// a variable that is not set and has no default is an error naming it and its line.
-pub fn interpolate(
+/// The variables `text` references (`${NAME` anywhere, defaults included) that `lookup`
+/// knows, with their values. Names `lookup` does not know are left out: a reference to one
+/// without a default is then reported where it is used.
+pub(crate) fn referenced_variables(
     text: &str,
-    file: &str,
     lookup: impl Fn(&str) -> Option<String>,
-) -> Result<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at..];
-        if let Some(after) = tail.strip_prefix("$$") {
-            out.push('$');
-            rest = after;
+) -> HashMap<String, String> {
+    let mut found = HashMap::new();
+    for (at, _) in text.match_indices("${") {
+        let name = variable_name(&text[at + 2..]);
+        if name.is_empty() || found.contains_key(name) {
             continue;
         }
-        let Some(body) = tail.strip_prefix("${") else {
-            out.push('$');
-            rest = &tail[1..];
-            continue;
-        };
-        let line = text[..text.len() - tail.len()].matches('\n').count() + 1;
-        let error = |message: String| JobError::Definition {
-            location: format!("{file}:{line}"),
-            message,
-        };
-        let end = body
-            .find('}')
-            .ok_or_else(|| error("`${` without a closing `}`".into()))?;
-        let expression = &body[..end];
-        let (name, default) = match expression.split_once(":-") {
-            Some((name, default)) => (name, Some(default)),
-            None => (expression, None),
-        };
-        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(error(format!(
-                "`${{{expression}}}` is not a variable reference (letters, digits and _ only)"
-            )));
+        if let Some(value) = lookup(name) {
+            found.insert(name.to_string(), value);
         }
-        match (lookup(name), default) {
-            (Some(value), _) => out.push_str(&value),
-            (None, Some(default)) => out.push_str(default),
-            (None, None) => {
-                return Err(error(format!(
-                    "environment variable {name} is not set (write ${{{name}:-default}} to give a default)"
-                )))
-            }
-        }
-        rest = &body[end + 1..];
     }
-    out.push_str(rest);
-    Ok(out)
+    found
+}
+
+/// The longest prefix of `text` that is a variable name (letters, digits and `_`, not
+/// starting with a digit); empty if there is none.
+fn variable_name(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    let name = &text[..end];
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        ""
+    } else {
+        name
+    }
 }
 
 #[cfg(test)]
@@ -64,31 +44,23 @@ mod tests {
     use super::*;
 
     fn env(name: &str) -> Option<String> {
-        (name == "BROKERS").then(|| "127.0.0.1:9092".to_string())
+        match name {
+            "BROKERS" => Some("127.0.0.1:9092".into()),
+            "TOPIC" => Some("bids".into()),
+            _ => None,
+        }
     }
 
     #[test]
-    fn replaces_variables_defaults_and_escapes() {
-        let text = "a: ${BROKERS}\nb: ${MISSING:-x y}\nc: $$HOME and $5\n";
+    fn finds_the_known_variables_a_text_names() {
+        let text = "a: ${BROKERS}\nb: ${MISSING:-${TOPIC}}\nc: $$HOME ${1X} ${} $5\n";
+        let found = referenced_variables(text, env);
         assert_eq!(
-            interpolate(text, "job.yaml", env).unwrap(),
-            "a: 127.0.0.1:9092\nb: x y\nc: $HOME and $5\n"
-        );
-    }
-
-    #[test]
-    fn a_missing_variable_names_itself_and_its_line() {
-        let e = interpolate("a: 1\nb: ${NOPE}\n", "job.yaml", env).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "job.yaml:2: environment variable NOPE is not set (write ${NOPE:-default} to give a default)"
-        );
-        let e = interpolate("a: ${BROKERS", "job.yaml", env).unwrap_err();
-        assert_eq!(e.to_string(), "job.yaml:1: `${` without a closing `}`");
-        let e = interpolate("a: ${A B}", "job.yaml", env).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "job.yaml:1: `${A B}` is not a variable reference (letters, digits and _ only)"
+            found,
+            HashMap::from([
+                ("BROKERS".to_string(), "127.0.0.1:9092".to_string()),
+                ("TOPIC".to_string(), "bids".to_string()),
+            ])
         );
     }
 }

@@ -13,8 +13,8 @@ mod interpolate;
 pub mod sinks;
 pub mod sources;
 pub mod transforms;
+pub mod yaml;
 
 pub use build::build_graph;
 pub use definition::{CheckpointSettings, JobDefinition, PartitionSpec, SinkSpec, SourceSpec};
 pub use error::{JobError, Result};
-pub use interpolate::interpolate;

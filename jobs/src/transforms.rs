@@ -19,9 +19,9 @@ pub enum TransformConfig {
 
 impl<'de> Deserialize<'de> for TransformConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut value = serde_yaml::Value::deserialize(deserializer)?;
-        if value.get("type").and_then(serde_yaml::Value::as_str) == Some("parse") {
-            if let Some(map) = value.as_mapping_mut() {
+        let mut value = serde_json::Value::deserialize(deserializer)?;
+        if value.get("type").and_then(serde_json::Value::as_str) == Some("parse") {
+            if let Some(map) = value.as_object_mut() {
                 map.remove("type");
             }
             return ParseConfig::deserialize(value)

@@ -37,7 +37,13 @@ impl Run {
 
 /// The format a YAML snippet configures.
 pub fn format(yaml: &str) -> FormatConfig {
-    serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+    format_config(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+}
+
+/// Reads a format's configuration as job files are read: only `true` and `false` are
+/// booleans (YAML 1.2), so a column named `y` or `on` stays a name.
+pub fn format_config(yaml: &str) -> Result<FormatConfig, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(yaml, serde_saphyr::options! { strict_booleans: true })
 }
 
 /// Decodes `records` as one read; record `i` comes from `app.log:{i + 1}`.

@@ -5,12 +5,10 @@ use weir_connectors::format::{
     RegexConfig, SyslogConfig, SyslogRfc,
 };
 
-use crate::support::format;
+use crate::support::{format, format_config};
 
 fn error(yaml: &str) -> String {
-    serde_yaml::from_str::<FormatConfig>(yaml)
-        .unwrap_err()
-        .to_string()
+    format_config(yaml).unwrap_err().to_string()
 }
 
 #[test]
@@ -101,7 +99,7 @@ fn serialized_configs_read_back() {
         "type: lines\ncolumn: x",
     ] {
         let config = format(yaml);
-        let written = serde_yaml::to_string(&config).unwrap();
+        let written = serde_saphyr::to_string(&config).unwrap();
         assert_eq!(format(&written), config, "{written}");
     }
 }

@@ -7,7 +7,7 @@ use weir_connectors::generator::{
 };
 
 fn parse(yaml: &str) -> GeneratorConfig {
-    serde_yaml::from_str(yaml).unwrap()
+    serde_saphyr::from_str(yaml).unwrap()
 }
 
 #[test]
@@ -67,13 +67,13 @@ fn every_default_builds_a_source_with_its_schema() {
 
 #[test]
 fn unknown_kinds_and_settings_are_refused() {
-    let unknown = serde_yaml::from_str::<GeneratorConfig>("kind: tweets").unwrap_err();
+    let unknown = serde_saphyr::from_str::<GeneratorConfig>("kind: tweets").unwrap_err();
     assert!(
         unknown.to_string().contains("unknown variant `tweets`"),
         "{unknown}"
     );
     let typo =
-        serde_yaml::from_str::<GeneratorConfig>("kind: nexmark\nhot_auction: 2").unwrap_err();
+        serde_saphyr::from_str::<GeneratorConfig>("kind: nexmark\nhot_auction: 2").unwrap_err();
     assert!(
         typo.to_string().contains("unknown field `hot_auction`"),
         "{typo}"

@@ -16,7 +16,7 @@ fn operator_configurations_parse_by_type() {
   aggregates: ["count(*) AS n", "max(value)"]
   allowed_lateness: 1m
 "#;
-    let parsed: Vec<OperatorConfig> = serde_yaml::from_str(yaml).unwrap();
+    let parsed: Vec<OperatorConfig> = serde_saphyr::from_str(yaml).unwrap();
     assert_eq!(
         parsed,
         vec![
@@ -37,9 +37,9 @@ fn operator_configurations_parse_by_type() {
 
 #[test]
 fn unknown_types_and_fields_are_refused() {
-    let e = serde_yaml::from_str::<OperatorConfig>("type: sort\nby: x").unwrap_err();
+    let e = serde_saphyr::from_str::<OperatorConfig>("type: sort\nby: x").unwrap_err();
     assert!(e.to_string().contains("unknown variant `sort`"), "{e}");
-    let e =
-        serde_yaml::from_str::<OperatorConfig>("type: filter\npredicate: a\nwhere: b").unwrap_err();
+    let e = serde_saphyr::from_str::<OperatorConfig>("type: filter\npredicate: a\nwhere: b")
+        .unwrap_err();
     assert!(e.to_string().contains("unknown field `where`"), "{e}");
 }
