@@ -1,5 +1,7 @@
 //! Job files: what parses, what builds, and the errors a user sees for mistakes.
 
+#[path = "definition/no_panic.rs"]
+mod no_panic;
 #[path = "definition/safe_yaml.rs"]
 mod safe_yaml;
 
