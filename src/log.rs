@@ -16,8 +16,10 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 
 /// Warnings and errors, except rdkafka's client error callback, which repeats every
 /// connection failure many times a millisecond (librdkafka's own log line says it once),
-/// and deltalake's note for every file that binary columns get no statistics.
-const DEFAULT_LOG_FILTER: &str = "warn,rdkafka::client=off,deltalake_core::writer::stats=error";
+/// deltalake's note for every file that binary columns get no statistics, and deltalake's
+/// commit errors: each reaches weir as an error and is reported with its table and epoch,
+/// and a writer losing the race to create a table is expected.
+const DEFAULT_LOG_FILTER: &str = "warn,rdkafka::client=off,deltalake_core::writer::stats=error,deltalake_core::kernel::transaction=off";
 
 /// How many times one warning (one message from one place in the code) is shown before it
 /// is only counted.
