@@ -23,6 +23,10 @@ use crate::error::{EngineError, Result};
 use crate::state::{OperatorSnapshot, StateChunk};
 
 const MANIFEST: &str = "_manifest.json";
+/// How many old checkpoints one retention drops at most, oldest first: thousands of
+/// folders left by an earlier run are cleared over the following checkpoints instead of
+/// holding one of them up for seconds.
+const MAX_DROPPED_PER_RETAIN: usize = 128;
 
 /// A checkpoint location.
 #[derive(Debug, Clone)]
@@ -285,21 +289,26 @@ impl CheckpointStore {
     /// manifest and every file no kept manifest references (incremental checkpoints
     /// reference files of older ones), and its folder once nothing in it is referenced;
     /// checkpoints newer than the newest complete one may be in progress and are left
-    /// alone. So a location holds at most `keep` checkpoints' folders, the folders of
-    /// older ones whose files they share, and those in progress: a checkpoint's cost does
-    /// not grow with the job's age.
+    /// alone. At most [`MAX_DROPPED_PER_RETAIN`] checkpoints are dropped per call, oldest
+    /// first. So a location settles at `keep` checkpoints' folders, the folders of older
+    /// ones whose files they share, and those in progress: a checkpoint's cost does not
+    /// grow with the job's age.
     pub async fn retain(&self, keep: usize) -> Result<()> {
         let ids = self.checkpoint_ids().await?;
-        let mut complete = Vec::new();
-        for &id in &ids {
+        // Newest first, only until `keep` complete ones are found: older manifests are
+        // dropped unread, so the cost does not grow with what earlier runs left behind.
+        let mut kept = Vec::new();
+        for &id in ids.iter().rev() {
+            if kept.len() == keep.max(1) {
+                break;
+            }
             if let Ok(Some(manifest)) = self.read_manifest(id).await {
-                complete.push(manifest);
+                kept.push(manifest);
             }
         }
-        let Some(newest) = complete.last().map(|m| m.checkpoint_id) else {
+        let Some(newest) = kept.first().map(|m| m.checkpoint_id) else {
             return Ok(());
         };
-        let kept = &complete[complete.len().saturating_sub(keep.max(1))..];
         let kept_ids: HashSet<u64> = kept.iter().map(|m| m.checkpoint_id).collect();
         let referenced: HashSet<String> = kept
             .iter()
@@ -309,6 +318,7 @@ impl CheckpointStore {
         for id in ids
             .into_iter()
             .filter(|id| *id < newest && !kept_ids.contains(id))
+            .take(MAX_DROPPED_PER_RETAIN)
         {
             let dir = checkpoint_dir(id);
             let manifest = self.path(&format!("{dir}/{MANIFEST}"));
