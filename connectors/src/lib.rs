@@ -16,3 +16,9 @@ pub mod parse;
 pub mod stdout;
 
 pub use error::{ConnectorError, Result};
+
+/// The node that writes the files of a file sink named `sink` (Delta, Parquet): its
+/// `rows_in` counts the rows the sink wrote. Its committer is a node of its own.
+pub fn writer_node(sink: &str) -> String {
+    format!("{sink}_writer")
+}

@@ -31,7 +31,7 @@ impl SinkConfig {
     /// the sink wrote.
     pub fn entry_node(&self, name: &str) -> String {
         match self {
-            SinkConfig::Delta(_) | SinkConfig::Parquet(_) => format!("{name}_writer"),
+            SinkConfig::Delta(_) | SinkConfig::Parquet(_) => weir_connectors::writer_node(name),
             SinkConfig::Kafka(_) | SinkConfig::Stdout(_) | SinkConfig::Discard {} => {
                 name.to_string()
             }

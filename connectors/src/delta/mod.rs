@@ -114,7 +114,7 @@ pub fn add_delta_sink(
     let rows = input.schema().clone();
     let config = Arc::new(config);
     let writer = graph.operator(
-        &format!("{name}_writer"),
+        &crate::writer_node(name),
         &WriterFactory(config.clone()),
         vec![input],
         parallelism,

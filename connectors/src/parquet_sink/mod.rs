@@ -186,7 +186,7 @@ pub fn add_parquet_sink(
     let run: Arc<str> = run_id(name, &config.path).into();
     let config = Arc::new(config);
     let writer = graph.operator(
-        &format!("{name}_writer"),
+        &crate::writer_node(name),
         &WriterFactory {
             config: config.clone(),
             run: run.clone(),
