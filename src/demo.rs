@@ -15,7 +15,7 @@ use arrow::datatypes::Int64Type;
 use arrow::util::pretty::pretty_format_batches;
 use clap::Args;
 use weir_engine::RestoreFrom;
-use weir_jobs::{build_graph, JobDefinition};
+use weir_jobs::{JobDefinition, JobHandle, JobOutcome, StartOptions};
 use weir_sql::Lake;
 
 /// The job the demo runs, as shipped in `examples/jobs`.
@@ -55,11 +55,20 @@ pub async fn run(args: DemoArgs) -> Result<()> {
          per channel into Delta tables in {lake}/ (job: {JOB_FILE}, parallelism {})",
         args.events, args.parallelism
     );
-    let mut config = job.runtime_config();
-    config.restore_from = RestoreFrom::Nothing;
     let started = Instant::now();
-    let metrics = build_graph(&job).await?.run(&config).await?;
+    let options = StartOptions {
+        restore_from: RestoreFrom::Nothing,
+    };
+    let handle = JobHandle::start(job, options);
+    match handle.wait().await {
+        JobOutcome::Finished => {}
+        JobOutcome::Failed { error, .. } => bail!("the demo job failed: {error}"),
+        other => bail!("the demo job ended early: {other:?}"),
+    }
     let elapsed = started.elapsed();
+    let metrics = handle
+        .metrics()
+        .context("the demo job never started a run")?;
     let read = metrics.node("bids").map_or(0, |n| n.rows_in());
     println!(
         "streamed {read} bids in {elapsed:.2?} ({:.1} M events/s), {} checkpoints, committed to Delta",

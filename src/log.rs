@@ -21,6 +21,20 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 /// and a writer losing the race to create a table is expected.
 const DEFAULT_LOG_FILTER: &str = "warn,rdkafka::client=off,deltalake_core::writer::stats=error,deltalake_core::kernel::transaction=off";
 
+/// Stderr for log lines: a live status line on the terminal is cleared before each one.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        crate::live_status::clear();
+        std::io::stderr().write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// How many times one warning (one message from one place in the code) is shown before it
 /// is only counted.
 const SHOWN_REPEATS: u64 = 3;
@@ -31,7 +45,7 @@ pub fn init() -> RepeatedWarnings {
     let repeated = RepeatedWarnings::default();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| DEFAULT_LOG_FILTER.into());
     let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_filter(filter)
         .with_filter(repeated.clone());

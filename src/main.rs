@@ -2,12 +2,14 @@
 
 mod demo;
 mod job_summary;
+mod live_status;
 mod log;
 mod run;
 mod sql;
 mod sql_input;
 mod sql_shell;
 mod stop_signals;
+mod terminal;
 
 use std::process::ExitCode;
 

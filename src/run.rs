@@ -1,5 +1,6 @@
 //! `weir run job.yaml`: runs a job file in the foreground until its sources end, it fails,
-//! or a signal stops it.
+//! or a signal stops it. The lifecycle (restarts, stop, cancel) is the jobs crate's
+//! [`JobHandle`]; this prints what happens.
 //!
 //! SIGINT (Ctrl-C) or SIGTERM stops the job gracefully: the sources stop reading, a final
 //! checkpoint is taken and the sinks commit it, windows still open stay in that checkpoint
@@ -9,15 +10,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Result};
 use clap::Args;
-use weir_engine::{EngineError, JobMetrics, RestoreFrom};
-use weir_jobs::{build_graph, JobDefinition};
+use weir_engine::RestoreFrom;
+use weir_jobs::{JobDefinition, JobHandle, JobOutcome, StartOptions};
 
 use crate::job_summary::{summary, SinkRows};
+use crate::live_status::LiveStatus;
 use crate::stop_signals::StopSignals;
 
 /// The exit code of a job cancelled by a second signal (128 + SIGINT, as shells report
@@ -37,169 +38,100 @@ pub struct RunArgs {
     /// Start from the savepoint at this location.
     #[arg(long)]
     from_savepoint: Option<String>,
-    /// How often to print progress to stderr (0s: never).
+    /// When stderr is not a terminal, how often to print a progress line (0s: never). On
+    /// a terminal a status line is redrawn every second instead.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     progress: Duration,
 }
 
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let job = JobDefinition::from_file(&args.job)?;
-    let mut config = job.runtime_config();
-    config.restore_from = match (args.fresh, args.from_checkpoint, args.from_savepoint) {
+    let restore_from = match (args.fresh, args.from_checkpoint, args.from_savepoint) {
         (true, _, _) => RestoreFrom::Nothing,
         (_, Some(id), _) => RestoreFrom::Checkpoint(id),
         (_, _, Some(location)) => RestoreFrom::Savepoint(location),
         _ => RestoreFrom::Latest,
     };
     let mut signals = StopSignals::listen()?;
-    let graph = build_graph(&job)
-        .await
-        .with_context(|| format!("building job '{}'", job.name))?;
-    let running = graph
-        .start(&config)
-        .await
-        .with_context(|| format!("starting job '{}'", job.name))?;
-    let location = config.checkpoint_location.as_deref().unwrap_or_default();
-    match running.restored() {
-        Some(restored) => {
+    let location = job.runtime_config().checkpoint_location.unwrap_or_default();
+    let interval = job.checkpoints.interval;
+    let handle = JobHandle::start(job, StartOptions { restore_from });
+    let name = handle.job().name.clone();
+    let started = Instant::now();
+    let stopper = handle.clone();
+    let signalled = tokio::spawn(async move {
+        signals.next().await;
+        crate::live_status::clear();
+        eprintln!(
+            "weir: stopping job '{}': taking a final checkpoint (press Ctrl-C again to cancel at once)",
+            stopper.job().name
+        );
+        let stop = stopper.clone();
+        tokio::spawn(async move { stop.stop().await });
+        signals.next().await;
+        stopper.cancel();
+    });
+    match handle.started().await {
+        Ok(Some(restored)) => {
             eprintln!(
-                "weir: job '{}' restored from checkpoint {} at {}",
-                job.name, restored.checkpoint_id, restored.location
+                "weir: job '{name}' restored from checkpoint {} at {}",
+                restored.checkpoint_id, restored.location
             );
             for skipped in &restored.skipped {
                 eprintln!("weir: skipped a damaged checkpoint: {skipped:?}");
             }
         }
-        None => eprintln!(
-            "weir: job '{}' started fresh; checkpoints every {:?} at {location}",
-            job.name, job.checkpoints.interval
+        Ok(None) => eprintln!(
+            "weir: job '{name}' started fresh; checkpoints every {interval:?} at {location}"
         ),
+        Err(_) => {}
     }
-    let metrics = running.metrics().clone();
-    let started = Instant::now();
-    let job = Arc::new(job);
-    let reporter = (!args.progress.is_zero()).then(|| {
-        let metrics = metrics.clone();
-        let job = job.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(args.progress);
-            ticks.tick().await;
-            loop {
-                ticks.tick().await;
-                let line = summary(&job, &metrics, started.elapsed(), SinkRows::Written);
-                eprintln!("weir: {line}");
-            }
+    let status = LiveStatus::start(handle.clone(), args.progress);
+    let outcome = handle.wait().await;
+    status.finish();
+    signalled.abort();
+    let line = |rows| {
+        handle.metrics().map_or(String::new(), |metrics| {
+            summary(handle.job(), &metrics, started.elapsed(), rows)
         })
-    });
-    let control = running.control();
-    let joined = running.join();
-    tokio::pin!(joined);
-    let signalled = tokio::select! {
-        joined = &mut joined => Err(joined),
-        () = signals.next() => Ok(()),
     };
-    let outcome = match signalled {
-        Err(joined) => Outcome::Ended(joined),
-        Ok(()) => {
-            eprintln!(
-                "weir: stopping job '{}': taking a final checkpoint (press Ctrl-C again to cancel at once)",
-                job.name
-            );
-            let stop = control.stop();
-            tokio::pin!(stop);
-            // The job may also end by itself (its sources end) while it stops.
-            let stopped = tokio::select! {
-                stopped = &mut stop => Ok(Some(stopped)),
-                joined = &mut joined => Err(joined),
-                () = signals.next() => Ok(None),
-            };
-            match stopped {
-                Err(joined) => Outcome::Ended(joined),
-                Ok(Some(Ok(id))) => Outcome::Stopped(id, joined.await),
-                Ok(Some(Err(error))) => Outcome::StopFailed(error, joined.await),
-                Ok(None) => {
-                    control.cancel();
-                    let _ = joined.await;
-                    Outcome::Cancelled
-                }
-            }
-        }
+    let restarts = match handle.restarts() {
+        0 => String::new(),
+        n => format!(" after {n} restarts"),
     };
-    if let Some(reporter) = reporter {
-        reporter.abort();
-    }
-    let resumes = !location.is_empty();
-    let line = |rows| summary(&job, &metrics, started.elapsed(), rows);
     match outcome {
-        Outcome::Ended(joined) => finish(&job, joined, started),
-        Outcome::Stopped(id, joined) => {
-            joined.with_context(|| format!("job '{}' failed while stopping", job.name))?;
-            match resumes {
-                true => eprintln!(
-                    "weir: job '{}' stopped at checkpoint {id}; `weir run` resumes from it: {}",
-                    job.name,
+        JobOutcome::Finished => {
+            eprintln!(
+                "weir: job '{name}' finished{restarts}: {}",
+                line(SinkRows::Committed)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        JobOutcome::Stopped { checkpoint } => {
+            match location.is_empty() {
+                false => eprintln!(
+                    "weir: job '{name}' stopped at checkpoint {checkpoint}; `weir run` resumes from it: {}",
                     line(SinkRows::Committed)
                 ),
-                false => eprintln!(
-                    "weir: job '{}' stopped; it has no checkpoint location, so nothing resumes from here: {}",
-                    job.name,
+                true => eprintln!(
+                    "weir: job '{name}' stopped; it has no checkpoint location, so nothing resumes from here: {}",
                     line(SinkRows::Committed)
                 ),
             }
             Ok(ExitCode::SUCCESS)
         }
-        Outcome::StopFailed(error, joined) => {
-            // The job's own failure, if it had one, says more than the stop's.
-            let error = match joined {
-                Err(failure) if !matches!(failure, EngineError::Cancelled) => failure,
-                _ => error,
-            };
-            Err(error).with_context(|| {
-                format!(
-                    "stopping job '{}' failed; it was cancelled and resumes from its last completed checkpoint",
-                    job.name
-                )
-            })
-        }
-        Outcome::Cancelled => {
-            match resumes {
-                true => eprintln!(
-                    "weir: job '{}' cancelled; it resumes from its last completed checkpoint",
-                    job.name
-                ),
-                false => eprintln!(
-                    "weir: job '{}' cancelled; it has no checkpoint location, so nothing resumes from it",
-                    job.name
-                ),
-            }
+        JobOutcome::Cancelled => {
+            eprintln!(
+                "weir: job '{name}' cancelled; it resumes from its last completed checkpoint"
+            );
             Ok(ExitCode::from(CANCELLED))
         }
+        JobOutcome::Failed { error, restarts } => {
+            let after = match restarts {
+                0 => String::new(),
+                n => format!(" after {n} restarts"),
+            };
+            Err(anyhow!("job '{name}' failed{after}: {error}"))
+        }
     }
-}
-
-/// How the run ended.
-enum Outcome {
-    /// The job ended by itself: its sources ended, or it failed.
-    Ended(weir_engine::Result<Arc<JobMetrics>>),
-    /// Stopped at this checkpoint; then the job's tasks ended like this.
-    Stopped(u64, weir_engine::Result<Arc<JobMetrics>>),
-    /// The final checkpoint failed (and the job was cancelled).
-    StopFailed(EngineError, weir_engine::Result<Arc<JobMetrics>>),
-    /// A second signal came during the stop.
-    Cancelled,
-}
-
-/// Reports a job that ended by itself.
-fn finish(
-    job: &JobDefinition,
-    joined: weir_engine::Result<Arc<JobMetrics>>,
-    started: Instant,
-) -> Result<ExitCode> {
-    let metrics = joined.with_context(|| format!("job '{}' failed", job.name))?;
-    eprintln!(
-        "weir: job '{}' finished: {}",
-        job.name,
-        summary(job, &metrics, started.elapsed(), SinkRows::Committed)
-    );
-    Ok(ExitCode::SUCCESS)
 }

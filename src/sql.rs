@@ -65,6 +65,11 @@ pub struct SqlArgs {
     /// on a terminal, else 0].
     #[arg(long, value_name = "N")]
     max_rows: Option<usize>,
+    /// Print every value whole in the table format. On a terminal, long values are
+    /// otherwise cut (ending in `…`) so that tables fit its width; csv and json are
+    /// always whole.
+    #[arg(long)]
+    full_values: bool,
 }
 
 /// Rows of a result the table format shows on a terminal unless `--max-rows` says.
@@ -109,18 +114,14 @@ pub async fn run(args: SqlArgs) -> Result<()> {
     {
         bail!("no lake at {location}: give its folder with --lake DIR or WEIR_LAKE");
     }
+    let to_terminal =
+        args.format == Format::Table && args.output.is_none() && std::io::stdout().is_terminal();
     let printing = Printing {
         format: args.format,
-        max_rows: args.max_rows.unwrap_or(
-            if args.format == Format::Table
-                && args.output.is_none()
-                && std::io::stdout().is_terminal()
-            {
-                TERMINAL_ROWS
-            } else {
-                0
-            },
-        ),
+        max_rows: args
+            .max_rows
+            .unwrap_or(if to_terminal { TERMINAL_ROWS } else { 0 }),
+        fit_width: (to_terminal && !args.full_values).then(crate::terminal::width),
     };
     let session = lake
         .query_session(limits)

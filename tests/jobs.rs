@@ -2,6 +2,10 @@
 //! checked against the same aggregation done in one batch by DataFusion SQL, at
 //! parallelism 1 and 3.
 
+#[path = "jobs/handle.rs"]
+mod handle;
+#[path = "jobs/restarts.rs"]
+mod restarts;
 mod support;
 
 use std::path::Path;

@@ -20,6 +20,10 @@ pub enum ConnectorError {
     /// Reading or writing a Delta table failed; says what was being done.
     #[error("delta: {0}")]
     Delta(String),
+    /// The rows do not fit a table's schema (a missing column, a type that cannot be
+    /// written as the table's); says which table and column.
+    #[error("schema: {0}")]
+    Schema(String),
     /// Reading files failed; says what was being done and names the file.
     #[error("file source: {0}")]
     Files(String),
@@ -33,8 +37,30 @@ pub enum ConnectorError {
     Arrow(#[from] arrow::error::ArrowError),
 }
 
+impl ConnectorError {
+    /// Whether the same operation may succeed later: talking to Kafka, reading or writing
+    /// a Delta table, files or the local disk. Configuration mistakes, schema conflicts,
+    /// records that cannot be decoded under the `fail` policy and Arrow errors would fail
+    /// again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ConnectorError::Kafka(_)
+            | ConnectorError::Delta(_)
+            | ConnectorError::Files(_)
+            | ConnectorError::Io(_) => true,
+            ConnectorError::Config { .. }
+            | ConnectorError::Schema(_)
+            | ConnectorError::Decode(_)
+            | ConnectorError::Arrow(_) => false,
+        }
+    }
+}
+
 impl From<ConnectorError> for EngineError {
     fn from(error: ConnectorError) -> Self {
-        EngineError::external("connector", error)
+        match error.is_transient() {
+            true => EngineError::transient("connector", error),
+            false => EngineError::external("connector", error),
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod generator;
 pub mod kafka;
 pub mod parquet_sink;
 pub mod parse;
+mod retry;
 pub mod stdout;
 
 pub use error::{ConnectorError, Result};

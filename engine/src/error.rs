@@ -35,7 +35,17 @@ pub enum EngineError {
         #[source]
         source: Box<EngineError>,
     },
-    /// An error raised by a connector or other code outside the engine.
+    /// A failure outside the job's control that may pass: a broker or object store that
+    /// is unreachable, slow or overloaded, a commit that lost its races, an I/O error. A
+    /// job that fails with one is restarted from its last completed checkpoint.
+    #[error("{context}: {source}")]
+    Transient {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An error raised by a connector or other code outside the engine that running the
+    /// job again would meet again.
     #[error("{context}: {source}")]
     External {
         context: String,
@@ -73,6 +83,29 @@ impl EngineError {
         EngineError::External {
             context: context.into(),
             source: source.into(),
+        }
+    }
+
+    /// A failure that may pass (see [`EngineError::Transient`]), with where it happened.
+    pub fn transient(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        EngineError::Transient {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Whether running the job again from its last completed checkpoint may succeed: the
+    /// error is (or was caused in a task by) a [`EngineError::Transient`] failure, or a
+    /// checkpoint that could not be written. Mistakes in the job, bad input under a `fail`
+    /// policy, incompatible state and panics are not transient: they would happen again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EngineError::Transient { .. } | EngineError::Checkpoint(_) => true,
+            EngineError::Task { source, .. } => source.is_transient(),
+            _ => false,
         }
     }
 

@@ -11,6 +11,7 @@ use weir_engine::{Partitioning, RuntimeConfig, WatermarkStrategy};
 
 use crate::error::{JobError, Result};
 use crate::interpolate::referenced_variables;
+use crate::runner::RestartStrategy;
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::transforms::TransformConfig;
@@ -24,6 +25,12 @@ use crate::yaml::{self, check_size, MAX_JOB_FILE_BYTES};
 pub struct JobDefinition {
     /// The job's id: the default Delta app id and the default checkpoint folder name.
     pub name: String,
+    /// What the job does (default `stream`).
+    #[serde(default)]
+    pub kind: JobKind,
+    /// How the job restarts after a transient failure.
+    #[serde(default)]
+    pub restart: RestartStrategy,
     /// Parallelism of every node that does not set its own (default 1).
     #[serde(default = "one")]
     pub parallelism: usize,
@@ -33,6 +40,17 @@ pub struct JobDefinition {
     #[serde(default)]
     pub transforms: BTreeMap<String, TransformSpec>,
     pub sinks: BTreeMap<String, SinkSpec>,
+}
+
+/// The kinds of job a job file can define, by `kind:`; the one place a new kind is
+/// registered. Every kind shares `name`, `restart` and `checkpoints`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// A dataflow graph of `sources`, `transforms` and `sinks`, run until its sources end
+    /// or it is stopped.
+    #[default]
+    Stream,
 }
 
 fn one() -> usize {
@@ -216,6 +234,9 @@ impl JobDefinition {
                 "job name '{}' must be letters, digits, '_' or '-'",
                 self.name
             ));
+        }
+        if let Some(problem) = self.restart.problem() {
+            return invalid(problem);
         }
         if self.parallelism == 0 {
             return invalid("parallelism must be at least 1".into());

@@ -16,6 +16,15 @@ pub enum JobError {
     /// A node of the job is wired or configured wrongly; names the node.
     #[error("node '{node}': {message}")]
     Node { node: String, message: String },
+    /// The final checkpoint of a stop failed; the job was cancelled instead.
+    #[error("stopping failed, so the job was cancelled (it resumes from its last completed checkpoint): {0}")]
+    Stop(EngineError),
+    /// A request that needs a running job came while it was not running.
+    #[error("job '{job}' is not running (it is {status})")]
+    NotRunning { job: String, status: String },
+    /// The runner itself failed.
+    #[error("job runner: {0}")]
+    Runner(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -23,6 +32,20 @@ pub enum JobError {
 }
 
 impl JobError {
+    /// Whether running the job again may succeed: an engine or connector failure that may
+    /// pass (an unreachable broker or object store, an I/O error, a lost commit race).
+    /// Mistakes in the job file and permanent failures are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            JobError::Engine(error) | JobError::Stop(error) => error.is_transient(),
+            JobError::Connector(error) => error.is_transient(),
+            JobError::Definition { .. }
+            | JobError::Node { .. }
+            | JobError::NotRunning { .. }
+            | JobError::Runner(_) => false,
+        }
+    }
+
     pub(crate) fn node(node: &str, message: impl Into<String>) -> Self {
         JobError::Node {
             node: node.into(),

@@ -10,11 +10,15 @@ mod build;
 pub mod definition;
 pub mod error;
 mod interpolate;
+pub mod runner;
 pub mod sinks;
 pub mod sources;
 pub mod transforms;
 pub mod yaml;
 
 pub use build::build_graph;
-pub use definition::{CheckpointSettings, JobDefinition, PartitionSpec, SinkSpec, SourceSpec};
+pub use definition::{
+    CheckpointSettings, JobDefinition, JobKind, PartitionSpec, SinkSpec, SourceSpec,
+};
 pub use error::{JobError, Result};
+pub use runner::{JobHandle, JobOutcome, JobStatus, RestartStrategy, StartOptions};

@@ -23,6 +23,9 @@ pub struct Printing {
     pub format: Format,
     /// The most rows written of a result; 0 for all of them.
     pub max_rows: usize,
+    /// The width the table format fits its tables in, cutting long cells; `None` for
+    /// full values.
+    pub fit_width: Option<usize>,
 }
 
 /// What was written of a result.
@@ -58,7 +61,7 @@ pub async fn run_statement(
     let (pieces, incoming) = mpsc::channel(1);
     let (done, written) = oneshot::channel();
     std::thread::spawn(move || {
-        let _ = done.send(write_all(out, &schema, printing.format, sizing, incoming));
+        let _ = done.send(write_all(out, &schema, printing, sizing, incoming));
     });
     let rows = async {
         let mut printed = Printed::default();
@@ -115,11 +118,11 @@ pub fn summary(printed: &Printed, max_rows: usize, elapsed: Duration) -> String 
 fn write_all(
     out: Out,
     schema: &arrow::datatypes::SchemaRef,
-    format: Format,
+    printing: Printing,
     sizing: usize,
     mut incoming: mpsc::Receiver<Piece>,
 ) -> Result<Out> {
-    let mut printer = Printer::new(out, schema, format, sizing)?;
+    let mut printer = Printer::new(out, schema, printing.format, sizing, printing.fit_width)?;
     while let Some(piece) = incoming.blocking_recv() {
         match piece {
             Piece::Rows(batch) => printer.write(&batch)?,

@@ -37,11 +37,17 @@ pub enum Printer {
 
 impl Printer {
     /// Starts a result of `schema` in `format`; the table format sizes its columns by the
-    /// first `table_rows` rows (at least 1).
-    pub fn new(out: Out, schema: &SchemaRef, format: Format, table_rows: usize) -> Result<Self> {
+    /// first `table_rows` rows (at least 1) and fits the table in `fit_width` if given.
+    pub fn new(
+        out: Out,
+        schema: &SchemaRef,
+        format: Format,
+        table_rows: usize,
+        fit_width: Option<usize>,
+    ) -> Result<Self> {
         Ok(match format {
             _ if schema.fields().is_empty() && format != Format::Parquet => Printer::Nothing(out),
-            Format::Table => Printer::Table(TableWriter::new(out, schema, table_rows)),
+            Format::Table => Printer::Table(TableWriter::new(out, schema, table_rows, fit_width)),
             Format::Csv => Printer::Csv {
                 writer: Box::new(
                     arrow::csv::WriterBuilder::new()

@@ -2,6 +2,8 @@
 //! pretty printer draws them. A column's width is that of its name and its values in the
 //! first rows (as many as the writer is given): later rows are drawn with the same widths,
 //! so a longer value widens its own row only. A value spanning lines takes as many lines.
+//! Given a width to fit (a terminal's), the widest columns are narrowed until the table
+//! fits, and every line of a cell longer than its column is cut, ending in `…`.
 
 use std::io::Write;
 
@@ -21,18 +23,21 @@ pub struct TableWriter {
     /// The first rows, each a cell per column, until `sizing_rows` of them are in.
     first: Vec<Vec<String>>,
     sizing_rows: usize,
+    /// The width the table must fit in, if any.
+    fit: Option<usize>,
 }
 
 impl TableWriter {
     /// A table of `schema`'s columns whose widths are set by the first `sizing_rows` rows
-    /// (at least 1).
-    pub fn new(out: Out, schema: &SchemaRef, sizing_rows: usize) -> Self {
+    /// (at least 1), cut to fit in `fit` characters when given.
+    pub fn new(out: Out, schema: &SchemaRef, sizing_rows: usize, fit: Option<usize>) -> Self {
         Self {
             out,
             widths: None,
             names: schema.fields().iter().map(|f| f.name().clone()).collect(),
             first: Vec::new(),
             sizing_rows: sizing_rows.max(1),
+            fit,
         }
     }
 
@@ -50,7 +55,7 @@ impl TableWriter {
                 .map(|f| f.value(row).to_string())
                 .collect();
             match &self.widths {
-                Some(widths) => draw_row(&mut self.out, widths, &cells)?,
+                Some(widths) => draw_row(&mut self.out, widths, &cells, self.fit.is_some())?,
                 None => {
                     self.first.push(cells);
                     if self.first.len() == self.sizing_rows {
@@ -81,12 +86,16 @@ impl TableWriter {
                 *w = (*w).max(width(cell));
             }
         }
+        if let Some(fit) = self.fit {
+            narrow(&mut widths, fit);
+        }
+        let cut = self.fit.is_some();
         let line = border(&widths);
         writeln!(self.out, "{line}")?;
-        draw_row(&mut self.out, &widths, &self.names)?;
+        draw_row(&mut self.out, &widths, &self.names, cut)?;
         writeln!(self.out, "{line}")?;
         for row in std::mem::take(&mut self.first) {
-            draw_row(&mut self.out, &widths, &row)?;
+            draw_row(&mut self.out, &widths, &row, cut)?;
         }
         self.widths = Some(widths);
         Ok(())
@@ -103,17 +112,40 @@ fn border(widths: &[usize]) -> String {
     line
 }
 
-/// `| a   | b |`, one line per line of the cell with the most.
-fn draw_row(out: &mut Out, widths: &[usize], cells: &[String]) -> Result<()> {
+/// The narrowest a column is made to fit a table in a width.
+const NARROWEST: usize = 3;
+
+/// Narrows the widest columns, none below [`NARROWEST`], until a table of `widths` is at
+/// most `fit` characters wide (or every column is as narrow as allowed).
+fn narrow(widths: &mut [usize], fit: usize) {
+    let drawn = |widths: &[usize]| widths.iter().map(|w| w + 3).sum::<usize>() + 1;
+    while drawn(widths) > fit {
+        let Some(widest) = widths.iter_mut().max().filter(|w| **w > NARROWEST) else {
+            return;
+        };
+        *widest -= 1;
+    }
+}
+
+/// `| a   | b |`, one line per line of the cell with the most; with `cut`, a line
+/// longer than its column is cut to it, ending in `…`.
+fn draw_row(out: &mut Out, widths: &[usize], cells: &[String], cut: bool) -> Result<()> {
     let split: Vec<Vec<&str>> = cells.iter().map(|c| c.split('\n').collect()).collect();
     let height = split.iter().map(Vec::len).max().unwrap_or(1);
     for line in 0..height {
         let mut text = String::from("|");
         for (w, cell) in widths.iter().zip(&split) {
             let part = cell.get(line).copied().unwrap_or("");
+            let part = match cut && width(part) > *w {
+                true => {
+                    let kept: String = part.chars().take(w.saturating_sub(1)).collect();
+                    format!("{kept}…")
+                }
+                false => part.to_string(),
+            };
             text.push(' ');
-            text.push_str(part);
-            text.push_str(&" ".repeat(w.saturating_sub(width(part)) + 1));
+            text.push_str(&part);
+            text.push_str(&" ".repeat(w.saturating_sub(width(&part)) + 1));
             text.push('|');
         }
         writeln!(out, "{text}")?;
@@ -154,8 +186,17 @@ mod tests {
     }
 
     fn drawn(schema: &SchemaRef, batches: &[RecordBatch], sizing_rows: usize) -> String {
+        drawn_in(schema, batches, sizing_rows, None)
+    }
+
+    fn drawn_in(
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+        sizing_rows: usize,
+        fit: Option<usize>,
+    ) -> String {
         let shared = Shared::default();
-        let mut table = TableWriter::new(Box::new(shared.clone()), schema, sizing_rows);
+        let mut table = TableWriter::new(Box::new(shared.clone()), schema, sizing_rows, fit);
         for batch in batches {
             table.write(batch).unwrap();
         }
@@ -216,6 +257,40 @@ mod tests {
              | 22 | bo   |\n\
              | 3  | cyrille |\n\
              +----+------+\n"
+        );
+    }
+
+    #[test]
+    fn long_cells_are_cut_to_fit_the_width() {
+        let long = "x".repeat(1000);
+        let batches = [batch(
+            vec![Some(1), Some(22)],
+            vec![Some(&long), Some("short\nand a longer second line")],
+        )];
+        assert_eq!(
+            drawn_in(&schema(), &batches, 10, Some(20)),
+            "+----+-------------+\n\
+             | id | name        |\n\
+             +----+-------------+\n\
+             | 1  | xxxxxxxxxx… |\n\
+             | 22 | short       |\n\
+             |    | and a long… |\n\
+             +----+-------------+\n"
+        );
+        let full = drawn_in(&schema(), &batches, 10, None);
+        assert!(full.contains(&long));
+    }
+
+    #[test]
+    fn columns_stop_narrowing_at_three_characters() {
+        let batches = [batch(vec![Some(12345)], vec![Some("abcdef")])];
+        assert_eq!(
+            drawn_in(&schema(), &batches, 10, Some(5)),
+            "+-----+-----+\n\
+             | id  | na… |\n\
+             +-----+-----+\n\
+             | 12… | ab… |\n\
+             +-----+-----+\n"
         );
     }
 }

@@ -164,7 +164,7 @@ impl DeltaCommitter {
             let files = adds.len();
             let app_id = self.config.app_id.clone();
             let evolve_to = self.config.schema_evolution.then(|| self.rows.clone());
-            failpoint::hit("delta_before_commit");
+            failpoint::hit("delta_before_commit")?;
             let table = self.table().await?;
             let committed =
                 commit_epoch(table, &app_id, epoch as i64, adds, evolve_to.as_ref()).await?;
@@ -181,7 +181,7 @@ impl DeltaCommitter {
                     "the table already holds this restored epoch; its files are not committed again"
                 ),
             }
-            failpoint::hit("delta_after_commit");
+            failpoint::hit("delta_after_commit")?;
         }
         for e in epochs {
             self.staged.remove(&e);
@@ -211,7 +211,7 @@ impl Operator for DeltaCommitter {
     ) -> weir_engine::Result<()> {
         self.stage(barrier.checkpoint_id).await?;
         self.last_checkpoint = barrier.checkpoint_id;
-        failpoint::hit("delta_files_staged");
+        failpoint::hit("delta_files_staged")?;
         Ok(())
     }
 

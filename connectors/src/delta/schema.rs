@@ -39,7 +39,7 @@ fn fits(stream: &DataType, table: &DataType) -> bool {
 /// when the table already has every column.
 pub fn new_columns(stream: &SchemaRef, table: &StructType, uri: &str) -> Result<Vec<StructField>> {
     let stream: StructType = table_schema(stream).try_into_kernel().map_err(|e| {
-        ConnectorError::Delta(format!("the stream's schema as a Delta schema: {e}"))
+        ConnectorError::Schema(format!("the stream's schema as a Delta schema: {e}"))
     })?;
     let mut problems = Vec::new();
     let mut added = Vec::new();
@@ -74,7 +74,7 @@ pub fn new_columns(stream: &SchemaRef, table: &StructType, uri: &str) -> Result<
     if problems.is_empty() {
         Ok(added)
     } else {
-        Err(ConnectorError::Delta(format!(
+        Err(ConnectorError::Schema(format!(
             "the stream does not fit table {uri}: {}",
             problems.join("; ")
         )))
@@ -94,13 +94,13 @@ pub fn check_evolution(
     }
     let names: Vec<&str> = added.iter().map(|f| f.name().as_str()).collect();
     if !evolution {
-        return Err(ConnectorError::Delta(format!(
+        return Err(ConnectorError::Schema(format!(
             "the stream has columns table {uri} does not: {}; set `schema_evolution: true` to add them (as nullable columns)",
             names.join(", ")
         )));
     }
     if partitioned {
-        return Err(ConnectorError::Delta(format!(
+        return Err(ConnectorError::Schema(format!(
             "cannot add columns {} to table {uri}: the Delta writer does not evolve partitioned tables",
             names.join(", ")
         )));
@@ -125,10 +125,10 @@ pub fn written_schema(
                 .field(f.name())
                 .or_else(|| added.iter().find(|a| a.name() == f.name()))
                 .ok_or_else(|| {
-                    ConnectorError::Delta(format!("table {uri} has no column '{}'", f.name()))
+                    ConnectorError::Schema(format!("table {uri} has no column '{}'", f.name()))
                 })?;
             let data_type: ArrowType = column.data_type().try_into_arrow().map_err(|e| {
-                ConnectorError::Delta(format!(
+                ConnectorError::Schema(format!(
                     "column '{}' of table {uri} as an Arrow type: {e}",
                     f.name()
                 ))
@@ -145,7 +145,7 @@ pub fn written_schema(
 pub fn conform(batch: RecordBatch, to: &SchemaRef, uri: &str) -> Result<RecordBatch> {
     let fields = to.fields();
     if batch.num_columns() != fields.len() {
-        return Err(ConnectorError::Delta(format!(
+        return Err(ConnectorError::Schema(format!(
             "writing to {uri}: a batch of {} columns where the stream has {}",
             batch.num_columns(),
             fields.len()
@@ -168,7 +168,7 @@ pub fn conform(batch: RecordBatch, to: &SchemaRef, uri: &str) -> Result<RecordBa
                 return Ok(column.clone());
             }
             cast_with_options(column, field.data_type(), &options).map_err(|e| {
-                ConnectorError::Delta(format!(
+                ConnectorError::Schema(format!(
                     "writing column '{}' ({}) to {uri} as {}: {e}",
                     field.name(),
                     column.data_type(),

@@ -62,7 +62,7 @@ pub async fn open_or_create(
         return Ok(table);
     }
     let columns: StructType = table_schema(schema).try_into_kernel().map_err(|e| {
-        ConnectorError::Delta(format!("the stream's schema as a Delta schema: {e}"))
+        ConnectorError::Schema(format!("the stream's schema as a Delta schema: {e}"))
     })?;
     // The creation must be version 0 or nothing: a creator that lost the race must not
     // retry at the next version, or the table would get a second creation commit (and a

@@ -26,6 +26,7 @@ use super::{KafkaSourceConfig, StartOffset};
 use crate::error::{ConnectorError, Result};
 use crate::format::dead_letter::{dead_letter_schema, DeadLetters};
 use crate::format::{DecodeErrorPolicy, Decoder};
+use crate::retry::InPlaceRetry;
 
 /// How long metadata and offset lookups may take.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -197,6 +198,7 @@ impl SourcePlan for KafkaSource {
             ready: VecDeque::new(),
             next_discovery: Instant::now() + self.config.partition_discovery,
             needs_assign: true,
+            read_failures: InPlaceRetry::default(),
             dropped: 0,
         }))
     }
@@ -350,6 +352,8 @@ struct KafkaReader {
     needs_assign: bool,
     /// Messages dropped under the `drop` policy.
     dropped: u64,
+    /// Consecutive failed reads; the read is retried in place until these run out.
+    read_failures: InPlaceRetry,
 }
 
 impl KafkaReader {
@@ -443,7 +447,15 @@ impl KafkaReader {
         // Messages come in runs of one partition: try the previous one's cursor first.
         let mut last_cursor: Option<usize> = None;
         while let Some(result) = next {
-            let message = result.map_err(kafka_error("reading from Kafka".into()))?;
+            let message = match result {
+                Ok(message) => message,
+                Err(error) => {
+                    // Keep what this read received; the consumer carries on after the
+                    // failure (librdkafka reconnects by itself).
+                    self.ready.extend(groups.into_values());
+                    return self.read_failed(error).await;
+                }
+            };
             let matches = |c: &PartitionCursor| {
                 c.partition == message.partition() && c.topic == message.topic()
             };
@@ -475,6 +487,25 @@ impl KafkaReader {
             next = consumer.recv().now_or_never();
         }
         self.ready.extend(groups.into_values());
+        self.read_failures.succeeded();
+        Ok(())
+    }
+
+    /// Waits before the next read after `error`, or gives up with it when the reads have
+    /// failed [`InPlaceRetry::ATTEMPTS`] times in a row.
+    async fn read_failed(&mut self, error: rdkafka::error::KafkaError) -> Result<()> {
+        let Some(delay) = self.read_failures.failed() else {
+            return Err(ConnectorError::Kafka(format!(
+                "reading from Kafka failed {} times in a row: {error}",
+                self.read_failures.failures()
+            )));
+        };
+        tracing::warn!(
+            %error,
+            failures = self.read_failures.failures(),
+            "reading from Kafka failed; trying again in {delay:?}"
+        );
+        tokio::time::sleep(delay).await;
         Ok(())
     }
 

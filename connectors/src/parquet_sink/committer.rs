@@ -101,7 +101,7 @@ impl ParquetCommitter {
         let epochs: Vec<u64> = self.staged.range(..=through).map(|(e, _)| *e).collect();
         let files: Vec<&StagedFile> = epochs.iter().flat_map(|e| &self.staged[e]).collect();
         if !files.is_empty() {
-            failpoint::hit("parquet_before_commit");
+            failpoint::hit("parquet_before_commit")?;
             let (mut published, mut rows, mut bytes) = (0, 0, 0);
             for file in &files {
                 if publish(&self.root, &file.temp, &file.target).await? {
@@ -119,7 +119,7 @@ impl ParquetCommitter {
                 bytes,
                 "committed Parquet files"
             );
-            failpoint::hit("parquet_after_commit");
+            failpoint::hit("parquet_after_commit")?;
         }
         for e in epochs {
             self.staged.remove(&e);
@@ -160,7 +160,7 @@ impl Operator for ParquetCommitter {
     ) -> weir_engine::Result<()> {
         self.stage(barrier.checkpoint_id);
         self.last_checkpoint = barrier.checkpoint_id;
-        failpoint::hit("parquet_files_staged");
+        failpoint::hit("parquet_files_staged")?;
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! Counters of a running job: rows in and out per node, channel fill levels, completed
 //! checkpoints.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,18 +17,37 @@ pub struct NodeMetrics {
     /// Rows emitted per output port (connected or not), in the order the plan declared
     /// the ports: the main output first, then side outputs (`dead_letters`, `late`, ...).
     port_rows: Vec<(String, AtomicU64)>,
+    /// The event-time watermark each subtask last sent downstream, in ms since the epoch
+    /// (`i64::MIN`: none yet).
+    watermarks: Vec<AtomicI64>,
 }
 
 impl NodeMetrics {
-    pub(crate) fn new(name: &str, ports: &[String]) -> Self {
+    pub(crate) fn new(name: &str, ports: &[String], parallelism: usize) -> Self {
         Self {
             name: name.to_string(),
             port_rows: ports
                 .iter()
                 .map(|p| (p.clone(), AtomicU64::new(0)))
                 .collect(),
+            watermarks: (0..parallelism).map(|_| AtomicI64::new(i64::MIN)).collect(),
             ..Default::default()
         }
+    }
+    pub(crate) fn set_watermark(&self, subtask: usize, watermark: i64) {
+        if let Some(slot) = self.watermarks.get(subtask) {
+            slot.store(watermark, Ordering::Relaxed);
+        }
+    }
+    /// The lowest event-time watermark the node's subtasks sent downstream, in ms since
+    /// the epoch, over the subtasks that sent one (`i64::MAX` once the input ended);
+    /// `None` before any did.
+    pub fn watermark(&self) -> Option<i64> {
+        self.watermarks
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed))
+            .filter(|w| *w != i64::MIN)
+            .min()
     }
     pub(crate) fn add_port(&self, port: usize, rows: usize) {
         if let Some((_, count)) = self.port_rows.get(port) {

@@ -231,7 +231,7 @@ impl JobGraph {
             .iter()
             .map(|n| {
                 let ports: Vec<String> = n.ports.iter().map(|p| p.name.clone()).collect();
-                Arc::new(NodeMetrics::new(&n.name, &ports))
+                Arc::new(NodeMetrics::new(&n.name, &ports, n.parallelism))
             })
             .collect();
         let mut inputs: Vec<Vec<Vec<InputChannel>>> = self
@@ -343,6 +343,7 @@ impl JobGraph {
                     port_names.clone(),
                     node_metrics[n].clone(),
                     node.name.clone(),
+                    index,
                 );
                 let metrics = node_metrics[n].clone();
                 let link = TaskLink::new(

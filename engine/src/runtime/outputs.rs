@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::message::Message;
+use crate::message::{Message, Watermark};
 use crate::operator::Collector;
 use crate::runtime::metrics::NodeMetrics;
 use crate::runtime::router::Router;
@@ -13,6 +13,7 @@ pub(crate) struct Outputs {
     port_names: Vec<String>,
     metrics: Arc<NodeMetrics>,
     node: String,
+    subtask: usize,
     warned: Vec<bool>,
 }
 
@@ -22,6 +23,7 @@ impl Outputs {
         port_names: Vec<String>,
         metrics: Arc<NodeMetrics>,
         node: String,
+        subtask: usize,
     ) -> Self {
         let warned = vec![false; ports.len()];
         Self {
@@ -29,6 +31,7 @@ impl Outputs {
             port_names,
             metrics,
             node,
+            subtask,
             warned,
         }
     }
@@ -68,6 +71,9 @@ impl Outputs {
 
     /// Sends a control message on every port.
     pub async fn broadcast(&mut self, message: Message) -> Result<()> {
+        if let Message::Watermark(Watermark::EventTime(watermark)) = message {
+            self.metrics.set_watermark(self.subtask, watermark);
+        }
         for routers in &self.ports {
             for router in routers {
                 router.send_control(message.clone()).await?;
