@@ -252,7 +252,7 @@ sinks:
     assert!(e.contains("column 'lines' is not in the input"), "{e}");
     let e = parse(&job.replace("type: parse", "type: parsee")).unwrap_err();
     assert!(
-        e.contains("unknown variant `parsee`, expected one of `parse`, "),
+        e.contains("unknown variant `parsee`, expected one of `enrich`, `parse`, "),
         "{e}"
     );
 }
