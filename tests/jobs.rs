@@ -4,6 +4,9 @@
 
 mod support;
 
+#[path = "jobs/log_pipeline.rs"]
+mod log_pipeline;
+
 use std::path::Path;
 use std::process::Command;
 
