@@ -8,6 +8,9 @@ mod handle;
 mod restarts;
 mod support;
 
+#[path = "jobs/log_pipeline.rs"]
+mod log_pipeline;
+
 use std::path::Path;
 use std::process::Command;
 

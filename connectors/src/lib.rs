@@ -6,6 +6,7 @@
 //! Kafka source and sink; the Delta and Parquet file sinks, exactly once; stdout.
 
 pub mod delta;
+pub mod enrich;
 pub mod error;
 pub mod files;
 pub mod format;

@@ -10,6 +10,7 @@ mod engine {
     pub mod partitioning;
     pub mod reference;
     pub mod registry;
+    pub mod route;
     pub mod snapshots;
     pub mod stop;
     pub mod watermarks;

@@ -86,7 +86,7 @@ fn every_example_and_docker_job_parses() {
             }
         }
     }
-    assert_eq!(files.len(), 6, "{files:?}");
+    assert_eq!(files.len(), 9, "{files:?}");
     for path in files {
         JobDefinition::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
     }
@@ -252,7 +252,7 @@ sinks:
     assert!(e.contains("column 'lines' is not in the input"), "{e}");
     let e = parse(&job.replace("type: parse", "type: parsee")).unwrap_err();
     assert!(
-        e.contains("unknown variant `parsee`, expected one of `parse`, "),
+        e.contains("unknown variant `parsee`, expected one of `enrich`, `parse`, "),
         "{e}"
     );
 }

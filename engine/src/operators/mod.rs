@@ -6,6 +6,7 @@
 pub mod dedup;
 pub mod filter;
 pub mod project;
+pub mod route;
 pub mod union;
 pub mod window;
 
@@ -45,6 +46,7 @@ register_operators! {
     "dedup" => Dedup(dedup::DedupConfig),
     "filter" => Filter(filter::FilterConfig),
     "project" => Project(project::ProjectConfig),
+    "route" => Route(route::RouteConfig),
     "union" => Union(union::UnionConfig),
     "window_aggregate" => WindowAggregate(window::WindowAggregateConfig),
 }
