@@ -4,6 +4,9 @@
 
 mod support;
 
+#[path = "jobs/analytics.rs"]
+mod analytics;
+
 use std::path::Path;
 use std::process::Command;
 

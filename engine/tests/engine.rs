@@ -12,6 +12,7 @@ mod engine {
     pub mod registry;
     pub mod snapshots;
     pub mod stop;
+    pub mod top_n;
     pub mod watermarks;
     pub mod windows;
 }

@@ -6,6 +6,7 @@
 pub mod dedup;
 pub mod filter;
 pub mod project;
+pub mod top_n;
 pub mod union;
 pub mod window;
 
@@ -45,6 +46,7 @@ register_operators! {
     "dedup" => Dedup(dedup::DedupConfig),
     "filter" => Filter(filter::FilterConfig),
     "project" => Project(project::ProjectConfig),
+    "top_n" => TopN(top_n::TopNConfig),
     "union" => Union(union::UnionConfig),
     "window_aggregate" => WindowAggregate(window::WindowAggregateConfig),
 }
