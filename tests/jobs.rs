@@ -10,6 +10,8 @@ mod support;
 
 #[path = "jobs/log_pipeline.rs"]
 mod log_pipeline;
+#[path = "jobs/analytics.rs"]
+mod analytics;
 
 use std::path::Path;
 use std::process::Command;

@@ -38,6 +38,7 @@ pub use operators::dedup::DedupConfig;
 pub use operators::filter::FilterConfig;
 pub use operators::project::ProjectConfig;
 pub use operators::route::{RouteConfig, UNMATCHED_PORT};
+pub use operators::top_n::{Ties, TopNConfig, RANK_COLUMN, REVISION_COLUMN};
 pub use operators::union::UnionConfig;
 pub use operators::window::{WindowAggregateConfig, WindowSpec, LATE_PORT, LATE_REASON_COLUMN};
 pub use operators::OperatorConfig;

@@ -13,6 +13,7 @@ mod engine {
     pub mod route;
     pub mod snapshots;
     pub mod stop;
+    pub mod top_n;
     pub mod watermarks;
     pub mod windows;
 }

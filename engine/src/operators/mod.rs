@@ -7,6 +7,7 @@ pub mod dedup;
 pub mod filter;
 pub mod project;
 pub mod route;
+pub mod top_n;
 pub mod union;
 pub mod window;
 
@@ -47,6 +48,7 @@ register_operators! {
     "filter" => Filter(filter::FilterConfig),
     "project" => Project(project::ProjectConfig),
     "route" => Route(route::RouteConfig),
+    "top_n" => TopN(top_n::TopNConfig),
     "union" => Union(union::UnionConfig),
     "window_aggregate" => WindowAggregate(window::WindowAggregateConfig),
 }

@@ -9,7 +9,8 @@ use arrow::temporal_conversions::timestamp_ms_to_datetime;
 
 use crate::error::Result;
 
-fn format_ms(ms: i64) -> String {
+/// A time in milliseconds since the epoch as RFC 3339 text (UTC, milliseconds).
+pub(crate) fn format_ms(ms: i64) -> String {
     timestamp_ms_to_datetime(ms)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_else(|| ms.to_string())

@@ -8,7 +8,7 @@
 //! side output with a `late_reason` column; they are never dropped silently.
 
 mod aggregates;
-mod late;
+pub(crate) mod late;
 mod pane;
 mod session;
 
