@@ -1,10 +1,14 @@
-//! `weir demo`: the end-to-end job that runs with no outside services.
+//! `weir demo`: the platform end to end with no outside services.
 //!
-//! Runs the example job `examples/jobs/bids_to_lake.yaml`: generated bids (some out of
-//! order) -> 10 s tumbling windows per channel -> a Delta table, and the raw bids -> a
-//! second Delta table, exactly once with checkpoints. Then queries the lake with SQL and
-//! checks the streamed windows against the same aggregation done in one batch over the
-//! raw bids.
+//! Three example jobs run side by side, each through its own [`JobHandle`] as the server
+//! will run them: the log pipeline (`examples/jobs/log_pipeline.yaml`: generated JSON app
+//! logs, some damaged -> parse -> enrich with the services table -> route -> Delta tables
+//! of requests, errors, slow requests and dead letters), streaming analytics
+//! (`examples/jobs/log_analytics.yaml`: logs partly out of order and late -> requests and
+//! error rate per service and minute, latency percentiles per endpoint, top paths) and
+//! user sessions (`examples/jobs/clickstream_sessions.yaml`). Then SQL over the lake
+//! answers a few questions, and the streamed results are checked against the same
+//! queries run in one batch over the raw rows.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -18,16 +22,32 @@ use weir_engine::RestoreFrom;
 use weir_jobs::{JobDefinition, JobHandle, JobOutcome, StartOptions};
 use weir_sql::Lake;
 
-/// The job the demo runs, as shipped in `examples/jobs`.
-const JOB: &str = include_str!("../examples/jobs/bids_to_lake.yaml");
-const JOB_FILE: &str = "examples/jobs/bids_to_lake.yaml";
+use crate::job_summary::{summary, SinkRows};
+
+/// The jobs the demo runs, as shipped in `examples/jobs`.
+const JOBS: [(&str, &str); 3] = [
+    (
+        "examples/jobs/log_pipeline.yaml",
+        include_str!("../examples/jobs/log_pipeline.yaml"),
+    ),
+    (
+        "examples/jobs/log_analytics.yaml",
+        include_str!("../examples/jobs/log_analytics.yaml"),
+    ),
+    (
+        "examples/jobs/clickstream_sessions.yaml",
+        include_str!("../examples/jobs/clickstream_sessions.yaml"),
+    ),
+];
+/// The dimension table the log pipeline enriches with.
+const SERVICES: &str = include_str!("../examples/data/services.csv");
 /// Marks a folder as the demo's own, so a later demo may replace it.
 const MARKER: &str = ".weir-demo";
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Number of generated bids.
-    #[arg(long, default_value_t = 2_000_000)]
+    /// Generated log lines per log job (the clickstream gets half as many clicks).
+    #[arg(long, default_value_t = 400_000)]
     events: u64,
     /// Parallelism of every node.
     #[arg(long, default_value_t = 2)]
@@ -35,46 +55,66 @@ pub struct DemoArgs {
     /// Where the lake goes; replaced if an earlier demo made it.
     #[arg(long, default_value = "weir-demo")]
     lake: PathBuf,
-    /// How many windows to print.
-    #[arg(long, default_value_t = 12)]
-    show: usize,
 }
 
 pub async fn run(args: DemoArgs) -> Result<()> {
     prepare(&args.lake)?;
     let lake = args.lake.display().to_string();
-    let (events, parallelism) = (args.events.to_string(), args.parallelism.to_string());
-    let job = JobDefinition::from_yaml(JOB, JOB_FILE, |name| match name {
-        "LAKE" => Some(lake.clone()),
-        "EVENTS" => Some(events.clone()),
-        "PARALLELISM" => Some(parallelism.clone()),
-        _ => None,
-    })?;
+    let services = args.lake.join("services.csv");
+    std::fs::write(&services, SERVICES)?;
+    let services = services.display().to_string();
     println!(
-        "weir demo: {} generated bids, 10% of them up to 2 s out of order, through 10 s windows \
-         per channel into Delta tables in {lake}/ (job: {JOB_FILE}, parallelism {})",
-        args.events, args.parallelism
+        "weir demo: three jobs side by side, parallelism {} each, into Delta tables in {lake}/\n  \
+         {} app log lines (2% damaged) -> parse -> enrich -> route            ({})\n  \
+         {} app log lines (5% up to 2 min out of order) -> windows, top paths ({})\n  \
+         {} clicks -> 30-minute session windows                                ({})",
+        args.parallelism,
+        args.events,
+        JOBS[0].0,
+        args.events,
+        JOBS[1].0,
+        args.events / 2,
+        JOBS[2].0,
     );
     let started = Instant::now();
-    let options = StartOptions {
-        restore_from: RestoreFrom::Nothing,
-    };
-    let handle = JobHandle::start(job, options);
-    match handle.wait().await {
-        JobOutcome::Finished => {}
-        JobOutcome::Failed { error, .. } => bail!("the demo job failed: {error}"),
-        other => bail!("the demo job ended early: {other:?}"),
+    let mut handles = Vec::new();
+    for (i, (file, text)) in JOBS.iter().enumerate() {
+        let events = match i {
+            2 => args.events / 2,
+            _ => args.events,
+        };
+        let vars = |name: &str| match name {
+            "LAKE" => Some(lake.clone()),
+            "EVENTS" => Some(events.to_string()),
+            "PARALLELISM" => Some(args.parallelism.to_string()),
+            "SERVICES" => Some(services.clone()),
+            _ => None,
+        };
+        let job = JobDefinition::from_yaml(text, file, vars)?;
+        let options = StartOptions {
+            restore_from: RestoreFrom::Nothing,
+        };
+        handles.push(JobHandle::start(job, options));
+    }
+    for handle in &handles {
+        match handle.wait().await {
+            JobOutcome::Finished => {}
+            JobOutcome::Failed { error, .. } => {
+                bail!("job '{}' failed: {error}", handle.job().name)
+            }
+            other => bail!("job '{}' ended early: {other:?}", handle.job().name),
+        }
     }
     let elapsed = started.elapsed();
-    let metrics = handle
-        .metrics()
-        .context("the demo job never started a run")?;
-    let read = metrics.node("bids").map_or(0, |n| n.rows_in());
-    println!(
-        "streamed {read} bids in {elapsed:.2?} ({:.1} M events/s), {} checkpoints, committed to Delta",
-        read as f64 / elapsed.as_secs_f64() / 1e6,
-        metrics.checkpoints().len()
-    );
+    println!("\nall three finished in {elapsed:.1?}:");
+    for handle in &handles {
+        let metrics = handle.metrics().context("a demo job never ran")?;
+        println!(
+            "  {}: {}",
+            handle.job().name,
+            summary(handle.job(), &metrics, elapsed, SinkRows::Committed)
+        );
+    }
 
     let ctx = Lake::new(&args.lake)?.session().await?;
     let sql = |query: String| {
@@ -84,43 +124,101 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             anyhow::Ok(batches)
         }
     };
-    println!("\nSQL over the lake: SELECT ... FROM bid_windows ORDER BY window_start, channel");
-    let shown = sql(format!(
-        "SELECT channel, window_start, window_end, bids, auctions, max_price, \
-                round(CAST(total_price AS DOUBLE) / bids, 2) AS avg_price \
-         FROM bid_windows ORDER BY window_start, channel LIMIT {}",
-        args.show
-    ))
-    .await?;
-    println!("{}", pretty_format_batches(&shown)?);
+    for (question, query) in QUESTIONS {
+        println!(
+            "\n{question}\n  {}",
+            query.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+        println!("{}", pretty_format_batches(&sql(query.to_string()).await?)?);
+    }
 
-    let windows = count(&sql("SELECT count(*) FROM bid_windows".into()).await?);
-    let differing = count(
-        &sql(format!(
-            "SELECT count(*) FROM (({WINDOWS} EXCEPT {REFERENCE}) UNION ALL ({REFERENCE} EXCEPT {WINDOWS}))"
-        ))
-        .await?,
-    );
-    let raw = count(&sql("SELECT count(*) FROM bids".into()).await?);
-    if differing != 0 {
-        bail!("{differing} windows differ from the batch aggregation of the raw bids");
+    let lines = args.events as i64;
+    let accounted = count(&sql(ACCOUNTED.into()).await?);
+    if accounted != lines {
+        bail!("the log pipeline accounts for {accounted} of {lines} lines (rows + dead letters)");
+    }
+    for (what, streamed, reference) in CHECKS {
+        let differing = count(
+            &sql(format!(
+                "SELECT count(*) FROM (({streamed} EXCEPT {reference}) UNION ALL ({reference} EXCEPT {streamed}))"
+            ))
+            .await?,
+        );
+        if differing != 0 {
+            bail!("{differing} rows of {what} differ from the same query run in one batch");
+        }
     }
     println!(
-        "{windows} windows; they equal the same aggregation run in one batch over the {raw} raw bids \
-         in table `bids`.\nThe tables are plain Delta Lake tables in {lake}/: bid_windows, bids \
-         (partitioned by channel). Query them:\n  weir sql --lake {lake} -e \"SELECT channel, \
-         sum(bids) FROM bid_windows GROUP BY channel\""
+        "Checked: every one of the {lines} log lines is one request row or one dead letter; \
+         {}.\n\nThe tables are plain Delta Lake tables in {lake}/ (logs.*, analytics.*, \
+         clickstream.*). Try next:\n  \
+         weir sql --lake {lake}                      # an SQL shell over them (SHOW TABLES)\n  \
+         weir sql --lake {lake} -e \"SELECT * FROM table_history('logs.requests')\"\n  \
+         weir run examples/jobs/log_pipeline.yaml    # a job of your own; Ctrl-C stops it with a final checkpoint",
+        CHECKS
+            .iter()
+            .map(|(what, _, _)| format!("{what} equal the same query run in one batch"))
+            .collect::<Vec<_>>()
+            .join("; ")
     );
     Ok(())
 }
 
-/// The streamed windows and the same aggregation over the raw bids, for `EXCEPT`.
-const WINDOWS: &str =
-    "SELECT channel, window_start, bids, auctions, max_price, total_price FROM bid_windows";
-const REFERENCE: &str =
-    "SELECT channel, date_bin(INTERVAL '10 seconds', event_time) AS window_start, \
-     count(*) AS bids, count(DISTINCT auction) AS auctions, max(price) AS max_price, \
-     sum(price) AS total_price FROM bids GROUP BY 1, 2";
+/// What the demo asks the lake, with the query that answers it.
+const QUESTIONS: [(&str, &str); 5] = [
+    (
+        "Error rate per service (newest row of each minute, over all minutes):",
+        "SELECT service, sum(requests) AS requests, sum(errors) AS errors, \
+         round(100.0 * sum(errors) / sum(requests), 2) AS error_pct \
+         FROM (SELECT *, row_number() OVER (PARTITION BY service, window_start ORDER BY requests DESC) AS n \
+               FROM analytics.service_minutes) WHERE n = 1 \
+         GROUP BY service ORDER BY error_pct DESC",
+    ),
+    (
+        "Slowest endpoints (p99 latency over the last complete 5 minutes):",
+        "SELECT endpoint, requests, round(p50_ms) AS p50_ms, round(p95_ms) AS p95_ms, round(p99_ms) AS p99_ms FROM \
+         (SELECT *, row_number() OVER (PARTITION BY endpoint, window_start ORDER BY requests DESC) AS n \
+          FROM analytics.endpoint_latency) \
+         WHERE n = 1 AND window_start = (SELECT max(window_start) - INTERVAL '5 minutes' FROM analytics.endpoint_latency) \
+         ORDER BY p99_ms DESC LIMIT 5",
+    ),
+    (
+        "Top 10 paths of the second 10 minutes (the newest revision of that window's list):",
+        "WITH w AS (SELECT min(window_start) + INTERVAL '10 minutes' AS start FROM analytics.top_paths) \
+         SELECT rank, path, hits FROM analytics.top_paths, w \
+         WHERE window_start = w.start AND revision = \
+           (SELECT max(revision) FROM analytics.top_paths t, w WHERE t.window_start = w.start) \
+         ORDER BY rank",
+    ),
+    (
+        "User sessions:",
+        "SELECT count(*) AS sessions, round(avg(duration_ms) / 60000.0, 1) AS avg_minutes, \
+         round(avg(page_views), 1) AS avg_page_views, \
+         round(100.0 * avg(CASE WHEN bounce THEN 1.0 ELSE 0.0 END), 1) AS bounce_pct \
+         FROM clickstream.sessions",
+    ),
+    (
+        "Dead letters by reason:",
+        "SELECT reason, count(*) AS lines FROM logs.dead_letters GROUP BY reason ORDER BY lines DESC LIMIT 5",
+    ),
+];
+
+/// The log pipeline's rows plus its dead letters: every generated line, once.
+const ACCOUNTED: &str =
+    "SELECT (SELECT count(*) FROM logs.requests) + (SELECT count(*) FROM logs.dead_letters)";
+
+/// Streamed results and the same result computed in one batch over the raw rows.
+const CHECKS: [(&str, &str, &str); 1] = [(
+    "the per-service minutes (newest rows)",
+    "SELECT service, window_start, requests, errors FROM \
+     (SELECT *, row_number() OVER (PARTITION BY service, window_start ORDER BY requests DESC) AS n \
+      FROM analytics.service_minutes) WHERE n = 1",
+    "SELECT service, date_bin(INTERVAL '1 minute', event_time) AS window_start, count(*) AS requests, \
+     count(*) FILTER (WHERE status >= 500) AS errors \
+     FROM analytics.requests r \
+     WHERE NOT EXISTS (SELECT 1 FROM analytics.service_minutes_late l WHERE l.trace_id = r.trace_id) \
+     GROUP BY 1, 2",
+)];
 
 fn count(batches: &[RecordBatch]) -> i64 {
     batches

@@ -8,10 +8,10 @@ mod handle;
 mod restarts;
 mod support;
 
-#[path = "jobs/log_pipeline.rs"]
-mod log_pipeline;
 #[path = "jobs/analytics.rs"]
 mod analytics;
+#[path = "jobs/log_pipeline.rs"]
+mod log_pipeline;
 
 use std::path::Path;
 use std::process::Command;
