@@ -4,6 +4,9 @@
 
 mod support;
 
+#[path = "jobs/delta_source.rs"]
+mod delta_source;
+
 use std::path::Path;
 use std::process::Command;
 
