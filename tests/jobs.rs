@@ -12,6 +12,8 @@ mod support;
 mod analytics;
 #[path = "jobs/log_pipeline.rs"]
 mod log_pipeline;
+#[path = "jobs/delta_source.rs"]
+mod delta_source;
 
 use std::path::Path;
 use std::process::Command;

@@ -20,6 +20,10 @@ pub enum ConnectorError {
     /// Reading or writing a Delta table failed; says what was being done.
     #[error("delta: {0}")]
     Delta(String),
+    /// A table or file holds what the connector cannot read, and reading it again would
+    /// not change that (a deletion vector, removed data, a version gone from the log).
+    #[error("cannot read {0}")]
+    Unreadable(String),
     /// The rows do not fit a table's schema (a missing column, a type that cannot be
     /// written as the table's); says which table and column.
     #[error("schema: {0}")]
@@ -50,6 +54,7 @@ impl ConnectorError {
             | ConnectorError::Io(_) => true,
             ConnectorError::Config { .. }
             | ConnectorError::Schema(_)
+            | ConnectorError::Unreadable(_)
             | ConnectorError::Decode(_)
             | ConnectorError::Arrow(_) => false,
         }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
+use weir_connectors::delta::{DeltaSource, DeltaSourceConfig};
 use weir_connectors::files::{FileSource, FileSourceConfig};
 use weir_connectors::generator::GeneratorConfig;
 use weir_connectors::kafka::{KafkaSource, KafkaSourceConfig};
@@ -18,6 +19,8 @@ pub enum SourceConfig {
     Kafka(KafkaSourceConfig),
     /// Line files or Parquet files: a path, directory or glob, read once or followed.
     File(FileSourceConfig),
+    /// A Delta table's log, followed: the rows each new version adds.
+    Delta(DeltaSourceConfig),
     /// A seeded generator, by `kind`: bids, nexmark, logs or clickstream.
     Generator(GeneratorConfig),
 }
@@ -28,6 +31,7 @@ impl SourceConfig {
         Ok(match self {
             SourceConfig::Kafka(config) => KafkaSource::new(config.clone()).await?,
             SourceConfig::File(config) => FileSource::new(config.clone()).await?,
+            SourceConfig::Delta(config) => DeltaSource::new(config.clone()).await?,
             SourceConfig::Generator(config) => config.plan()?,
         })
     }

@@ -1,3 +1,6 @@
+//! Delta tables as a source (`source*.rs`: following a table's log, see [`source`]) and
+//! as a sink.
+//!
 //! The Delta Lake sink, exactly once: parallel writers stage Parquet files and hand them
 //! over at checkpoint barriers; one committer commits each checkpoint's files in a single
 //! transaction carrying `txn(app_id, epoch)` once the checkpoint is complete. A run's
@@ -10,6 +13,13 @@
 
 mod committer;
 mod schema;
+pub mod source;
+mod source_log;
+mod source_positions;
+mod source_reader;
+mod source_rows;
+#[cfg(test)]
+mod source_tests;
 pub mod table;
 mod writer;
 
@@ -19,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use weir_engine::{GraphBuilder, Input, OperatorFactory, OperatorPlan, PlanContext};
 
 use crate::error::ConnectorError;
+pub use source::{DeltaSource, DeltaSourceConfig, DeltaStart};
 pub use writer::staged_files_schema;
 
 /// Settings of a Delta sink.
