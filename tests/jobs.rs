@@ -10,10 +10,10 @@ mod support;
 
 #[path = "jobs/analytics.rs"]
 mod analytics;
-#[path = "jobs/log_pipeline.rs"]
-mod log_pipeline;
 #[path = "jobs/delta_source.rs"]
 mod delta_source;
+#[path = "jobs/log_pipeline.rs"]
+mod log_pipeline;
 
 use std::path::Path;
 use std::process::Command;

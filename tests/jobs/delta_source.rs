@@ -110,8 +110,12 @@ impl LakeJob {
     /// The ids in `out`, sorted (repeats kept).
     async fn ids(&self) -> Vec<i64> {
         let out = self.path("out").display().to_string();
-        let batches = super::support::delta::query_table(&out, "SELECT id FROM t ORDER BY id").await;
-        strings(&batches).iter().map(|id| id.parse().unwrap()).collect()
+        let batches =
+            super::support::delta::query_table(&out, "SELECT id FROM t ORDER BY id").await;
+        strings(&batches)
+            .iter()
+            .map(|id| id.parse().unwrap())
+            .collect()
     }
 
     /// Waits (at most 60 s) until `out` exists and holds at least `rows` rows.
@@ -166,7 +170,9 @@ async fn a_bounded_delta_source_reads_each_added_row_once_from_its_start() {
     let (ok, stderr) = job.run(&[]);
     assert!(!ok);
     assert!(
-        stderr.contains("invalid delta source configuration: table src does not exist (no Delta log there)"),
+        stderr.contains(
+            "invalid delta source configuration: table src does not exist (no Delta log there)"
+        ),
         "{stderr}"
     );
 
@@ -186,7 +192,10 @@ async fn a_bounded_delta_source_reads_each_added_row_once_from_its_start() {
         (3, "2", 12..15),
         (1, "latest", 0..0),
     ] {
-        job.job(parallelism, &format!("start: {start}, bounded: true, batch_size: 2"));
+        job.job(
+            parallelism,
+            &format!("start: {start}, bounded: true, batch_size: 2"),
+        );
         job.run_afresh();
         assert_eq!(
             job.ids().await,
@@ -256,7 +265,7 @@ async fn a_following_delta_source_stops_on_sigterm_and_resumes_at_another_parall
     assert!(ids.iter().all(|id| (30..90).contains(id)), "{ids:?}");
 
     job.append(90..120).await; // version 3
-    // The positions come from the checkpoint: `start` only applies without one.
+                               // The positions come from the checkpoint: `start` only applies without one.
     job.job(3, "start: earliest, bounded: true, batch_size: 4");
     let (ok, stderr) = job.run(&[]);
     assert!(ok, "{stderr}");

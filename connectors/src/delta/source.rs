@@ -221,7 +221,9 @@ impl DeltaSource {
             let first = log_store
                 .read_commit_entry(start)
                 .await
-                .map_err(delta_error(format!("reading version {start} of table {uri}")))?;
+                .map_err(delta_error(format!(
+                    "reading version {start} of table {uri}"
+                )))?;
             if first.is_none() {
                 return Err(ConnectorError::Unreadable(format!(
                     "version {start} of table {uri} is no longer in its log (removed by log retention); start from a later version"
@@ -282,7 +284,9 @@ mod tests {
         assert_eq!(start(r#""latest""#), Ok(DeltaStart::Latest));
         assert_eq!(start("7"), Ok(DeltaStart::Version(7)));
         assert_eq!(start(r#""12""#), Ok(DeltaStart::Version(12)));
-        assert!(start("-1").unwrap_err().contains("table version -1 is negative"));
+        assert!(start("-1")
+            .unwrap_err()
+            .contains("table version -1 is negative"));
         assert!(start(r#""first""#)
             .unwrap_err()
             .contains("start 'first': expected `earliest`, `latest` or a table version number"));

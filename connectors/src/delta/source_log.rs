@@ -36,7 +36,10 @@ pub(super) async fn read_version(feed: &TableFeed, version: u64) -> Result<Optio
         return Ok(None);
     };
     let actions = get_actions(version, &bytes).map_err(|e| {
-        ConnectorError::Delta(format!("reading version {version} of table {}: {e}", feed.uri))
+        ConnectorError::Delta(format!(
+            "reading version {version} of table {}: {e}",
+            feed.uri
+        ))
     })?;
     added_files(feed, version, actions).map(Some)
 }

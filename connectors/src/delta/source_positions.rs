@@ -87,7 +87,9 @@ pub(super) fn snapshot(positions: &Positions) -> weir_engine::Result<Vec<StateCh
             Arc::new(StringArray::from_iter_values(
                 files.iter().map(|f| f.0 .1.as_str()),
             )),
-            Arc::new(UInt64Array::from_iter_values(files.iter().map(|f| f.1.rows))),
+            Arc::new(UInt64Array::from_iter_values(
+                files.iter().map(|f| f.1.rows),
+            )),
             Arc::new(BooleanArray::from(
                 files.iter().map(|f| f.1.finished).collect::<Vec<_>>(),
             )),

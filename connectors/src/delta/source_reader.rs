@@ -279,7 +279,11 @@ impl Source for DeltaReader {
 
     fn snapshot(&mut self) -> weir_engine::Result<Vec<StateChunk>> {
         let positions = Positions {
-            versions: self.groups.clone().zip(self.versions.iter().copied()).collect(),
+            versions: self
+                .groups
+                .clone()
+                .zip(self.versions.iter().copied())
+                .collect(),
             files: self.progress.clone(),
         };
         source_positions::snapshot(&positions)

@@ -51,9 +51,7 @@ pub(super) fn table_rows(
                 match batch.column_by_name(field.name()) {
                     Some(column) => column.clone(),
                     None if field.is_nullable() => new_null_array(field.data_type(), rows),
-                    None => {
-                        return Err(origin.error(format!("no column '{}'", field.name())))
-                    }
+                    None => return Err(origin.error(format!("no column '{}'", field.name()))),
                 }
             };
             if column.data_type() == field.data_type() {
@@ -84,10 +82,7 @@ fn partition_column(field: &Field, rows: usize, origin: &Origin<'_>) -> Result<A
             std::iter::repeat_n(value.as_str(), rows),
         ))),
         _ if field.is_nullable() => Ok(new_null_array(field.data_type(), rows)),
-        _ => Err(origin.error(format!(
-            "no value for partition column '{}'",
-            field.name()
-        ))),
+        _ => Err(origin.error(format!("no value for partition column '{}'", field.name()))),
     }
 }
 
@@ -110,9 +105,8 @@ mod tests {
             Field::new("note", DataType::Utf8, true),
         ]));
         let file_schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int32, false)]));
-        let batch =
-            RecordBatch::try_new(file_schema, vec![Arc::new(Int32Array::from(vec![1, 2]))])
-                .unwrap();
+        let batch = RecordBatch::try_new(file_schema, vec![Arc::new(Int32Array::from(vec![1, 2]))])
+            .unwrap();
         let file = DataFile {
             path: "day=2024-05-01/level=3/part-0.parquet".into(),
             partition_values: HashMap::from([
@@ -156,11 +150,17 @@ mod tests {
         );
         let wide = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
         let none = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("other", DataType::Int64, false)])),
+            Arc::new(Schema::new(vec![Field::new(
+                "other",
+                DataType::Int64,
+                false,
+            )])),
             vec![Arc::new(Int64Array::from(vec![1]))],
         )
         .unwrap();
-        let error = table_rows(&none, &wide, &[], &origin).unwrap_err().to_string();
+        let error = table_rows(&none, &wide, &[], &origin)
+            .unwrap_err()
+            .to_string();
         assert!(error.ends_with("(version 2): no column 'id'"), "{error}");
     }
 }

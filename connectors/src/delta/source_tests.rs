@@ -96,7 +96,11 @@ async fn positions_in_the_middle_of_files_restore_at_any_parallelism() {
     let uri = table(&dir.path().join("t"), &[(0, 30), (30, 45), (45, 90)]).await;
     let plan = plan(&uri).await;
     assert_eq!(
-        plan.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(),
+        plan.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>(),
         ["id", "part"]
     );
     let mut ids = Vec::new();
