@@ -11,11 +11,14 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// A lake holding `bids` and `bid_windows`, made by the example job bids_to_lake.yaml.
 fn demo_lake() -> tempfile::TempDir {
     let lake = tempfile::tempdir().unwrap();
     let made = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["demo", "--events", "20000", "--lake"])
-        .arg(lake.path())
+        .args(["run", "--progress", "0s", "examples/jobs/bids_to_lake.yaml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LAKE", lake.path())
+        .env("EVENTS", "20000")
         .output()
         .unwrap();
     assert!(

@@ -4,11 +4,17 @@
 use proptest::prelude::*;
 use weir_jobs::JobDefinition;
 
-const SHIPPED: [&str; 6] = [
+const SHIPPED: [&str; 12] = [
     include_str!("../../../examples/jobs/access_logs_to_lake.yaml"),
     include_str!("../../../examples/jobs/app_logs_to_lake.yaml"),
     include_str!("../../../examples/jobs/bids_to_lake.yaml"),
+    include_str!("../../../examples/jobs/clickstream_sessions.yaml"),
     include_str!("../../../examples/jobs/kafka_to_lake.yaml"),
+    include_str!("../../../examples/jobs/lake_requests_per_level.yaml"),
+    include_str!("../../../examples/jobs/log_analytics.yaml"),
+    include_str!("../../../examples/jobs/log_pipeline.yaml"),
+    include_str!("../../../examples/jobs/log_pipeline_files.yaml"),
+    include_str!("../../../examples/jobs/log_pipeline_kafka.yaml"),
     include_str!("../../../docker/jobs/bids_from_kafka.yaml"),
     include_str!("../../../docker/jobs/produce_bids.yaml"),
 ];
