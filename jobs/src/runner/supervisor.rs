@@ -140,6 +140,8 @@ async fn run_once(
     if let Ok(mut current) = shared.current.lock() {
         *current = Some(run.clone());
     }
+    // Running before the first run is announced: whoever `started()` sees it running.
+    shared.status.send_replace(JobStatus::Running);
     shared.first_run.send_if_modified(|first| {
         let unset = first.is_none();
         if unset {
@@ -147,7 +149,6 @@ async fn run_once(
         }
         unset
     });
-    shared.status.send_replace(JobStatus::Running);
     let joined = running.join();
     tokio::pin!(joined);
     let request = tokio::select! {
