@@ -10,6 +10,7 @@ mod sql_input;
 mod sql_shell;
 mod stop_signals;
 mod terminal;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,9 @@ enum Command {
     /// Run SQL over the lake's Delta tables, read-only: queries, EXPLAIN, SHOW, DESCRIBE,
     /// time travel with table_version / table_timestamp, history with table_history.
     Sql(sql::SqlArgs),
+    /// Check a job file without running it: every mistake at its file:line:column
+    /// (exit 1), or the graph it would run (exit 0). Contacts no Kafka broker.
+    Validate(validate::ValidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,5 +68,6 @@ fn run(command: Command) -> Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Sql(args) => runtime.block_on(sql::run(args)).map(|()| ExitCode::SUCCESS),
+        Command::Validate(args) => runtime.block_on(validate::run(args)),
     }
 }

@@ -71,7 +71,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         signals.next().await;
         stopper.cancel();
     });
-    match handle.started().await {
+    let first_run = handle.started().await;
+    match &first_run {
         Ok(Some(restored)) => {
             eprintln!(
                 "weir: job '{name}' restored from checkpoint {} at {}",
@@ -127,6 +128,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             Ok(ExitCode::from(CANCELLED))
         }
         JobOutcome::Failed { error, restarts } => {
+            if first_run.is_err() {
+                if let Some(mistakes) = crate::validate::placed(&args.job).await {
+                    return Err(anyhow!("building job '{name}': {mistakes}"));
+                }
+            }
             let after = match restarts {
                 0 => String::new(),
                 n => format!(" after {n} restarts"),

@@ -2,6 +2,9 @@
 
 use std::process::Command;
 
+#[path = "cli/validate.rs"]
+mod validate;
+
 #[test]
 fn the_demo_streams_into_the_lake_and_queries_it() {
     let lake = tempfile::tempdir().unwrap();

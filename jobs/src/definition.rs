@@ -1,8 +1,6 @@
 //! The job file: what a YAML job definition holds, and reading one.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,7 +13,7 @@ use crate::runner::RestartStrategy;
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::transforms::TransformConfig;
-use crate::yaml::{self, check_size, MAX_JOB_FILE_BYTES};
+use crate::yaml;
 
 /// A job definition, as read from a YAML job file. Sources, transforms and sinks share
 /// one namespace of node names; a node reads other nodes by name (`events`) or by output
@@ -191,22 +189,10 @@ pub struct SinkSpec {
 
 impl JobDefinition {
     /// Reads a job file, substituting `${VAR}` / `${VAR:-default}` in its values from the
-    /// environment. Reads at most [`MAX_JOB_FILE_BYTES`] (and one byte more, to refuse a
+    /// environment. Reads at most [`yaml::MAX_JOB_FILE_BYTES`] (and one byte more, to refuse a
     /// larger file), whatever the file's size.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let label = path.display().to_string();
-        let unreadable = |e: std::io::Error| JobError::Definition {
-            location: label.clone(),
-            message: format!("cannot read the job file: {e}"),
-        };
-        let mut text = String::new();
-        File::open(path)
-            .and_then(|file| {
-                file.take(MAX_JOB_FILE_BYTES as u64 + 1)
-                    .read_to_string(&mut text)
-            })
-            .map_err(unreadable)?;
-        check_size(text.len(), &label)?;
+        let (label, text) = yaml::read_job_file(path)?;
         Self::from_yaml(&text, &label, |name| std::env::var(name).ok())
     }
 

@@ -10,10 +10,12 @@ mod build;
 pub mod definition;
 pub mod error;
 mod interpolate;
+mod located;
 pub mod runner;
 pub mod sinks;
 pub mod sources;
 pub mod transforms;
+pub mod validate;
 pub mod yaml;
 
 pub use build::build_graph;
@@ -22,3 +24,4 @@ pub use definition::{
 };
 pub use error::{JobError, Result};
 pub use runner::{JobHandle, JobOutcome, JobStatus, RestartStrategy, StartOptions};
+pub use validate::{validate, validate_file, Mistake, Outline};

@@ -1,7 +1,7 @@
 //! The sinks a job file can name by `type`.
 
 use serde::Deserialize;
-use weir_connectors::delta::{add_delta_sink, DeltaSinkConfig};
+use weir_connectors::delta::{add_delta_sink, check_existing_table, DeltaSinkConfig};
 use weir_connectors::kafka::KafkaSinkConfig;
 use weir_connectors::parquet_sink::{add_parquet_sink, ParquetSinkConfig};
 use weir_connectors::stdout::StdoutSinkConfig;
@@ -35,6 +35,28 @@ impl SinkConfig {
             SinkConfig::Kafka(_) | SinkConfig::Stdout(_) | SinkConfig::Discard {} => {
                 name.to_string()
             }
+        }
+    }
+
+    /// Checks that the rows of `input` fit what the sink writes into, where that already
+    /// exists (a Delta sink's table); reads, never writes.
+    pub async fn check_table(&self, input: &Input) -> weir_connectors::Result<()> {
+        match self {
+            SinkConfig::Delta(config) => check_existing_table(config, input.schema()).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Where the sink's rows go, in words: `delta table lake/bids`.
+    pub fn output(&self) -> String {
+        match self {
+            SinkConfig::Delta(config) => format!("delta table {}", config.table),
+            SinkConfig::Kafka(config) => {
+                format!("kafka topic {} at {}", config.topic, config.brokers)
+            }
+            SinkConfig::Parquet(config) => format!("parquet files in {}", config.path),
+            SinkConfig::Stdout(_) => "standard output".to_string(),
+            SinkConfig::Discard {} => "nowhere (rows are counted and dropped)".to_string(),
         }
     }
 

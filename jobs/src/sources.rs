@@ -35,4 +35,14 @@ impl SourceConfig {
             SourceConfig::Generator(config) => config.plan()?,
         })
     }
+
+    /// The compiled source, planned without contacting external systems: a Kafka source
+    /// has the schema its format gives but no partitions. For checking a job, not running
+    /// it.
+    pub async fn plan_unconnected(&self) -> Result<Arc<dyn SourcePlan>> {
+        match self {
+            SourceConfig::Kafka(config) => Ok(KafkaSource::unconnected(config.clone())?),
+            other => other.plan().await,
+        }
+    }
 }

@@ -6,6 +6,9 @@
 //! and column; none is reached by reading or expanding the whole input first.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde_saphyr::budget::BudgetBreach;
@@ -13,6 +16,7 @@ use serde_saphyr::options::AliasLimits;
 use serde_saphyr::{budget, options, DefaultMessageFormatter, Error, MessageFormatter};
 
 use crate::error::{JobError, Result};
+use crate::located::{self, Located};
 
 /// The largest job file accepted, in bytes (1 MiB).
 pub const MAX_JOB_FILE_BYTES: usize = 1024 * 1024;
@@ -26,12 +30,18 @@ pub const MAX_ALIAS_REPLAYED_EVENTS: usize = 100_000;
 pub const MAX_NODES: usize = 100_000;
 
 /// Deserializes `text`, substituting `variables` into plain scalar values; `file` names
-/// the text in errors.
+/// the text in errors, each at the line and column of the field at fault.
 pub(crate) fn from_str<T: DeserializeOwned>(
     text: &str,
     file: &str,
     variables: HashMap<String, String>,
 ) -> Result<T> {
+    located::deserialize(&parse(text, file, variables)?, file)
+}
+
+/// Parses `text` into a tree of values with their positions, substituting `variables` into
+/// plain scalar values; `file` names the text in errors.
+pub(crate) fn parse(text: &str, file: &str, variables: HashMap<String, String>) -> Result<Located> {
     check_size(text.len(), file)?;
     let mut alias_limits = AliasLimits::default();
     alias_limits.max_total_replayed_events = MAX_ALIAS_REPLAYED_EVENTS;
@@ -53,6 +63,25 @@ pub(crate) fn from_str<T: DeserializeOwned>(
     }
     .with_properties(variables);
     serde_saphyr::from_str_with_options(text, options).map_err(|e| definition_error(&e, text, file))
+}
+
+/// Reads the job file at `path`: its name for messages, and its text. Reads at most
+/// [`MAX_JOB_FILE_BYTES`] (and one byte more, to refuse a larger file), whatever the
+/// file's size.
+pub(crate) fn read_job_file(path: &Path) -> Result<(String, String)> {
+    let label = path.display().to_string();
+    let mut text = String::new();
+    File::open(path)
+        .and_then(|file| {
+            file.take(MAX_JOB_FILE_BYTES as u64 + 1)
+                .read_to_string(&mut text)
+        })
+        .map_err(|e| JobError::Definition {
+            location: label.clone(),
+            message: format!("cannot read the job file: {e}"),
+        })?;
+    check_size(text.len(), &label)?;
+    Ok((label, text))
 }
 
 /// Refuses a job file of `bytes` bytes if it is over [`MAX_JOB_FILE_BYTES`].

@@ -2,8 +2,12 @@
 
 #[path = "definition/no_panic.rs"]
 mod no_panic;
+#[path = "definition/positions.rs"]
+mod positions;
 #[path = "definition/safe_yaml.rs"]
 mod safe_yaml;
+#[path = "definition/validate.rs"]
+mod validate;
 
 use weir_jobs::{build_graph, JobDefinition, PartitionSpec};
 

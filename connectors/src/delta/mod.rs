@@ -72,6 +72,19 @@ impl DeltaSinkConfig {
     }
 }
 
+/// Checks, without writing anything, that a stream of schema `input` fits the table the
+/// sink would write: the existing table at `config.table` (see [`schema`] for what fits),
+/// or nothing to check when there is no table yet (the sink creates it from the stream).
+pub async fn check_existing_table(
+    config: &DeltaSinkConfig,
+    input: &arrow::datatypes::SchemaRef,
+) -> crate::error::Result<()> {
+    match table::open_existing(&config.table).await? {
+        Some(table) => schema::fit(config, input, &table).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
 struct WriterFactory(Arc<DeltaSinkConfig>);
 
 impl OperatorFactory for WriterFactory {

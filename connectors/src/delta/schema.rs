@@ -16,7 +16,10 @@ use arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow as _, TryIntoKernel as _};
 use deltalake::kernel::{DataType, StructField, StructType};
 
+use deltalake::DeltaTable;
+
 use super::table::table_schema;
+use super::DeltaSinkConfig;
 use crate::error::{ConnectorError, Result};
 
 /// Whether a stream column of Delta type `stream` can be written to a table column of
@@ -106,6 +109,25 @@ pub fn check_evolution(
         )));
     }
     Ok(())
+}
+
+/// Checks that a stream of schema `input` may be written to `table` with `config`'s
+/// settings: every column fits, and new columns only with schema evolution on an
+/// unpartitioned table. Returns the table's columns and the stream's new ones.
+pub(super) fn fit(
+    config: &DeltaSinkConfig,
+    input: &SchemaRef,
+    table: &DeltaTable,
+) -> Result<(StructType, Vec<StructField>)> {
+    let uri = &config.table;
+    let snapshot = table
+        .snapshot()
+        .map_err(|e| ConnectorError::Delta(format!("reading table {uri}: {e}")))?;
+    let columns = StructType::clone(&snapshot.schema());
+    let added = new_columns(input, &columns, uri)?;
+    let partitioned = !snapshot.metadata().partition_columns().is_empty();
+    check_evolution(&added, config.schema_evolution, partitioned, uri)?;
+    Ok((columns, added))
 }
 
 /// The stream's schema with every column of the Arrow type the table stores it as: that of

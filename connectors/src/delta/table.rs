@@ -38,6 +38,52 @@ pub(super) fn table_schema(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// What is at a table location: a loaded table, or a handle to create one with.
+enum Found {
+    Table(DeltaTable),
+    Missing(DeltaTable),
+}
+
+/// Looks at `uri` and loads the table there, if there is one. Looks before loading:
+/// loading a missing table logs an error in the Delta kernel.
+async fn look_up(uri: &str) -> Result<Found> {
+    let url = ensure_table_uri(uri).map_err(delta_error(format!("table location '{uri}'")))?;
+    let mut table = DeltaTableBuilder::from_url(url)
+        .and_then(DeltaTableBuilder::build)
+        .map_err(delta_error(format!("table location '{uri}'")))?;
+    let exists = table
+        .verify_deltatable_existence()
+        .await
+        .map_err(delta_error(format!("looking for table {uri}")))?;
+    if !exists {
+        return Ok(Found::Missing(table));
+    }
+    table
+        .load()
+        .await
+        .map_err(delta_error(format!("loading table {uri}")))?;
+    Ok(Found::Table(table))
+}
+
+/// The table at `uri`, or `None` when there is none yet; creates nothing, not even the
+/// directory of a local table.
+pub async fn open_existing(uri: &str) -> Result<Option<DeltaTable>> {
+    let local = match uri.strip_prefix("file://") {
+        Some(path) => Some(path),
+        None => (!uri.contains("://")).then_some(uri),
+    };
+    if let Some(path) = local {
+        // One metadata lookup on a local disk: not worth a blocking task.
+        if !std::path::Path::new(path).join("_delta_log").is_dir() {
+            return Ok(None);
+        }
+    }
+    Ok(match look_up(uri).await? {
+        Found::Table(table) => Some(table),
+        Found::Missing(_) => None,
+    })
+}
+
 /// Opens the table at `uri` (a path or object store URL), creating it with `schema` and
 /// `partition_by` if it does not exist yet. Several writers may race to create it.
 pub async fn open_or_create(
@@ -46,21 +92,10 @@ pub async fn open_or_create(
     partition_by: &[String],
 ) -> Result<DeltaTable> {
     let url = ensure_table_uri(uri).map_err(delta_error(format!("table location '{uri}'")))?;
-    // Look before loading: loading a missing table logs an error in the Delta kernel.
-    let mut table = DeltaTableBuilder::from_url(url.clone())
-        .and_then(DeltaTableBuilder::build)
-        .map_err(delta_error(format!("table location '{uri}'")))?;
-    let exists = table
-        .verify_deltatable_existence()
-        .await
-        .map_err(delta_error(format!("looking for table {uri}")))?;
-    if exists {
-        table
-            .load()
-            .await
-            .map_err(delta_error(format!("loading table {uri}")))?;
-        return Ok(table);
-    }
+    let table = match look_up(uri).await? {
+        Found::Table(table) => return Ok(table),
+        Found::Missing(table) => table,
+    };
     let columns: StructType = table_schema(schema).try_into_kernel().map_err(|e| {
         ConnectorError::Schema(format!("the stream's schema as a Delta schema: {e}"))
     })?;

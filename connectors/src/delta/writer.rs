@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter, WriteMode};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
 
-use super::schema::{check_evolution, conform, new_columns, written_schema};
+use super::schema::{conform, fit, written_schema};
 use super::table::open_or_create;
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
@@ -66,13 +66,7 @@ impl OpenWriter {
     async fn open(config: &DeltaSinkConfig, input: &SchemaRef) -> weir_engine::Result<Self> {
         let uri = &config.table;
         let table = open_or_create(uri, input, &config.partition_by).await?;
-        let snapshot = table
-            .snapshot()
-            .map_err(|e| ConnectorError::Delta(format!("reading table {uri}: {e}")))?;
-        let columns = snapshot.schema();
-        let added = new_columns(input, &columns, uri)?;
-        let partitioned = !snapshot.metadata().partition_columns().is_empty();
-        check_evolution(&added, config.schema_evolution, partitioned, uri)?;
+        let (columns, added) = fit(config, input, &table)?;
         let files = RecordBatchWriter::for_table(&table)
             .map_err(|e| ConnectorError::Delta(format!("writing to {uri}: {e}")))?
             .with_target_file_size(config.target_file_size);

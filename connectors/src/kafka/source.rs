@@ -61,6 +61,36 @@ pub struct KafkaSource {
 impl KafkaSource {
     /// Checks the configuration and looks up the topics' partitions.
     pub async fn new(config: KafkaSourceConfig) -> Result<Arc<Self>> {
+        let mut source = Self::checked(config)?;
+        let config = source.config.clone();
+        source.partitions = discover(config.clone()).await?;
+        if source.partitions.is_empty() {
+            return Err(ConnectorError::Config {
+                connector: "kafka source",
+                message: format!(
+                    "no partitions found for topics {:?}{} at {}",
+                    config.topics,
+                    config
+                        .topic_pattern
+                        .as_ref()
+                        .map(|p| format!(" or pattern '{p}'"))
+                        .unwrap_or_default(),
+                    config.brokers
+                ),
+            });
+        }
+        Ok(Arc::new(source))
+    }
+
+    /// Checks the configuration without contacting the brokers: the plan has the schema
+    /// of the rows the source would read but no partitions, so its subtasks read nothing.
+    /// For checking a job without running it.
+    pub fn unconnected(config: KafkaSourceConfig) -> Result<Arc<Self>> {
+        Self::checked(config).map(Arc::new)
+    }
+
+    /// The configuration checked and the schema derived, without partitions.
+    fn checked(config: KafkaSourceConfig) -> Result<Self> {
         let bad = |message: String| ConnectorError::Config {
             connector: "kafka source",
             message,
@@ -90,26 +120,12 @@ impl KafkaSource {
                 Field::new("kafka_key", DataType::Binary, true),
             ]);
         }
-        let config = Arc::new(config);
-        let partitions = discover(config.clone()).await?;
-        if partitions.is_empty() {
-            return Err(bad(format!(
-                "no partitions found for topics {:?}{} at {}",
-                config.topics,
-                config
-                    .topic_pattern
-                    .as_ref()
-                    .map(|p| format!(" or pattern '{p}'"))
-                    .unwrap_or_default(),
-                config.brokers
-            )));
-        }
-        Ok(Arc::new(Self {
-            config,
+        Ok(Self {
+            config: Arc::new(config),
             schema: Arc::new(Schema::new(fields)),
             decoded_schema,
-            partitions,
-        }))
+            partitions: Vec::new(),
+        })
     }
 }
 

@@ -121,7 +121,7 @@ fn a_variable_cannot_add_structure() {
     let listed = SMALL.replace("events: 10", "events: ${EVENTS}");
     assert_eq!(
         with_env(&listed, &[("EVENTS", "[10]")]).unwrap_err(),
-        "job.yaml:8:5: invalid type: string \"${EVENTS}\", expected u64"
+        "job.yaml:8:13: sources.s.events: invalid type: string \"[10]\", expected u64"
     );
 }
 
@@ -146,7 +146,10 @@ sinks:
     let job = with_env(text, &vars).unwrap();
     assert_eq!((job.parallelism, generated_events(&job)), (4, None));
     let e = with_env(text, &[("NAME", "n"), ("PARALLELISM", "four")]).unwrap_err();
-    assert_eq!(e, "job.yaml:2:14: invalid u64");
+    assert_eq!(
+        e,
+        "job.yaml:2:14: parallelism: invalid type: string \"four\", expected usize"
+    );
 }
 
 #[test]
