@@ -122,7 +122,9 @@ async fn run(yaml: &str, logs: &Path, lake: &Path) -> (f64, f64, f64, u64, u64) 
         ("CHECKPOINT_INTERVAL", "10s".to_string()),
     ];
     let job = JobDefinition::from_yaml(yaml, "bench.yaml", |name| {
-        vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
     })
     .expect("job");
     let source = job.sources.keys().next().expect("a source").clone();
