@@ -19,11 +19,11 @@ mod json_logs;
 use json_logs::{format, write_file};
 
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
-use weir_connectors::delta::table::{commit_epoch, open_or_create};
 use weir_connectors::delta::{add_delta_sink, DeltaSinkConfig};
 use weir_connectors::files::{FileSource, FileSourceConfig};
 use weir_connectors::generator::{BidGenerator, BidGeneratorConfig};
 use weir_engine::{GraphBuilder, RuntimeConfig, SourcePlan};
+use weir_lake::table::{commit_epoch, open_or_create};
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
     args.iter()

@@ -2,8 +2,8 @@
 # Runs every test of weir on a fresh machine. Whatever the tests need beyond the Rust
 # toolchain is installed and started here, idempotently, and stopped on exit: a
 # Kafka-protocol broker (tansu) unless WEIR_KAFKA_BROKERS names one already running, an
-# S3 server (moto) unless WEIR_S3_ENDPOINT names one, and DuckDB's Python package (the SQL
-# benchmark's reference).
+# S3 server (moto) unless WEIR_S3_ENDPOINT names one, DuckDB's Python package (the SQL
+# benchmark's reference) and deltalake's (the compaction benchmark's anchor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,10 @@ if ! python3 -c 'import duckdb' 2>/dev/null; then
     echo "installing duckdb with pip (once)"
     python3 -m pip install --quiet duckdb
 fi
+if ! python3 -c 'import deltalake' 2>/dev/null; then
+    echo "installing deltalake with pip (once)"
+    python3 -m pip install --quiet "deltalake==1.6.6"
+fi
 
 cargo test --workspace --all-targets --locked
 # Examples are part of the docs: run each once on a small input.
@@ -27,7 +31,8 @@ cargo run --locked --quiet --example format_bench -- --records 2000 >/dev/null
 cargo run --locked --quiet --example file_source_bench -- --mb 2 >/dev/null
 cargo run --locked --quiet --example generator_bench -- --events 20000 >/dev/null
 cargo run --locked --quiet --example log_pipeline_bench -- --lines 20000 >/dev/null
+cargo run --locked --quiet --example compact_bench -- --rows 100000 --files 40 --clustered-files 9 >/dev/null
 cargo run --locked --quiet --example delta_bench -- --mb 4 --events 100000 --commits 5 >/dev/null
 # Also checks that weir and DuckDB give the same rows for every exact query.
 cargo run --locked --quiet --example sql_bench -- --rows 200000 --runs 1 --dir "${TMPDIR:-/tmp}/weir-sql-bench" >/dev/null
-echo "examples: 9 passed, 0 failed"
+echo "examples: 10 passed, 0 failed"

@@ -6,8 +6,9 @@
 //! of requests, errors, slow requests and dead letters), streaming analytics
 //! (`examples/jobs/log_analytics.yaml`: logs partly out of order and late -> requests and
 //! error rate per service and minute, latency percentiles per endpoint, top paths) and
-//! user sessions (`examples/jobs/clickstream_sessions.yaml`). Then SQL over the lake
-//! answers a few questions, and the streamed results are checked against the same
+//! user sessions (`examples/jobs/clickstream_sessions.yaml`). Then the requests table's
+//! small files (one per checkpoint, writer and partition) are compacted, SQL over the
+//! lake answers a few questions, and the streamed results are checked against the same
 //! queries run in one batch over the raw rows.
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use arrow::util::pretty::pretty_format_batches;
 use clap::Args;
 use weir_engine::RestoreFrom;
 use weir_jobs::{JobDefinition, JobHandle, JobOutcome, StartOptions};
+use weir_lake::Compact;
 use weir_sql::Lake;
 
 use crate::job_summary::{summary, SinkRows};
@@ -116,6 +118,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         );
     }
 
+    // Every checkpoint of every writer left a small file in each partition it touched.
+    let requests = args.lake.join("logs").join("requests");
+    let compacted = Compact::new(requests.display().to_string())
+        .await
+        .context("compacting logs.requests")?;
+    if compacted.version.is_some() {
+        println!(
+            "\ncompacted logs.requests: {} small files -> {} files ({} rows, {} date and service partitions)",
+            compacted.files_removed, compacted.files_added, compacted.rows, compacted.partitions
+        );
+    }
+
     let ctx = Lake::new(&args.lake)?.session().await?;
     let sql = |query: String| {
         let ctx = ctx.clone();
@@ -154,6 +168,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
          clickstream.*). Try next:\n  \
          weir sql --lake {lake}                      # an SQL shell over them (SHOW TABLES)\n  \
          weir sql --lake {lake} -e \"SELECT * FROM table_history('logs.requests')\"\n  \
+         weir compact --lake {lake} logs.requests --cluster-by status,latency_ms   # filters on either skip most files\n  \
          weir run examples/jobs/log_pipeline.yaml    # a job of your own; Ctrl-C stops it with a final checkpoint",
         CHECKS
             .iter()

@@ -1,5 +1,6 @@
 //! The `weir` command line.
 
+mod compact;
 mod demo;
 mod job_summary;
 mod live_status;
@@ -36,6 +37,9 @@ enum Command {
     /// Run SQL over the lake's Delta tables, read-only: queries, EXPLAIN, SHOW, DESCRIBE,
     /// time travel with table_version / table_timestamp, history with table_history.
     Sql(sql::SqlArgs),
+    /// Compact a lake table: merge small files into files of a target size, or cluster
+    /// the rows on up to four columns so filters skip most files, in one commit.
+    Compact(compact::CompactArgs),
     /// Check a job file without running it: every mistake at its file:line:column
     /// (exit 1), or the graph it would run (exit 0). Contacts no Kafka broker.
     Validate(validate::ValidateArgs),
@@ -69,5 +73,8 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Sql(args) => runtime.block_on(sql::run(args)).map(|()| ExitCode::SUCCESS),
         Command::Validate(args) => runtime.block_on(validate::run(args)),
+        Command::Compact(args) => runtime
+            .block_on(compact::run(args))
+            .map(|()| ExitCode::SUCCESS),
     }
 }

@@ -96,11 +96,7 @@ pub async fn run(args: SqlArgs) -> Result<()> {
         (None, None) => String::new(),
     };
     let interactive = args.execute.is_none() && args.file.is_none();
-    let location = args
-        .lake
-        .clone()
-        .or_else(|| std::env::var("WEIR_LAKE").ok())
-        .unwrap_or_else(|| "lake".to_string());
+    let location = lake_location(args.lake.clone());
     let limits = Limits {
         memory: args.memory_limit,
         timeout: args.timeout,
@@ -162,8 +158,14 @@ pub async fn run(args: SqlArgs) -> Result<()> {
     Ok(())
 }
 
+/// The lake a command works on: `--lake`, else `$WEIR_LAKE`, else `./lake`.
+pub fn lake_location(arg: Option<String>) -> String {
+    arg.or_else(|| std::env::var("WEIR_LAKE").ok())
+        .unwrap_or_else(|| "lake".to_string())
+}
+
 /// `1GiB`, `512MiB`, `100MB`, `4096`: a size in bytes.
-fn parse_bytes(text: &str) -> Result<usize, String> {
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')

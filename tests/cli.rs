@@ -2,6 +2,9 @@
 
 use std::process::Command;
 
+#[path = "cli/compact.rs"]
+mod compact;
+mod support;
 #[path = "cli/validate.rs"]
 mod validate;
 
@@ -27,6 +30,7 @@ fn the_demo_streams_into_the_lake_and_queries_it() {
             stdout.starts_with("weir demo: three jobs side by side, parallelism 2 each"),
             "{stdout}"
         );
+        assert!(stdout.contains("\ncompacted logs.requests: "), "{stdout}");
         for header in [
             "| service  | requests | errors | error_pct |",
             "| endpoint ",

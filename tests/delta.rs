@@ -12,11 +12,11 @@ use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use support::delta::query_table;
-use weir_connectors::delta::table::{commit_epoch, committed_epoch, open_or_create};
 use weir_connectors::delta::{add_delta_sink, DeltaSinkConfig};
 use weir_connectors::generator::{BidGenerator, BidGeneratorConfig};
 use weir_engine::sinks::CollectSink;
 use weir_engine::{GraphBuilder, JobGraph, RuntimeConfig};
+use weir_lake::table::{commit_epoch, committed_epoch, open_or_create};
 
 fn generator() -> std::sync::Arc<BidGenerator> {
     BidGenerator::new(BidGeneratorConfig {

@@ -10,7 +10,7 @@ use arrow::util::pretty::pretty_format_batches_with_schema;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use support::lake_fixture::{bids, bids_schema, lake, table, text};
 use support::s3;
-use weir_connectors::delta::table::{commit_epoch, open_or_create};
+use weir_lake::table::{commit_epoch, open_or_create};
 use weir_sql::{Lake, Limits, QuerySession};
 
 /// The result of the last statement of `sql` as lines of an aligned table, or the error.
@@ -230,5 +230,68 @@ fn locations_that_are_no_lake_are_named() {
         String::from_utf8(output.stderr).unwrap().trim_end(),
         "error: lake location 'http://example.com/lake': the scheme 'http' is not supported: \
          a lake is a local folder, file:///path or s3://bucket/prefix"
+    );
+}
+
+/// `weir` with the S3 server's environment, in `dir`; returns stdout, or fails with stderr.
+fn weir_in(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WEIR_LAKE")
+        .envs(s3::env())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "weir {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn a_job_writes_a_table_on_s3_that_sql_reads_and_compaction_rewrites() {
+    let bucket = s3::unique_bucket("weir-job");
+    s3::create_bucket(&bucket);
+    let dir = tempfile::tempdir().unwrap();
+    let s3_lake = format!("s3://{bucket}/lake");
+    // The same job into a lake on S3 and into a local one.
+    for (name, lake) in [("s3", s3_lake.as_str()), ("local", "local-lake")] {
+        let job = format!(
+            "name: bids-{name}\nparallelism: 2\n\
+             checkpoints: {{interval: 100ms, location: checkpoints-{name}}}\n\
+             sources:\n  bids: {{type: generator, kind: bids, events: 50000}}\n\
+             sinks:\n  lake: {{type: delta, inputs: [bids], table: '{lake}/bids'}}\n"
+        );
+        std::fs::write(dir.path().join(format!("{name}.yaml")), job).unwrap();
+        weir_in(dir.path(), &["run", &format!("{name}.yaml")]);
+    }
+    let query = "SELECT channel, count(*) AS n, sum(price) AS total, max(bidder) AS last \
+                 FROM bids GROUP BY channel ORDER BY channel";
+    let sql = |lake: &str, query: &str| {
+        weir_in(
+            dir.path(),
+            &["sql", "--lake", lake, "--format", "csv", "-e", query],
+        )
+    };
+    let local = sql("local-lake", query);
+    assert_eq!(sql(&s3_lake, query), local);
+    assert_eq!(
+        sql(&s3_lake, "SELECT count(*) AS n FROM bids"),
+        "n\n50000\n"
+    );
+
+    let compacted = weir_in(dir.path(), &["compact", "--lake", &s3_lake, "bids"]);
+    assert!(compacted.starts_with("bids: "), "{compacted}");
+    assert!(compacted.contains(" MiB) -> 1 file ("), "{compacted}");
+    assert!(
+        compacted.contains("50000 rows in 1 partition"),
+        "{compacted}"
+    );
+    assert_eq!(sql(&s3_lake, query), local);
+    assert_eq!(
+        sql(&s3_lake, "SELECT files FROM table_details('bids')"),
+        "files\n1\n"
     );
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use arrow::array::RecordBatch;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use support::lake_fixture::{bids, bids_schema, lake, table, text};
-use weir_connectors::delta::table::{commit_epoch, open_or_create};
+use weir_lake::table::{commit_epoch, open_or_create};
 use weir_sql::{Lake, Limits, QuerySession};
 
 async fn session(root: &Path) -> QuerySession {

@@ -1,6 +1,7 @@
 //! The connectors' error type.
 
 use weir_engine::EngineError;
+use weir_lake::LakeError;
 
 /// Result alias of this crate.
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
@@ -66,6 +67,21 @@ impl From<ConnectorError> for EngineError {
         match error.is_transient() {
             true => EngineError::transient("connector", error),
             false => EngineError::external("connector", error),
+        }
+    }
+}
+
+impl From<LakeError> for ConnectorError {
+    fn from(error: LakeError) -> Self {
+        match error {
+            LakeError::Delta(message) => ConnectorError::Delta(message),
+            LakeError::Io(message) => ConnectorError::Io(message),
+            LakeError::Schema(message) => ConnectorError::Schema(message),
+            LakeError::Invalid(message) => ConnectorError::Config {
+                connector: "delta",
+                message,
+            },
+            LakeError::Arrow(error) => ConnectorError::Arrow(error),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A lake: a root URL holding Delta tables, one folder each. The root is a local folder
 //! (`./lake`, `file:///srv/lake`) or a location on S3 (`s3://bucket/prefix`, see
-//! [`crate::s3`]); either way it is listed through an object store. A table's name is its
+//! [`weir_lake::s3`]); either way it is listed through an object store. A table's name is its
 //! folder's name; a table in a nested folder is in the schema named after its parent
 //! (`logs/access` -> `logs.access`).
 //!
@@ -20,10 +20,10 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::ObjectStore;
 use url::Url;
+use weir_lake::s3;
 
 use crate::error::{Result, SqlError};
 use crate::local_listing::{self, Skipped};
-use crate::s3;
 
 /// The schema top-level tables are registered in.
 pub(crate) const DEFAULT_SCHEMA: &str = "public";

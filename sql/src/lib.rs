@@ -1,5 +1,5 @@
 //! weir-sql: SQL over the lake. A [`Lake`] is a root URL (a local folder, or a location
-//! on S3: [`s3`]) holding Delta tables; its
+//! on S3: [`weir_lake::s3`]) holding Delta tables; its
 //! [`Lake::session`] is a DataFusion session with every table registered by name, and its
 //! [`Lake::query_session`] the read-only query surface `weir sql` uses: only queries and
 //! introspection ([`safety`]), time travel and history as table functions ([`travel`]),
@@ -14,7 +14,6 @@ pub mod lake;
 pub mod local_listing;
 pub mod options;
 pub mod provider;
-pub mod s3;
 pub mod safety;
 pub mod session;
 pub mod skipping;

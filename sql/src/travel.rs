@@ -36,6 +36,7 @@ use datafusion::sql::sqlparser::ast::{
 use deltalake::{DeltaTable, ObjectStore as _};
 use futures::TryStreamExt;
 use serde_json::Value as Json;
+use weir_lake::compact::COMMIT_INFO_KEY as COMPACTION_INFO;
 
 use crate::error::{Result, SqlError};
 use crate::lake::{Lake, LakeTable};
@@ -376,7 +377,10 @@ async fn load(lake: &Lake, tables: &[LakeTable], (function, args): &Call) -> Res
             let table = find(tables, name)?;
             let mut delta = lake.delta_table(&table)?;
             delta.load().await?;
-            Ok(Loaded::Provider(Arc::new(details_table(&table, &delta)?)))
+            let compaction = last_compaction(lake, &table).await?;
+            Ok(Loaded::Provider(Arc::new(details_table(
+                &table, &delta, compaction,
+            )?)))
         }
         _ => Err(usage(format!(
             "wrong number of arguments: {}",
@@ -488,6 +492,8 @@ pub struct Commit {
     /// The application transaction (`txn` action) the commit records, as app id and version.
     pub app_id: Option<String>,
     pub app_version: Option<i64>,
+    /// What a compaction commit did: weir's `weir.compaction` commit info, as JSON.
+    pub compaction: Option<String>,
 }
 
 /// Every commit in the log of `table` (of `lake`), newest first.
@@ -515,6 +521,7 @@ fn summarise(table: &LakeTable, version: i64, bytes: &[u8]) -> Result<Commit> {
         rows_added: Some(0),
         app_id: None,
         app_version: None,
+        compaction: None,
     };
     for line in bytes
         .split(|b| *b == b'\n')
@@ -529,6 +536,7 @@ fn summarise(table: &LakeTable, version: i64, bytes: &[u8]) -> Result<Commit> {
                 .and_then(Json::as_str)
                 .map(String::from);
             commit.parameters = info.get("operationParameters").map(Json::to_string);
+            commit.compaction = info.get(COMPACTION_INFO).map(Json::to_string);
         } else if let Some(add) = action.get("add") {
             commit.files_added += 1;
             let rows = add
@@ -562,6 +570,7 @@ fn history_table(commits: Vec<Commit>) -> Result<MemTable> {
         Field::new("rows_added", DataType::Int64, true),
         Field::new("app_id", DataType::Utf8, true),
         Field::new("app_version", DataType::Int64, true),
+        Field::new("compaction", DataType::Utf8, true),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(
@@ -588,13 +597,40 @@ fn history_table(commits: Vec<Commit>) -> Result<MemTable> {
             commits.iter().map(|c| c.app_id.clone()),
         )),
         Arc::new(Int64Array::from_iter(commits.iter().map(|c| c.app_version))),
+        Arc::new(StringArray::from_iter(
+            commits.iter().map(|c| c.compaction.clone()),
+        )),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
     Ok(MemTable::try_new(schema, vec![vec![batch]])?)
 }
 
-/// `table_details`: one row describing the table's current version.
-fn details_table(table: &LakeTable, delta: &DeltaTable) -> Result<MemTable> {
+/// The newest compaction commit of `table`: its `weir.compaction` commit info with its
+/// `version`, as JSON. Reads the log newest first, up to that commit.
+async fn last_compaction(lake: &Lake, table: &LakeTable) -> Result<Option<String>> {
+    let delta = lake.delta_table(table)?;
+    let log_store = delta.log_store();
+    for version in versions(lake, table).await?.into_iter().rev() {
+        let Some(bytes) = log_store.read_commit_entry(version as u64).await? else {
+            continue;
+        };
+        if let Some(info) = summarise(table, version, &bytes)?.compaction {
+            let mut info: Json = serde_json::from_str(&info)
+                .map_err(|e| lake_error(table, &format!("commit {version}: {e}")))?;
+            info["version"] = Json::from(version);
+            return Ok(Some(info.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// `table_details`: one row describing the table's current version, and its last
+/// compaction.
+fn details_table(
+    table: &LakeTable,
+    delta: &DeltaTable,
+    last_compaction: Option<String>,
+) -> Result<MemTable> {
     let state = delta.snapshot()?;
     let (mut files, mut bytes, mut rows) = (0i64, 0i64, Some(0i64));
     for file in state.log_data().iter() {
@@ -618,6 +654,7 @@ fn details_table(table: &LakeTable, delta: &DeltaTable) -> Result<MemTable> {
         Field::new("rows", DataType::Int64, true),
         Field::new("partition_columns", DataType::Utf8, false),
         Field::new("schema", DataType::Utf8, false),
+        Field::new("last_compaction", DataType::Utf8, true),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![table.qualified_name()])),
@@ -628,6 +665,7 @@ fn details_table(table: &LakeTable, delta: &DeltaTable) -> Result<MemTable> {
         Arc::new(Int64Array::from(vec![rows])),
         Arc::new(StringArray::from(vec![partitions])),
         Arc::new(StringArray::from(vec![schema_text])),
+        Arc::new(StringArray::from(vec![last_compaction])),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
     Ok(MemTable::try_new(schema, vec![vec![batch]])?)

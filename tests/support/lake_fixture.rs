@@ -8,7 +8,7 @@ use std::time::Duration;
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
-use weir_connectors::delta::table::{commit_epoch, open_or_create};
+use weir_lake::table::{commit_epoch, open_or_create};
 
 /// The schema of the `bids` tables: auction, price, channel.
 pub fn bids_schema() -> SchemaRef {

@@ -23,9 +23,9 @@ use weir_engine::failpoint;
 use weir_engine::state::{state_batch, OperatorSnapshot, StateChunk, StateTable};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
 
-use super::table::{commit_epoch, committed_epoch, open_or_create};
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
+use weir_lake::table::{commit_epoch, committed_epoch, open_or_create};
 
 const STAGED_TABLE: &str = "staged";
 /// The `add` of the state row that only records the newest epoch assigned.
@@ -94,8 +94,9 @@ impl DeltaCommitter {
     /// The table, opened (and created, when missing) on first use.
     async fn table(&mut self) -> weir_engine::Result<&mut DeltaTable> {
         if self.table.is_none() {
-            let table =
-                open_or_create(&self.config.table, &self.rows, &self.config.partition_by).await?;
+            let table = open_or_create(&self.config.table, &self.rows, &self.config.partition_by)
+                .await
+                .map_err(ConnectorError::from)?;
             self.table = Some(table);
         }
         Ok(self.table.as_mut().expect("opened above"))
@@ -105,7 +106,10 @@ impl DeltaCommitter {
     async fn committed_epoch(&mut self) -> weir_engine::Result<u64> {
         let app_id = self.config.app_id.clone();
         let table = self.table().await?;
-        Ok(committed_epoch(table, &app_id).await?.unwrap_or(0).max(0) as u64)
+        let epoch = committed_epoch(table, &app_id)
+            .await
+            .map_err(ConnectorError::from)?;
+        Ok(epoch.unwrap_or(0).max(0) as u64)
     }
 
     /// Starts this run's epochs after both the table's newest epoch of this app id and
@@ -166,8 +170,9 @@ impl DeltaCommitter {
             let evolve_to = self.config.schema_evolution.then(|| self.rows.clone());
             failpoint::hit("delta_before_commit")?;
             let table = self.table().await?;
-            let committed =
-                commit_epoch(table, &app_id, epoch as i64, adds, evolve_to.as_ref()).await?;
+            let committed = commit_epoch(table, &app_id, epoch as i64, adds, evolve_to.as_ref())
+                .await
+                .map_err(ConnectorError::from)?;
             match committed {
                 Some(version) => {
                     tracing::info!(table = %self.config.table, epoch, version, files, "committed to Delta")

@@ -20,7 +20,6 @@ mod source_reader;
 mod source_rows;
 #[cfg(test)]
 mod source_tests;
-pub mod table;
 mod writer;
 
 use std::sync::Arc;
@@ -79,7 +78,7 @@ pub async fn check_existing_table(
     config: &DeltaSinkConfig,
     input: &arrow::datatypes::SchemaRef,
 ) -> crate::error::Result<()> {
-    match table::open_existing(&config.table).await? {
+    match weir_lake::table::open_existing(&config.table).await? {
         Some(table) => schema::fit(config, input, &table).map(|_| ()),
         None => Ok(()),
     }

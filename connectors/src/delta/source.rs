@@ -18,7 +18,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow as _;
 use deltalake::kernel::StructType;
 use deltalake::logstore::LogStoreRef;
-use deltalake::{ensure_table_uri, DeltaTableBuilder, DeltaTableError};
+use deltalake::DeltaTableError;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 use weir_engine::{Source, SourcePlan, SubtaskInfo};
@@ -171,23 +171,9 @@ impl DeltaSource {
             return Err(bad("poll_interval must be longer than 0".into()));
         }
         let uri = config.table.clone();
-        let url = ensure_table_uri(&uri).map_err(delta_error(format!("table location '{uri}'")))?;
-        let mut table = DeltaTableBuilder::from_url(url)
-            .and_then(DeltaTableBuilder::build)
-            .map_err(delta_error(format!("table location '{uri}'")))?;
-        let exists = table
-            .verify_deltatable_existence()
-            .await
-            .map_err(delta_error(format!("looking for table {uri}")))?;
-        if !exists {
-            return Err(bad(format!(
-                "table {uri} does not exist (no Delta log there)"
-            )));
-        }
-        table
-            .load()
-            .await
-            .map_err(delta_error(format!("loading table {uri}")))?;
+        let table = weir_lake::table::open_existing(&uri)
+            .await?
+            .ok_or_else(|| bad(format!("table {uri} does not exist (no Delta log there)")))?;
         let snapshot = table
             .snapshot()
             .map_err(delta_error(format!("reading the state of table {uri}")))?;

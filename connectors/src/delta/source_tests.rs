@@ -12,7 +12,7 @@ use weir_engine::state::StateChunk;
 use weir_engine::{Source, SourcePlan, SubtaskInfo};
 
 use super::source::{DeltaSource, DeltaSourceConfig};
-use super::table::{commit_epoch, open_or_create};
+use weir_lake::table::{commit_epoch, open_or_create};
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![

@@ -14,9 +14,9 @@ use deltalake::writer::{DeltaWriter as _, RecordBatchWriter, WriteMode};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
 
 use super::schema::{conform, fit, written_schema};
-use super::table::open_or_create;
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
+use weir_lake::table::open_or_create;
 
 /// The schema of what writers hand to the committer: one `add` action (JSON) per file.
 pub fn staged_files_schema() -> SchemaRef {
@@ -65,7 +65,9 @@ impl OpenWriter {
     /// Opens the table (creating it if needed) and checks that `input` fits it.
     async fn open(config: &DeltaSinkConfig, input: &SchemaRef) -> weir_engine::Result<Self> {
         let uri = &config.table;
-        let table = open_or_create(uri, input, &config.partition_by).await?;
+        let table = open_or_create(uri, input, &config.partition_by)
+            .await
+            .map_err(ConnectorError::from)?;
         let (columns, added) = fit(config, input, &table)?;
         let files = RecordBatchWriter::for_table(&table)
             .map_err(|e| ConnectorError::Delta(format!("writing to {uri}: {e}")))?

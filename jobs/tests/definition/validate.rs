@@ -179,7 +179,7 @@ async fn a_delta_sink_whose_table_has_another_column_type_is_refused() {
             1,
         )
         .unwrap();
-    weir_connectors::delta::table::open_or_create(&table, projected.main().schema(), &[])
+    weir_lake::table::open_or_create(&table, projected.main().schema(), &[])
         .await
         .unwrap();
     let mistakes = check(JOB, lake.path()).await.unwrap_err();

@@ -1,9 +1,8 @@
-//! Delta tables as the sinks use them: open or create, read the last committed epoch of an
-//! application, commit staged files together with that application's new epoch.
+//! Delta tables as writers use them: open or create, read the last committed epoch of an
+//! application, commit staged files together with that application's new epoch. Opening
+//! any location registers the S3 handlers first ([`crate::s3::register`]).
 
-use std::sync::Arc;
-
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::SchemaRef;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::{
     CommitBuilder, CommitProperties, TableReference, TransactionError,
@@ -12,30 +11,21 @@ use deltalake::kernel::{Action, Add, MetadataExt as _, StructType, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{ensure_table_uri, DeltaTable, DeltaTableBuilder, DeltaTableError};
 
-use super::schema::new_columns;
-use crate::error::{ConnectorError, Result};
+use crate::error::{LakeError, Result};
+use crate::schema::{new_columns, table_schema};
 
 /// How often a commit is tried again after losing to a concurrent writer.
 const COMMIT_ATTEMPTS: usize = 10;
 
-fn delta_error(what: String) -> impl FnOnce(DeltaTableError) -> ConnectorError {
-    move |e| ConnectorError::Delta(format!("{what}: {e}"))
+fn delta_error(what: String) -> impl FnOnce(DeltaTableError) -> LakeError {
+    move |e| LakeError::Delta(format!("{what}: {e}"))
 }
 
-/// The table schema for a stream schema: Delta stores timestamps in microseconds.
-pub(super) fn table_schema(schema: &SchemaRef) -> SchemaRef {
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Timestamp(_, tz) => f
-                .as_ref()
-                .clone()
-                .with_data_type(DataType::Timestamp(TimeUnit::Microsecond, tz.clone())),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
-    Arc::new(Schema::new(fields))
+/// The URL of the table location `uri` (a path, `file://` or `s3://` URL), with the
+/// S3 handlers registered first. A location no store handles is a permanent error.
+fn location(uri: &str) -> Result<url::Url> {
+    crate::s3::register();
+    ensure_table_uri(uri).map_err(|e| LakeError::Invalid(format!("table location '{uri}': {e}")))
 }
 
 /// What is at a table location: a loaded table, or a handle to create one with.
@@ -47,7 +37,7 @@ enum Found {
 /// Looks at `uri` and loads the table there, if there is one. Looks before loading:
 /// loading a missing table logs an error in the Delta kernel.
 async fn look_up(uri: &str) -> Result<Found> {
-    let url = ensure_table_uri(uri).map_err(delta_error(format!("table location '{uri}'")))?;
+    let url = location(uri)?;
     let mut table = DeltaTableBuilder::from_url(url)
         .and_then(DeltaTableBuilder::build)
         .map_err(delta_error(format!("table location '{uri}'")))?;
@@ -91,14 +81,14 @@ pub async fn open_or_create(
     schema: &SchemaRef,
     partition_by: &[String],
 ) -> Result<DeltaTable> {
-    let url = ensure_table_uri(uri).map_err(delta_error(format!("table location '{uri}'")))?;
+    let url = location(uri)?;
     let table = match look_up(uri).await? {
         Found::Table(table) => return Ok(table),
         Found::Missing(table) => table,
     };
-    let columns: StructType = table_schema(schema).try_into_kernel().map_err(|e| {
-        ConnectorError::Schema(format!("the stream's schema as a Delta schema: {e}"))
-    })?;
+    let columns: StructType = table_schema(schema)
+        .try_into_kernel()
+        .map_err(|e| LakeError::Schema(format!("the stream's schema as a Delta schema: {e}")))?;
     // The creation must be version 0 or nothing: a creator that lost the race must not
     // retry at the next version, or the table would get a second creation commit (and a
     // second table id, which readers tracking the id refuse).
@@ -190,7 +180,7 @@ pub async fn commit_epoch(
             let added = new_columns(stream, &current, &uri)?;
             if !added.is_empty() {
                 let widening = |e: &dyn std::fmt::Display| {
-                    ConnectorError::Delta(format!("widening the schema of {uri}: {e}"))
+                    LakeError::Delta(format!("widening the schema of {uri}: {e}"))
                 };
                 let merged = StructType::try_new(current.fields().cloned().chain(added))
                     .map_err(|e| widening(&e))?;
@@ -230,7 +220,7 @@ pub async fn commit_epoch(
                 );
             }
             Err(e) => {
-                return Err(ConnectorError::Delta(format!(
+                return Err(LakeError::Delta(format!(
                     "committing epoch {epoch} of application '{app_id}': {e}"
                 )))
             }
