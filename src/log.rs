@@ -47,8 +47,10 @@ pub fn init() -> RepeatedWarnings {
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(|| LogWriter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_filter(filter)
-        .with_filter(repeated.clone());
+        // The outer filter decides first: only warnings the log filter lets through are
+        // counted (and held back when repeated).
+        .with_filter(repeated.clone())
+        .with_filter(filter);
     tracing_subscriber::registry().with(stderr).init();
     repeated
 }
