@@ -1,0 +1,15 @@
+//! weir-lake: the one home of Delta tables in weir. Locations (a local path, `file://`,
+//! `s3://`: [`s3`], registered whenever a table is opened, so jobs write where SQL reads),
+//! opening and creating tables and the exactly-once epoch commit ([`table`]), how a
+//! stream's schema meets a table's ([`schema`]), and the operations that keep a table
+//! fast, each an awaitable builder returning its metrics: [`Compact`] (bin-packing and
+//! clustering).
+
+pub mod compact;
+pub mod error;
+pub mod s3;
+pub mod schema;
+pub mod table;
+
+pub use compact::{Compact, CompactMetrics};
+pub use error::{LakeError, Result};
