@@ -8,12 +8,11 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use weir_lake::{Compact, CompactMetrics};
-use weir_sql::Lake;
 
-use crate::sql::{lake_location, parse_bytes};
+use crate::sql::parse_bytes;
 
 #[derive(Debug, Args)]
 pub struct CompactArgs {
@@ -41,20 +40,8 @@ pub struct CompactArgs {
 }
 
 pub async fn run(args: CompactArgs) -> Result<()> {
-    let location = lake_location(args.lake.clone());
-    let lake = Lake::open(&location).map_err(crate::sql::flat)?;
-    let folder = args.table.replace('.', "/");
-    if folder
-        .split('/')
-        .any(|part| part.is_empty() || part == "..")
-    {
-        bail!("'{}' is not a table name of the lake", args.table);
-    }
-    let uri = lake
-        .root()
-        .join(&folder)
-        .with_context(|| format!("the location of table '{}'", args.table))?;
-    let mut compact = Compact::new(uri.as_str())
+    let (location, uri) = crate::lake_table::locate(args.lake.clone(), &args.table)?;
+    let mut compact = Compact::new(uri)
         .with_target_size(args.target_size as u64)
         .with_cluster_by(args.cluster_by.clone());
     if let Some(predicate) = &args.predicate {

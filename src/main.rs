@@ -3,6 +3,7 @@
 mod compact;
 mod demo;
 mod job_summary;
+mod lake_table;
 mod live_status;
 mod log;
 mod run;
@@ -11,6 +12,7 @@ mod sql_input;
 mod sql_shell;
 mod stop_signals;
 mod terminal;
+mod vacuum;
 mod validate;
 
 use std::process::ExitCode;
@@ -40,6 +42,10 @@ enum Command {
     /// Compact a lake table: merge small files into files of a target size, or cluster
     /// the rows on up to four columns so filters skip most files, in one commit.
     Compact(compact::CompactArgs),
+    /// Delete a lake table's data files that no version within the retention needs
+    /// (removed longer ago than --retain, or never committed and older than the table's
+    /// retention).
+    Vacuum(vacuum::VacuumArgs),
     /// Check a job file without running it: every mistake at its file:line:column
     /// (exit 1), or the graph it would run (exit 0). Contacts no Kafka broker.
     Validate(validate::ValidateArgs),
@@ -73,6 +79,9 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Sql(args) => runtime.block_on(sql::run(args)).map(|()| ExitCode::SUCCESS),
         Command::Validate(args) => runtime.block_on(validate::run(args)),
+        Command::Vacuum(args) => runtime
+            .block_on(vacuum::run(args))
+            .map(|()| ExitCode::SUCCESS),
         Command::Compact(args) => runtime
             .block_on(compact::run(args))
             .map(|()| ExitCode::SUCCESS),

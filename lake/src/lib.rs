@@ -3,13 +3,15 @@
 //! opening and creating tables and the exactly-once epoch commit ([`table`]), how a
 //! stream's schema meets a table's ([`schema`]), and the operations that keep a table
 //! fast, each an awaitable builder returning its metrics: [`Compact`] (bin-packing and
-//! clustering).
+//! clustering) and [`Vacuum`] (deleting files no version within the retention needs).
 
 pub mod compact;
 pub mod error;
 pub mod s3;
 pub mod schema;
 pub mod table;
+pub mod vacuum;
 
 pub use compact::{Compact, CompactMetrics};
 pub use error::{LakeError, Result};
+pub use vacuum::{Vacuum, VacuumMetrics};

@@ -72,6 +72,54 @@ async fn compact_merges_small_files_and_every_answer_stays_the_same() {
     );
     assert!(details.contains("| 1     | 1200 | true |"), "{details}");
 
+    // The 12 small files are removed from the table but still on disk for older versions,
+    // until a vacuum with a retention shorter than the table's (7 days) deletes them.
+    let refused = weir(&["vacuum", "--lake", lake_arg, "bids", "--retain", "0s"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(
+            "--retain 0h is shorter than the table's delta.deletedFileRetentionDuration (168h)"
+        ),
+        "{refused:?}"
+    );
+    let vacuum = |dry: bool| {
+        let mut args = vec!["vacuum", "--lake", lake_arg, "bids", "--retain", "0s"];
+        args.push("--allow-unsafe-retention");
+        if dry {
+            args.push("--dry-run");
+        }
+        let output = weir(&args);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let listed = vacuum(true);
+    assert_eq!(listed.matches("would delete part-").count(), 12, "{listed}");
+    assert!(
+        listed
+            .ends_with("bids: would delete 12 files removed more than 0s ago, 0 never committed\n"),
+        "{listed}"
+    );
+    let parquet_files = || {
+        std::fs::read_dir(lake.join("bids"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "parquet")
+            })
+            .count()
+    };
+    assert_eq!(parquet_files(), 13);
+    let deleted = vacuum(false);
+    assert!(
+        deleted.ends_with("bids: deleted 12 files removed more than 0s ago, 0 never committed\n"),
+        "{deleted}"
+    );
+    assert_eq!(parquet_files(), 1);
+    assert_eq!(sql(lake, query), before);
+
     // Nothing new: nothing to do, nothing committed.
     let again = weir(&["compact", "--lake", lake_arg, "bids", "--json"]);
     assert!(again.status.success(), "{again:?}");
