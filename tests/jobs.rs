@@ -10,6 +10,8 @@ mod support;
 
 #[path = "jobs/analytics.rs"]
 mod analytics;
+#[path = "jobs/compaction.rs"]
+mod compaction;
 #[path = "jobs/delta_source.rs"]
 mod delta_source;
 #[path = "jobs/log_pipeline.rs"]

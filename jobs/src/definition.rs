@@ -5,6 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use weir_connectors::compaction::CompactionConfig;
+use weir_connectors::stdout::StdoutSinkConfig;
 use weir_engine::{Partitioning, RuntimeConfig, WatermarkStrategy};
 
 use crate::error::{JobError, Result};
@@ -34,10 +36,18 @@ pub struct JobDefinition {
     pub parallelism: usize,
     #[serde(default)]
     pub checkpoints: CheckpointSettings,
+    /// A `stream` job's sources (at least one); a `compact` job's one source is made from
+    /// its `compact:` section.
+    #[serde(default)]
     pub sources: BTreeMap<String, SourceSpec>,
     #[serde(default)]
     pub transforms: BTreeMap<String, TransformSpec>,
+    /// A `stream` job's sinks (at least one).
+    #[serde(default)]
     pub sinks: BTreeMap<String, SinkSpec>,
+    /// A `compact` job's table, schedule and layout.
+    #[serde(default)]
+    pub compact: Option<CompactionConfig>,
 }
 
 /// The kinds of job a job file can define, by `kind:`; the one place a new kind is
@@ -49,6 +59,10 @@ pub enum JobKind {
     /// or it is stopped.
     #[default]
     Stream,
+    /// A Delta table compacted on a schedule (`compact:`), until stopped. It runs as a
+    /// graph of one compaction source (one row per compaction) into stdout, so it has the
+    /// lifecycle, restarts and status of every job.
+    Compact,
 }
 
 fn one() -> usize {
@@ -202,9 +216,12 @@ impl JobDefinition {
     /// (number, boolean, null or string), never as structure. The document is read within
     /// the bounds of [`crate::yaml`].
     pub fn from_yaml(text: &str, file: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let definition: JobDefinition =
+        let mut definition: JobDefinition =
             yaml::from_str(text, file, referenced_variables(text, env))?;
         definition.validate(file)?;
+        if let Some(compact) = definition.compact.clone() {
+            definition.add_compaction_graph(compact);
+        }
         Ok(definition)
     }
 
@@ -227,8 +244,28 @@ impl JobDefinition {
         if self.parallelism == 0 {
             return invalid("parallelism must be at least 1".into());
         }
-        if self.sources.is_empty() || self.sinks.is_empty() {
-            return invalid("a job needs at least one source and one sink".into());
+        match (self.kind, &self.compact) {
+            (JobKind::Stream, Some(_)) => {
+                return invalid("`compact:` belongs to a `kind: compact` job".into())
+            }
+            (JobKind::Stream, None) if self.sources.is_empty() || self.sinks.is_empty() => {
+                return invalid("a job needs at least one source and one sink".into());
+            }
+            (JobKind::Compact, None) => {
+                return invalid(
+                    "a `kind: compact` job needs a `compact:` section (table, every, ...)".into(),
+                )
+            }
+            (JobKind::Compact, Some(_))
+                if !(self.sources.is_empty()
+                    && self.transforms.is_empty()
+                    && self.sinks.is_empty()) =>
+            {
+                return invalid(
+                    "a `kind: compact` job has no sources, transforms or sinks: it compacts its `compact.table`".into(),
+                )
+            }
+            _ => {}
         }
         let mut seen = BTreeMap::new();
         let names = self
@@ -250,6 +287,28 @@ impl JobDefinition {
             }
         }
         Ok(())
+    }
+
+    /// A `compact` job's graph: the compaction source `compaction` into the stdout sink
+    /// `compactions`, one subtask each.
+    fn add_compaction_graph(&mut self, compact: CompactionConfig) {
+        self.sources.insert(
+            "compaction".into(),
+            SourceSpec {
+                parallelism: Some(1),
+                watermark: None,
+                connector: SourceConfig::Compaction(compact),
+            },
+        );
+        self.sinks.insert(
+            "compactions".into(),
+            SinkSpec {
+                inputs: vec!["compaction".into()],
+                parallelism: Some(1),
+                partition: None,
+                connector: SinkConfig::Stdout(StdoutSinkConfig::default()),
+            },
+        );
     }
 
     /// The runtime settings: checkpoints every `checkpoints.interval` at

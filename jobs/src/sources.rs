@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
+use weir_connectors::compaction::CompactionConfig;
 use weir_connectors::delta::{DeltaSource, DeltaSourceConfig};
 use weir_connectors::files::{FileSource, FileSourceConfig};
 use weir_connectors::generator::GeneratorConfig;
@@ -23,6 +24,9 @@ pub enum SourceConfig {
     Delta(DeltaSourceConfig),
     /// A seeded generator, by `kind`: bids, nexmark, logs or clickstream.
     Generator(GeneratorConfig),
+    /// A Delta table compacted on a schedule: one row per compaction (what a
+    /// `kind: compact` job runs).
+    Compaction(CompactionConfig),
 }
 
 impl SourceConfig {
@@ -33,6 +37,7 @@ impl SourceConfig {
             SourceConfig::File(config) => FileSource::new(config.clone()).await?,
             SourceConfig::Delta(config) => DeltaSource::new(config.clone()).await?,
             SourceConfig::Generator(config) => config.plan()?,
+            SourceConfig::Compaction(config) => config.plan()?,
         })
     }
 

@@ -90,7 +90,7 @@ fn every_example_and_docker_job_parses() {
             }
         }
     }
-    assert_eq!(files.len(), 12, "{files:?}");
+    assert_eq!(files.len(), 13, "{files:?}");
     for path in files {
         JobDefinition::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
     }
@@ -258,5 +258,46 @@ sinks:
     assert!(
         e.contains("unknown variant `parsee`, expected one of `enrich`, `parse`, "),
         "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_compact_job_is_a_compaction_source_into_stdout_and_its_mistakes_are_named() {
+    let job =
+        parse("name: c\nkind: compact\ncompact: {table: lake/t, every: 30s, cluster_by: [a, b]}\n")
+            .unwrap();
+    assert_eq!(job.kind, weir_jobs::JobKind::Compact);
+    let nodes: Vec<&str> = job
+        .sources
+        .keys()
+        .chain(job.sinks.keys())
+        .map(String::as_str)
+        .collect();
+    assert_eq!(nodes, ["compaction", "compactions"]);
+    build("name: c\nkind: compact\ncompact: {table: lake/t}\n")
+        .await
+        .unwrap();
+
+    for (text, message) in [
+        (
+            "name: c\nkind: compact\n",
+            "job.yaml: a `kind: compact` job needs a `compact:` section (table, every, ...)",
+        ),
+        (
+            "name: c\ncompact: {table: t}\nsources: {b: {type: generator, kind: bids}}\nsinks: {d: {type: discard, inputs: [b]}}\n",
+            "job.yaml: `compact:` belongs to a `kind: compact` job",
+        ),
+        (
+            "name: c\nkind: compact\ncompact: {table: t}\nsinks: {d: {type: discard, inputs: [b]}}\n",
+            "job.yaml: a `kind: compact` job has no sources, transforms or sinks: it compacts its `compact.table`",
+        ),
+    ] {
+        assert_eq!(parse(text).unwrap_err(), message, "{text}");
+    }
+    assert_eq!(
+        build("name: c\nkind: compact\ncompact: {table: t, every: 0s}\n")
+            .await
+            .unwrap_err(),
+        "node 'compaction': invalid compaction configuration: every must be longer than 0"
     );
 }

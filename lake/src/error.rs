@@ -17,6 +17,10 @@ pub enum LakeError {
     /// Rows or columns do not fit a table's schema; names the table and the column.
     #[error("schema: {0}")]
     Schema(String),
+    /// There is no Delta table at the location (yet: a stream creates its table at its
+    /// first checkpoint).
+    #[error("there is no Delta table at {0}")]
+    NoTable(String),
     /// The operation cannot be done as asked (no table there, an argument out of range, a
     /// column that is not there); asking again the same way fails the same way.
     #[error("{0}")]
@@ -32,7 +36,10 @@ impl LakeError {
     pub fn is_transient(&self) -> bool {
         match self {
             LakeError::Delta(_) | LakeError::Io(_) => true,
-            LakeError::Schema(_) | LakeError::Invalid(_) | LakeError::Arrow(_) => false,
+            LakeError::Schema(_)
+            | LakeError::NoTable(_)
+            | LakeError::Invalid(_)
+            | LakeError::Arrow(_) => false,
         }
     }
 }

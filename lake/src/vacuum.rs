@@ -77,7 +77,7 @@ impl Vacuum {
         let uri = &self.uri;
         let table = open_existing(uri)
             .await?
-            .ok_or_else(|| LakeError::Invalid(format!("there is no Delta table at {uri}")))?;
+            .ok_or_else(|| LakeError::NoTable(uri.clone()))?;
         let floor = table
             .snapshot()
             .map_err(|e| LakeError::Delta(format!("reading table {uri}: {e}")))?

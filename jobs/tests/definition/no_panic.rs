@@ -4,11 +4,12 @@
 use proptest::prelude::*;
 use weir_jobs::JobDefinition;
 
-const SHIPPED: [&str; 12] = [
+const SHIPPED: [&str; 13] = [
     include_str!("../../../examples/jobs/access_logs_to_lake.yaml"),
     include_str!("../../../examples/jobs/app_logs_to_lake.yaml"),
     include_str!("../../../examples/jobs/bids_to_lake.yaml"),
     include_str!("../../../examples/jobs/clickstream_sessions.yaml"),
+    include_str!("../../../examples/jobs/compact_requests.yaml"),
     include_str!("../../../examples/jobs/kafka_to_lake.yaml"),
     include_str!("../../../examples/jobs/lake_requests_per_level.yaml"),
     include_str!("../../../examples/jobs/log_analytics.yaml"),

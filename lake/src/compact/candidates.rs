@@ -21,14 +21,16 @@ pub struct Group {
 
 /// What to pick: bins of small files, or files to cluster on `columns`.
 pub enum Pick<'a> {
-    /// Files under `target` bytes, packed into bins of at most `target` bytes; a bin of
-    /// one file is left alone.
-    BinPack { target: u64 },
-    /// Files not clustered on `columns`, in groups of at most `max_group` bytes (a
-    /// lone small file is rewritten too: sorted, its row groups skip by the key).
+    /// Files under `target` bytes, packed into bins of at most `target` bytes, in
+    /// partitions holding at least `min_files` of them; a bin of one file is left alone.
+    BinPack { target: u64, min_files: usize },
+    /// Files not clustered on `columns`, in groups of at most `max_group` bytes, in
+    /// partitions holding at least `min_files` of them (a lone small file is rewritten
+    /// too when that is 1: sorted, its row groups skip by the key).
     Cluster {
         columns: &'a [String],
         max_group: u64,
+        min_files: usize,
     },
 }
 
@@ -64,24 +66,37 @@ pub fn groups(files: Vec<LogicalFileView>, pick: &Pick<'_>) -> Vec<Group> {
     let mut groups = Vec::new();
     for files in partitions.into_values() {
         match pick {
-            Pick::BinPack { target } => groups.extend(bins(files, *target)),
-            Pick::Cluster { columns, max_group } => {
+            Pick::BinPack { target, min_files } => {
+                let small: Vec<_> = files
+                    .into_iter()
+                    .filter(|f| (f.size() as u64) < *target)
+                    .collect();
+                if small.len() >= *min_files {
+                    groups.extend(bins(small, *target));
+                }
+            }
+            Pick::Cluster {
+                columns,
+                max_group,
+                min_files,
+            } => {
                 let wanted = columns.join(",");
                 let unclustered: Vec<_> = files
                     .into_iter()
                     .filter(|f| clustered_on(f).as_deref() != Some(wanted.as_str()))
                     .collect();
-                groups.extend(chunks(unclustered, *max_group));
+                if unclustered.len() >= *min_files {
+                    groups.extend(chunks(unclustered, *max_group));
+                }
             }
         }
     }
     groups
 }
 
-/// Small files (under `target`) packed greedily, in log order, into bins of at most
-/// `target` bytes; bins of one file are dropped (rewriting one file gains nothing).
-fn bins(files: Vec<LogicalFileView>, target: u64) -> Vec<Group> {
-    let small = files.into_iter().filter(|f| (f.size() as u64) < target);
+/// Small files (each under `target`) packed greedily, in log order, into bins of at
+/// most `target` bytes; bins of one file are dropped (rewriting one file gains nothing).
+fn bins(small: Vec<LogicalFileView>, target: u64) -> Vec<Group> {
     let mut bins: Vec<Group> = Vec::new();
     let mut open = Group {
         files: Vec::new(),

@@ -57,6 +57,7 @@ pub struct Compact {
     cluster_by: Vec<String>,
     predicate: Option<String>,
     max_group_bytes: u64,
+    min_files: Option<usize>,
 }
 
 /// What a compaction did.
@@ -114,6 +115,7 @@ impl Compact {
             cluster_by: Vec::new(),
             predicate: None,
             max_group_bytes: 512 * 1024 * 1024,
+            min_files: None,
         }
     }
 
@@ -137,6 +139,14 @@ impl Compact {
         self
     }
 
+    /// Rewrite a partition only when it holds at least this many files to rewrite
+    /// (files under the target size, or not clustered on the asked columns). Default: 2
+    /// for bin-packing, 1 for clustering. A compaction job's trigger.
+    pub fn with_min_files(mut self, files: usize) -> Self {
+        self.min_files = Some(files);
+        self
+    }
+
     /// The most bytes of files clustered together (default 512 MiB): bounds the memory a
     /// clustering takes; a partition with more unclustered bytes is clustered in
     /// several groups, each laid out on its own.
@@ -146,9 +156,9 @@ impl Compact {
     }
 
     async fn run(self) -> Result<CompactMetrics> {
-        let table = open_existing(&self.uri).await?.ok_or_else(|| {
-            LakeError::Invalid(format!("there is no Delta table at {}", self.uri))
-        })?;
+        let table = open_existing(&self.uri)
+            .await?
+            .ok_or_else(|| LakeError::NoTable(self.uri.clone()))?;
         match self.rewrite(&table).await? {
             Some(rewritten) => rewritten.commit(&table, &self).await,
             None => Ok(CompactMetrics {
@@ -181,11 +191,13 @@ impl Compact {
         let pick = if self.cluster_by.is_empty() {
             Pick::BinPack {
                 target: self.target_size,
+                min_files: self.min_files.unwrap_or(2),
             }
         } else {
             Pick::Cluster {
                 columns: &self.cluster_by,
                 max_group: self.max_group_bytes.max(self.target_size),
+                min_files: self.min_files.unwrap_or(1),
             }
         };
         let groups = candidates::groups(files, &pick);

@@ -158,7 +158,10 @@ async fn bin_packing_merges_each_partitions_small_files_and_keeps_every_row() {
     let before = all_rows(path).await;
     assert_eq!(before.len(), 750);
 
-    let metrics = Compact::new(path).await.unwrap();
+    // Five small files per partition: not yet enough for a trigger of six.
+    let waiting = Compact::new(path).with_min_files(6).await.unwrap();
+    assert_eq!(waiting.version, None);
+    let metrics = Compact::new(path).with_min_files(5).await.unwrap();
     assert_eq!(metrics.version, Some(6));
     assert_eq!(
         (
