@@ -10,7 +10,10 @@
 //! Reports seconds, CPU seconds and peak memory of each, the files made, and for the
 //! clustered tables the fraction of files 100 random point predicates on `a` and on `b`
 //! skip by the files' min/max statistics (the same predicates for both tables; the bound
-//! for k files over two uniform columns is 1 - 1/sqrt(k)).
+//! for k files over two uniform columns is 1 - 1/sqrt(k)). Then what queries feel: 20
+//! point queries (`count(*) WHERE a = v`, and on `b`) through `weir sql`'s session on the
+//! table before and after weir's clustering, with the files each opens (EXPLAIN), next to
+//! DuckDB over the same Parquet files.
 //!
 //! `cargo run --release --example compact_bench [-- --rows N --files F --clustered-files K]`
 //! (needs `pip install deltalake`)
@@ -29,6 +32,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use weir_lake::table::{commit_epoch, open_existing, open_or_create};
 use weir_lake::Compact;
+use weir_sql::{Lake, Limits};
 
 /// deltalake-python's side: optimizes the table at argv[1] and prints seconds, CPU
 /// seconds and peak MiB of the process.
@@ -48,6 +52,87 @@ else:
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
 print(time.time() - start, time.process_time() - cpu, int(hwm) / 1024)
 "#;
+
+/// DuckDB's side: the median milliseconds of point queries over the Parquet files listed
+/// in argv[1], on column argv[2], for the values in argv[3] (comma-separated).
+const DUCKDB: &str = r#"
+import duckdb, statistics, sys, time
+files = open(sys.argv[1]).read().split()
+column, values = sys.argv[2], sys.argv[3].split(",")
+con = duckdb.connect()
+con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet({files!r})")
+times = []
+for v in values:
+    start = time.perf_counter()
+    con.execute(f"SELECT count(*) FROM t WHERE {column} = {v}").fetchall()
+    times.append((time.perf_counter() - start) * 1000)
+print(statistics.median(times))
+"#;
+
+/// Point queries on `column` of `table` through weir's SQL session: the median
+/// milliseconds and the mean fraction of the table's files each opens.
+async fn weir_points(lake: &Path, table: &str, column: &str, values: &[i64]) -> (f64, f64) {
+    let session = Lake::new(lake)
+        .unwrap()
+        .query_session(Limits::default())
+        .await
+        .unwrap();
+    let mut times = Vec::new();
+    let mut opened = 0.0;
+    for v in values {
+        let query = format!("SELECT count(*) FROM {table} WHERE {column} = {v}");
+        let start = Instant::now();
+        session.sql(&query).await.unwrap();
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        let explained = session.sql(&format!("EXPLAIN {query}")).await.unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&explained[0].batches)
+            .unwrap()
+            .to_string();
+        let line = text
+            .lines()
+            .find_map(|l| l.split_once("reads ").map(|(_, rest)| rest))
+            .expect("EXPLAIN says how many files the scan reads");
+        let numbers: Vec<f64> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        opened += numbers[0] / numbers[1];
+    }
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], opened / values.len() as f64)
+}
+
+/// The median milliseconds of DuckDB's point queries over the table's current files.
+async fn duckdb_points(table: &Path, column: &str, values: &[i64]) -> Option<f64> {
+    let opened = open_existing(table.to_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let files: Vec<String> = opened
+        .snapshot()
+        .unwrap()
+        .log_data()
+        .iter()
+        .map(|f| table.join(f.path().as_ref()).display().to_string())
+        .collect();
+    let list = table.with_extension("files");
+    std::fs::write(&list, files.join("\n")).unwrap();
+    let values: Vec<String> = values.iter().map(i64::to_string).collect();
+    let output = Command::new("python3")
+        .args(["-c", DUCKDB])
+        .arg(&list)
+        .args([column, &values.join(",")])
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        eprintln!(
+            "duckdb failed (pip install duckdb): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+}
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -297,4 +382,27 @@ async fn main() {
         "\nbound for {clustered_files} files over two uniform columns: {:.1}%",
         100.0 * bound
     );
+
+    // What queries feel: the source table and weir's clustered copy, point queries on
+    // values drawn from the rows' range.
+    let mut random = Random(7);
+    let values: Vec<i64> = (0..20).map(|_| random.below(1_000_000) as i64).collect();
+    println!("\n| table | column | weir ms (median) | files opened | DuckDB ms (median) | weir / DuckDB |");
+    println!("|---|---|---:|---:|---:|---:|");
+    let unclustered = format!("{files} files, unclustered");
+    let clustered = format!("{clustered_files} files clustered by weir on a, b");
+    for (label, table) in [(&unclustered, "source"), (&clustered, "copy0")] {
+        for column in ["a", "b"] {
+            let (ms, opened) = weir_points(dir.path(), table, column, &values).await;
+            let duck = duckdb_points(&dir.path().join(table), column, &values).await;
+            let (duck_text, ratio) = match duck {
+                Some(d) => (format!("{d:.1}"), format!("{:.2}x", ms / d)),
+                None => ("not run".into(), String::new()),
+            };
+            println!(
+                "| {label} | {column} | {ms:.1} | {:.1}% | {duck_text} | {ratio} |",
+                100.0 * opened
+            );
+        }
+    }
 }

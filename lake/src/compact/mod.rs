@@ -314,9 +314,11 @@ impl Compact {
                 .map(|f| FileToRead::new(&table, f))
                 .collect();
             tokio::spawn(async move {
-                // One file's rows in memory at a time.
+                // Files read ahead in order, a few at a time: at most that many files'
+                // rows in memory.
                 let batches = futures::stream::iter(files)
-                    .then(move |file| file.read(schema.clone()))
+                    .map(move |file| file.read(schema.clone()))
+                    .buffered(PARALLEL)
                     .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
                     .try_flatten();
                 rewrite::write_file(&table, &bin.files[0], batches, None).await
