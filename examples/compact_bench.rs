@@ -345,38 +345,32 @@ async fn main() {
             );
         }
     };
-    let figures = weir(copies[0].clone(), true).await;
-    report(
-        "weir compact --cluster-by a,b",
-        &copies[0],
-        Some(figures),
-        true,
-    )
-    .await;
-    let figures = delta_rs(&copies[1], "zorder", cluster_target);
-    report(
-        "deltalake-python optimize.z_order([a, b])",
-        &copies[1],
-        figures,
-        true,
-    )
-    .await;
-    let figures = weir(copies[2].clone(), false).await;
-    report(
-        "weir compact (bin-packing, 128 MiB)",
-        &copies[2],
-        Some(figures),
-        false,
-    )
-    .await;
-    let figures = delta_rs(&copies[3], "compact", bin_target);
-    report(
-        "deltalake-python optimize.compact() (128 MiB)",
-        &copies[3],
-        figures,
-        false,
-    )
-    .await;
+    // One after the other, each on its own copy; reported once all have run.
+    let runs = [
+        (
+            "weir compact --cluster-by a,b",
+            Some(weir(copies[0].clone(), true).await),
+            true,
+        ),
+        (
+            "deltalake-python optimize.z_order([a, b])",
+            delta_rs(&copies[1], "zorder", cluster_target),
+            true,
+        ),
+        (
+            "weir compact (bin-packing, 128 MiB)",
+            Some(weir(copies[2].clone(), false).await),
+            false,
+        ),
+        (
+            "deltalake-python optimize.compact() (128 MiB)",
+            delta_rs(&copies[3], "compact", bin_target),
+            false,
+        ),
+    ];
+    for ((name, figures, clustered), path) in runs.into_iter().zip(&copies) {
+        report(name, path, figures, clustered).await;
+    }
     let bound = 1.0 - 1.0 / (clustered_files as f64).sqrt();
     println!(
         "\nbound for {clustered_files} files over two uniform columns: {:.1}%",

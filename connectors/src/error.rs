@@ -77,13 +77,9 @@ impl From<LakeError> for ConnectorError {
             LakeError::Delta(message) => ConnectorError::Delta(message),
             LakeError::Io(message) => ConnectorError::Io(message),
             LakeError::Schema(message) => ConnectorError::Schema(message),
-            error @ LakeError::NoTable(_) => ConnectorError::Config {
+            error @ (LakeError::NoTable(_) | LakeError::Invalid(_)) => ConnectorError::Config {
                 connector: "delta",
                 message: error.to_string(),
-            },
-            LakeError::Invalid(message) => ConnectorError::Config {
-                connector: "delta",
-                message,
             },
             LakeError::Arrow(error) => ConnectorError::Arrow(error),
         }

@@ -7,11 +7,28 @@
 
 use std::sync::Arc;
 
+use arrow::array::ArrayRef;
+use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType as ArrowType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::{DataType, StructField, StructType};
 
 use crate::error::{LakeError, Result};
+
+/// `column` as Arrow type `to`: itself when it already is, else cast, refusing a value
+/// the type cannot hold (an integer out of range) instead of making it null. How rows
+/// meet a table's types wherever they are read or written.
+pub fn cast_exact(column: &ArrayRef, to: &ArrowType) -> Result<ArrayRef, ArrowError> {
+    if column.data_type() == to {
+        return Ok(column.clone());
+    }
+    let options = CastOptions {
+        safe: false,
+        ..CastOptions::default()
+    };
+    cast_with_options(column, to, &options)
+}
 
 /// The table schema for a stream schema: Delta stores timestamps in microseconds.
 pub fn table_schema(schema: &SchemaRef) -> SchemaRef {

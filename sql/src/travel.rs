@@ -492,8 +492,8 @@ pub struct Commit {
     /// The application transaction (`txn` action) the commit records, as app id and version.
     pub app_id: Option<String>,
     pub app_version: Option<i64>,
-    /// What a compaction commit did: weir's `weir.compaction` commit info, as JSON.
-    pub compaction: Option<String>,
+    /// What a compaction commit did: weir's `weir.compaction` commit info.
+    pub compaction: Option<Json>,
 }
 
 /// Every commit in the log of `table` (of `lake`), newest first.
@@ -536,7 +536,7 @@ fn summarise(table: &LakeTable, version: i64, bytes: &[u8]) -> Result<Commit> {
                 .and_then(Json::as_str)
                 .map(String::from);
             commit.parameters = info.get("operationParameters").map(Json::to_string);
-            commit.compaction = info.get(COMPACTION_INFO).map(Json::to_string);
+            commit.compaction = info.get(COMPACTION_INFO).cloned();
         } else if let Some(add) = action.get("add") {
             commit.files_added += 1;
             let rows = add
@@ -598,7 +598,9 @@ fn history_table(commits: Vec<Commit>) -> Result<MemTable> {
         )),
         Arc::new(Int64Array::from_iter(commits.iter().map(|c| c.app_version))),
         Arc::new(StringArray::from_iter(
-            commits.iter().map(|c| c.compaction.clone()),
+            commits
+                .iter()
+                .map(|c| c.compaction.as_ref().map(Json::to_string)),
         )),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
@@ -614,9 +616,7 @@ async fn last_compaction(lake: &Lake, table: &LakeTable) -> Result<Option<String
         let Some(bytes) = log_store.read_commit_entry(version as u64).await? else {
             continue;
         };
-        if let Some(info) = summarise(table, version, &bytes)?.compaction {
-            let mut info: Json = serde_json::from_str(&info)
-                .map_err(|e| lake_error(table, &format!("commit {version}: {e}")))?;
+        if let Some(mut info) = summarise(table, version, &bytes)?.compaction {
             info["version"] = Json::from(version);
             return Ok(Some(info.to_string()));
         }

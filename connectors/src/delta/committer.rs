@@ -22,10 +22,10 @@ use deltalake::DeltaTable;
 use weir_engine::failpoint;
 use weir_engine::state::{state_batch, OperatorSnapshot, StateChunk, StateTable};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
+use weir_lake::table::{commit_epoch, committed_epoch, open_or_create};
 
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
-use weir_lake::table::{commit_epoch, committed_epoch, open_or_create};
 
 const STAGED_TABLE: &str = "staged";
 /// The `add` of the state row that only records the newest epoch assigned.

@@ -5,13 +5,12 @@
 use std::sync::Arc;
 
 use arrow::array::ArrayRef;
-use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType as ArrowType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow as _;
 use deltalake::kernel::{StructField, StructType};
 use deltalake::DeltaTable;
-use weir_lake::schema::{check_evolution, new_columns};
+use weir_lake::schema::{cast_exact, check_evolution, new_columns};
 
 use super::DeltaSinkConfig;
 use crate::error::{ConnectorError, Result};
@@ -82,19 +81,12 @@ pub fn conform(batch: RecordBatch, to: &SchemaRef, uri: &str) -> Result<RecordBa
     if batch.columns().iter().zip(fields.iter()).all(same) {
         return Ok(batch);
     }
-    let options = CastOptions {
-        safe: false,
-        ..CastOptions::default()
-    };
     let columns = batch
         .columns()
         .iter()
         .zip(fields.iter())
         .map(|(column, field)| {
-            if column.data_type() == field.data_type() {
-                return Ok(column.clone());
-            }
-            cast_with_options(column, field.data_type(), &options).map_err(|e| {
+            cast_exact(column, field.data_type()).map_err(|e| {
                 ConnectorError::Schema(format!(
                     "writing column '{}' ({}) to {uri} as {}: {e}",
                     field.name(),

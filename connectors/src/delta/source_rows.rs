@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, ArrayRef, StringArray};
-use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{Field, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use weir_lake::schema::cast_exact;
 
 use super::source_log::DataFile;
 use crate::error::{ConnectorError, Result};
@@ -37,10 +37,6 @@ pub(super) fn table_rows(
     origin: &Origin<'_>,
 ) -> Result<RecordBatch> {
     let rows = batch.num_rows();
-    let options = CastOptions {
-        safe: false,
-        ..CastOptions::default()
-    };
     let columns = schema
         .fields()
         .iter()
@@ -54,10 +50,7 @@ pub(super) fn table_rows(
                     None => return Err(origin.error(format!("no column '{}'", field.name()))),
                 }
             };
-            if column.data_type() == field.data_type() {
-                return Ok(column);
-            }
-            cast_with_options(&column, field.data_type(), &options).map_err(|e| {
+            cast_exact(&column, field.data_type()).map_err(|e| {
                 origin.error(format!(
                     "column '{}' as {}: {e}",
                     field.name(),

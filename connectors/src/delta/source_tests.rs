@@ -10,9 +10,9 @@ use arrow::record_batch::RecordBatch;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use weir_engine::state::StateChunk;
 use weir_engine::{Source, SourcePlan, SubtaskInfo};
+use weir_lake::table::{commit_epoch, open_or_create};
 
 use super::source::{DeltaSource, DeltaSourceConfig};
-use weir_lake::table::{commit_epoch, open_or_create};
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![

@@ -12,11 +12,11 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter, WriteMode};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
+use weir_lake::table::open_or_create;
 
 use super::schema::{conform, fit, written_schema};
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
-use weir_lake::table::open_or_create;
 
 /// The schema of what writers hand to the committer: one `add` action (JSON) per file.
 pub fn staged_files_schema() -> SchemaRef {

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, ArrayRef};
-use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use deltalake::kernel::{Add, LogicalFileView};
@@ -22,6 +21,7 @@ use parquet::file::properties::WriterProperties;
 
 use super::candidates::CLUSTER_TAG;
 use crate::error::{LakeError, Result};
+use crate::schema::cast_exact;
 
 /// Rows per batch read from a file.
 const READ_BATCH_ROWS: usize = 65_536;
@@ -112,16 +112,11 @@ fn conform(
     batch: RecordBatch,
     schema: &SchemaRef,
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let options = CastOptions {
-        safe: false,
-        ..CastOptions::default()
-    };
     let columns = schema
         .fields()
         .iter()
         .map(|field| match batch.column_by_name(field.name()) {
-            Some(column) if column.data_type() == field.data_type() => Ok(column.clone()),
-            Some(column) => cast_with_options(column, field.data_type(), &options),
+            Some(column) => cast_exact(column, field.data_type()),
             None => Ok(new_null_array(field.data_type(), batch.num_rows())),
         })
         .collect::<Result<Vec<ArrayRef>, _>>()?;
