@@ -6,6 +6,7 @@
 //! clustering) and [`Vacuum`] (deleting files no version within the retention needs).
 
 pub mod compact;
+pub mod epoch;
 pub mod error;
 pub mod s3;
 pub mod schema;

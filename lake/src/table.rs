@@ -1,21 +1,18 @@
 //! Delta tables as writers use them: open or create, read the last committed epoch of an
-//! application, commit staged files together with that application's new epoch. Opening
-//! any location registers the S3 handlers first ([`crate::s3::register`]).
+//! application, commit staged files together with that application's new epoch (one-off;
+//! a streaming writer keeps an [`EpochCommitter`]). Opening any location registers the S3
+//! handlers first ([`crate::s3::register`]).
 
 use arrow::datatypes::SchemaRef;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
-use deltalake::kernel::transaction::{
-    CommitBuilder, CommitProperties, TableReference, TransactionError,
-};
-use deltalake::kernel::{Action, Add, MetadataExt as _, StructType, Transaction};
-use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::{Add, StructType};
+use deltalake::protocol::SaveMode;
 use deltalake::{ensure_table_uri, DeltaTable, DeltaTableBuilder, DeltaTableError};
 
+use crate::epoch::EpochCommitter;
 use crate::error::{LakeError, Result};
-use crate::schema::{new_columns, table_schema};
-
-/// How often a commit is tried again after losing to a concurrent writer.
-const COMMIT_ATTEMPTS: usize = 10;
+use crate::schema::table_schema;
 
 fn delta_error(what: String) -> impl FnOnce(DeltaTableError) -> LakeError {
     move |e| LakeError::Delta(format!("{what}: {e}"))
@@ -128,24 +125,13 @@ pub async fn committed_epoch(table: &mut DeltaTable, app_id: &str) -> Result<Opt
         .update_state()
         .await
         .map_err(delta_error("reloading the table".into()))?;
-    let snapshot = table
-        .snapshot()
-        .map_err(delta_error("reading the table state".into()))?;
-    snapshot
-        .transaction_version(table.log_store().as_ref(), app_id)
-        .await
-        .map_err(delta_error(format!(
-            "reading the epoch of application '{app_id}'"
-        )))
+    Ok(EpochCommitter::open(table, app_id).await?.committed_epoch())
 }
 
-/// Commits `adds` as epoch `epoch` of application `app_id`, in one transaction that also
-/// records the epoch, unless that epoch (or a later one) is already committed. Retries
-/// when a concurrent writer (a compaction, another job) committed first. Returns the new
-/// table version, or `None` when there was nothing to do.
-///
-/// With `evolve_to` (the stream's schema, when schema evolution is on), columns of the
-/// stream the table lacks are added to it, as nullable columns, in the same transaction.
+/// Commits `adds` as epoch `epoch` of application `app_id` once, as
+/// [`EpochCommitter::commit`] does, and reloads `table` to include it. For one-off
+/// commits (fixtures, tools); a writer committing epoch after epoch keeps an
+/// [`EpochCommitter`], whose commits do not reload the table.
 pub async fn commit_epoch(
     table: &mut DeltaTable,
     app_id: &str,
@@ -153,77 +139,11 @@ pub async fn commit_epoch(
     adds: Vec<Add>,
     evolve_to: Option<&SchemaRef>,
 ) -> Result<Option<u64>> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        if committed_epoch(table, app_id)
-            .await?
-            .is_some_and(|done| done >= epoch)
-        {
-            return Ok(None);
-        }
-        let snapshot = table
-            .snapshot()
-            .map_err(delta_error("reading the table state".into()))?;
-        let partition_columns = snapshot.metadata().partition_columns().to_vec();
-        let operation = DeltaOperation::Write {
-            mode: SaveMode::Append,
-            partition_by: (!partition_columns.is_empty()).then_some(partition_columns),
-            predicate: None,
-        };
-        let properties = CommitProperties::default()
-            .with_application_transaction(Transaction::new(app_id, epoch));
-        let mut actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
-        if let Some(stream) = evolve_to {
-            let uri = table.table_url().to_string();
-            let current = snapshot.schema();
-            let added = new_columns(stream, &current, &uri)?;
-            if !added.is_empty() {
-                let widening = |e: &dyn std::fmt::Display| {
-                    LakeError::Delta(format!("widening the schema of {uri}: {e}"))
-                };
-                let merged = StructType::try_new(current.fields().cloned().chain(added))
-                    .map_err(|e| widening(&e))?;
-                let metadata = snapshot
-                    .metadata()
-                    .clone()
-                    .with_schema(&merged)
-                    .map_err(|e| widening(&e))?;
-                actions.push(Action::Metadata(metadata));
-            }
-        }
-        let result = CommitBuilder::from(properties)
-            .with_actions(actions)
-            .build(
-                Some(snapshot as &dyn TableReference),
-                table.log_store(),
-                operation,
-            )
-            .await;
-        match result {
-            Ok(done) => {
-                let version = done.version();
-                table.state = Some(done.snapshot());
-                return Ok(Some(version));
-            }
-            Err(DeltaTableError::Transaction {
-                source: TransactionError::CommitConflict(_) | TransactionError::MaxCommitAttempts(_),
-            })
-            | Err(DeltaTableError::VersionAlreadyExists(_))
-                if attempt < COMMIT_ATTEMPTS =>
-            {
-                tracing::warn!(
-                    app_id,
-                    epoch,
-                    attempt,
-                    "Delta commit conflict; trying again"
-                );
-            }
-            Err(e) => {
-                return Err(LakeError::Delta(format!(
-                    "committing epoch {epoch} of application '{app_id}': {e}"
-                )))
-            }
-        }
-    }
+    let mut committer = EpochCommitter::open(table, app_id).await?;
+    let committed = committer.commit(epoch, adds, evolve_to).await?;
+    table
+        .update_state()
+        .await
+        .map_err(delta_error("reloading the table".into()))?;
+    Ok(committed)
 }

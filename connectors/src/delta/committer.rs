@@ -18,11 +18,11 @@ use arrow::datatypes::{DataType, Field, SchemaRef, UInt64Type};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use deltalake::kernel::Add;
-use deltalake::DeltaTable;
 use weir_engine::failpoint;
 use weir_engine::state::{state_batch, OperatorSnapshot, StateChunk, StateTable};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
-use weir_lake::table::{commit_epoch, committed_epoch, open_or_create};
+use weir_lake::epoch::EpochCommitter;
+use weir_lake::table::open_or_create;
 
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
@@ -56,7 +56,7 @@ impl OperatorPlan for DeltaCommitterPlan {
         Ok(Box::new(DeltaCommitter {
             config: self.config.clone(),
             rows: self.rows.clone(),
-            table: None,
+            committer: None,
             pending: Vec::new(),
             staged: BTreeMap::new(),
             last_checkpoint: 0,
@@ -76,7 +76,8 @@ struct StagedEpoch {
 struct DeltaCommitter {
     config: Arc<DeltaSinkConfig>,
     rows: SchemaRef,
-    table: Option<DeltaTable>,
+    /// The table's epoch committer, opened on first use.
+    committer: Option<EpochCommitter>,
     /// `add` actions received since the last barrier.
     pending: Vec<String>,
     /// Epochs not yet committed, by epoch. Epochs and their checkpoints increase together,
@@ -91,22 +92,27 @@ struct DeltaCommitter {
 }
 
 impl DeltaCommitter {
-    /// The table, opened (and created, when missing) on first use.
-    async fn table(&mut self) -> weir_engine::Result<&mut DeltaTable> {
-        if self.table.is_none() {
+    /// The table's epoch committer; opens the table (creating it when missing) on first
+    /// use. The loaded table is not kept: commits read only the log's new versions.
+    async fn committer(&mut self) -> weir_engine::Result<&mut EpochCommitter> {
+        if self.committer.is_none() {
             let table = open_or_create(&self.config.table, &self.rows, &self.config.partition_by)
                 .await
                 .map_err(ConnectorError::from)?;
-            self.table = Some(table);
+            let committer = EpochCommitter::open(&table, &self.config.app_id)
+                .await
+                .map_err(ConnectorError::from)?;
+            self.committer = Some(committer);
         }
-        Ok(self.table.as_mut().expect("opened above"))
+        Ok(self.committer.as_mut().expect("opened above"))
     }
 
     /// The newest epoch of this app id the table holds (0 for none).
     async fn committed_epoch(&mut self) -> weir_engine::Result<u64> {
-        let app_id = self.config.app_id.clone();
-        let table = self.table().await?;
-        let epoch = committed_epoch(table, &app_id)
+        let epoch = self
+            .committer()
+            .await?
+            .refresh()
             .await
             .map_err(ConnectorError::from)?;
         Ok(epoch.unwrap_or(0).max(0) as u64)
@@ -166,11 +172,12 @@ impl DeltaCommitter {
         }
         if !adds.is_empty() {
             let files = adds.len();
-            let app_id = self.config.app_id.clone();
             let evolve_to = self.config.schema_evolution.then(|| self.rows.clone());
             failpoint::hit("delta_before_commit")?;
-            let table = self.table().await?;
-            let committed = commit_epoch(table, &app_id, epoch as i64, adds, evolve_to.as_ref())
+            let committed = self
+                .committer()
+                .await?
+                .commit(epoch as i64, adds, evolve_to.as_ref())
                 .await
                 .map_err(ConnectorError::from)?;
             match committed {
