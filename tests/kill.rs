@@ -1,7 +1,8 @@
 //! Exactly once through crashes of the whole process: `weir run` on a job file reading
 //! Kafka into a Delta table is killed with SIGKILL at random moments and restarted (at
-//! random parallelism), and aborted at each crash point of the Delta commit protocol. The
-//! table must end up holding every event exactly once.
+//! random parallelism), and aborted at each crash point of the Delta commit protocol; a
+//! generator stream and a compaction job on the same table are killed at random moments
+//! and restarted. The table must end up holding every event exactly once.
 
 mod support;
 
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use support::delta::query_table;
+use support::delta::{live_files, query_table, query_text, rows_by_version};
 use support::kafka::{brokers, create_topic, produce_batched, unique_topic};
 
 const PARTITIONS: i32 = 3;
@@ -278,4 +279,151 @@ async fn crash_after_the_checkpoint_completes_before_the_commit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_after_the_commit_before_the_next_checkpoint() {
     crash_at("delta_after_commit", true).await;
+}
+
+/// A job file generating `events` bids into `table` at `rate` a second (unlimited
+/// without), checkpointing every second.
+fn write_stream_job(
+    dir: &Path,
+    name: &str,
+    table: &str,
+    events: u64,
+    rate: Option<u64>,
+) -> PathBuf {
+    let rate = rate.map_or(String::new(), |r| format!(", rate_limit: {r}"));
+    let job = format!(
+        "name: {name}\nparallelism: 2\n\
+         checkpoints: {{interval: 1s, location: {dir}/checkpoints/{name}}}\n\
+         sources:\n  bids: {{type: generator, kind: bids, events: {events}, batch_size: 250{rate}}}\n\
+         sinks:\n  lake: {{type: delta, inputs: [bids], table: '{table}'}}\n",
+        dir = dir.display()
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, job).unwrap();
+    path
+}
+
+/// A job file compacting `table` every 2 seconds once 4 files are there to merge.
+fn write_compaction_job(dir: &Path, table: &str) -> PathBuf {
+    let job = format!(
+        "name: compact-bids\nkind: compact\n\
+         checkpoints: {{location: {dir}/checkpoints/compact}}\n\
+         compact: {{table: '{table}', every: 2s, min_files: 4}}\n",
+        dir = dir.display()
+    );
+    let path = dir.join("compact.yaml");
+    std::fs::write(&path, job).unwrap();
+    path
+}
+
+/// `weir run job`, its log in `<job>-<run>.log` beside the job file.
+fn spawn_run(job: &Path, run: usize) -> Child {
+    let log = std::fs::File::create(job.with_extension(format!("{run}.log"))).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--progress", "0s"])
+        .arg(job)
+        .env_remove("WEIR_FAILPOINTS")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+fn run_log(job: &Path, run: usize) -> String {
+    std::fs::read_to_string(job.with_extension(format!("{run}.log"))).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_and_its_compaction_job_exactly_once_through_sigkill() {
+    const EVENTS: u64 = 24_000;
+    const ROUNDS: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("lake/bids").display().to_string();
+    let reference = dir.path().join("lake/reference").display().to_string();
+    // About 30 s of stream at 800 bids a second, killed while it runs.
+    let stream = write_stream_job(dir.path(), "bids", &table, EVENTS, Some(800));
+    let compaction = write_compaction_job(dir.path(), &table);
+
+    let mut rng = Lcg(0xc0ffee);
+    let (mut stream_runs, mut compaction_runs) = (0, 0);
+    let mut streaming = spawn_run(&stream, stream_runs);
+    let mut compacting = spawn_run(&compaction, compaction_runs);
+    for round in 0..ROUNDS {
+        tokio::time::sleep(Duration::from_millis(1500 + rng.below(2500))).await;
+        // Kill the stream, the compaction or both, and start what was killed again.
+        let which = rng.below(3);
+        if which != 1 {
+            assert!(
+                streaming.try_wait().unwrap().is_none(),
+                "the stream stopped on its own in round {round}: {}",
+                run_log(&stream, stream_runs)
+            );
+            streaming.kill().unwrap();
+            streaming.wait().unwrap();
+            stream_runs += 1;
+            streaming = spawn_run(&stream, stream_runs);
+        }
+        if which != 0 {
+            assert!(
+                compacting.try_wait().unwrap().is_none(),
+                "the compaction stopped on its own in round {round}: {}",
+                run_log(&compaction, compaction_runs)
+            );
+            compacting.kill().unwrap();
+            compacting.wait().unwrap();
+            compaction_runs += 1;
+            compacting = spawn_run(&compaction, compaction_runs);
+        }
+        eprintln!(
+            "round {round}: killed {}; the table has {} rows",
+            ["the stream", "the compaction", "both"][which as usize],
+            row_count(&table).await
+        );
+    }
+    let finished = streaming.wait().unwrap();
+    assert!(finished.success(), "{}", run_log(&stream, stream_runs));
+    // One more compaction after the stream's last commit, then stop it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    compacting.kill().unwrap();
+    compacting.wait().unwrap();
+    assert!(
+        stream_runs >= 3 && compaction_runs >= 3,
+        "{stream_runs} {compaction_runs}"
+    );
+
+    // The same bids, uninterrupted and uncompacted.
+    let plain = write_stream_job(dir.path(), "reference", &reference, EVENTS, None);
+    assert!(
+        spawn_run(&plain, 0).wait().unwrap().success(),
+        "{}",
+        run_log(&plain, 0)
+    );
+    let per_channel = "SELECT channel, count(*) AS n, sum(price) AS total, \
+                       count(DISTINCT (auction, bidder, event_time)) AS distinct_bids \
+                       FROM t GROUP BY channel ORDER BY channel";
+    assert_eq!(
+        query_text(&[("t", &table)], per_channel).await,
+        query_text(&[("t", &reference)], per_channel).await
+    );
+    assert_eq!(row_count(&table).await, EVENTS as i64);
+    // Every version holds the rows the stream had committed by then, compacted or not.
+    let versions = rows_by_version(&table).await;
+    assert!(
+        versions.iter().all(|v| v.rows == v.appended),
+        "{versions:?}"
+    );
+    assert!(
+        versions.iter().filter(|v| v.compaction).count() >= 3,
+        "{versions:?}"
+    );
+    let appends = versions.iter().filter(|v| !v.compaction).count();
+    let files = live_files(&table).await;
+    eprintln!(
+        "{appends} appends, {} compactions, {files} files left",
+        versions.len() - appends
+    );
+    assert!(
+        files * 3 <= appends,
+        "{files} files left after {appends} appends"
+    );
 }

@@ -5,10 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::support::delta::{live_files, query_text, rows_by_version};
 use weir_jobs::{JobDefinition, JobHandle, JobOutcome, StartOptions};
-use weir_lake::table::open_existing;
-
-use super::support::delta::query_text;
 
 const EVENTS: u64 = 20_000;
 
@@ -33,33 +31,6 @@ fn compact_job(dir: &Path, table: &str) -> JobDefinition {
         dir = dir.display()
     );
     JobDefinition::from_yaml(&yaml, "compact.yaml", |_| None).unwrap()
-}
-
-/// Rows per version: the rows its files hold, and the rows the log's writes added up to it.
-async fn versions(table: &str) -> Vec<(u64, usize, usize, bool)> {
-    let latest = open_existing(table).await.unwrap().unwrap();
-    let newest = latest.version().unwrap();
-    let mut added = 0;
-    let mut out = Vec::new();
-    for version in 0..=newest {
-        let mut at = open_existing(table).await.unwrap().unwrap();
-        at.load_version(version).await.unwrap();
-        let snapshot = at.snapshot().unwrap();
-        let rows: usize = snapshot
-            .log_data()
-            .iter()
-            .map(|f| f.num_records().unwrap())
-            .sum();
-        let commit = Path::new(table).join(format!("_delta_log/{version:020}.json"));
-        let optimize = std::fs::read_to_string(commit)
-            .unwrap()
-            .contains(r#""operation":"OPTIMIZE""#);
-        if !optimize {
-            added = rows;
-        }
-        out.push((version, rows, added, optimize));
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,27 +82,14 @@ async fn a_compaction_job_beside_a_stream_keeps_every_row_once_and_the_files_few
         format!("+-------+\n| n     |\n+-------+\n| {EVENTS} |\n+-------+")
     );
     // Every version holds the rows the stream had committed by then, compacted or not.
-    let versions = versions(&compacted).await;
+    let versions = rows_by_version(&compacted).await;
     assert!(
-        versions.iter().all(|(_, rows, added, _)| rows == added),
+        versions.iter().all(|v| v.rows == v.appended),
         "{versions:?}"
     );
-    let compactions = versions.iter().filter(|v| v.3).count();
+    let compactions = versions.iter().filter(|v| v.compaction).count();
     assert!(compactions >= 2, "{versions:?}");
-    let files = |table: &str| {
-        let table = table.to_string();
-        async move {
-            open_existing(&table)
-                .await
-                .unwrap()
-                .unwrap()
-                .snapshot()
-                .unwrap()
-                .log_data()
-                .num_files()
-        }
-    };
-    let (kept, written) = (files(&compacted).await, files(&reference).await);
+    let (kept, written) = (live_files(&compacted).await, live_files(&reference).await);
     assert!(
         kept * 4 <= written,
         "{kept} files kept of {written} written"

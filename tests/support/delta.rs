@@ -29,3 +29,66 @@ pub async fn query_text(tables: &[(&str, &str)], sql: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// What one version of a table holds, read back by time travel.
+#[derive(Debug)]
+pub struct VersionRows {
+    pub version: u64,
+    /// Rows in the version's files.
+    pub rows: usize,
+    /// Rows the appends up to this version left (the newest non-compaction version's rows).
+    pub appended: usize,
+    /// Whether the version is a compaction (`OPTIMIZE`) commit.
+    pub compaction: bool,
+}
+
+/// Every version of the local table at `table`, oldest first.
+pub async fn rows_by_version(table: &str) -> Vec<VersionRows> {
+    let latest = weir_lake::table::open_existing(table)
+        .await
+        .unwrap()
+        .unwrap();
+    let newest = latest.version().unwrap();
+    let mut appended = 0;
+    let mut out = Vec::new();
+    for version in 0..=newest {
+        let mut at = weir_lake::table::open_existing(table)
+            .await
+            .unwrap()
+            .unwrap();
+        at.load_version(version).await.unwrap();
+        let rows: usize = at
+            .snapshot()
+            .unwrap()
+            .log_data()
+            .iter()
+            .map(|f| f.num_records().unwrap())
+            .sum();
+        let commit = std::path::Path::new(table).join(format!("_delta_log/{version:020}.json"));
+        let compaction = std::fs::read_to_string(commit)
+            .unwrap()
+            .contains(r#""operation":"OPTIMIZE""#);
+        if !compaction {
+            appended = rows;
+        }
+        out.push(VersionRows {
+            version,
+            rows,
+            appended,
+            compaction,
+        });
+    }
+    out
+}
+
+/// The number of files the newest version of the table at `table` holds.
+pub async fn live_files(table: &str) -> usize {
+    weir_lake::table::open_existing(table)
+        .await
+        .unwrap()
+        .unwrap()
+        .snapshot()
+        .unwrap()
+        .log_data()
+        .num_files()
+}

@@ -21,8 +21,9 @@ pub struct Group {
 
 /// What to pick: bins of small files, or files to cluster on `columns`.
 pub enum Pick<'a> {
-    /// Files under `target` bytes, packed into bins of at most `target` bytes, in
-    /// partitions holding at least `min_files` of them; a bin of one file is left alone.
+    /// Files under `target` bytes, packed into bins of at most `target` bytes with files
+    /// of their size tier ([`tier`]), where a partition holds at least `min_files` of a
+    /// tier; a bin of one file is left alone.
     BinPack { target: u64, min_files: usize },
     /// Files not clustered on `columns`, in groups of at most `max_group` bytes, in
     /// partitions holding at least `min_files` of them (a lone small file is rewritten
@@ -67,12 +68,17 @@ pub fn groups(files: Vec<LogicalFileView>, pick: &Pick<'_>) -> Vec<Group> {
     for files in partitions.into_values() {
         match pick {
             Pick::BinPack { target, min_files } => {
-                let small: Vec<_> = files
-                    .into_iter()
-                    .filter(|f| (f.size() as u64) < *target)
-                    .collect();
-                if small.len() >= *min_files {
-                    groups.extend(bins(small, *target));
+                let mut tiers: BTreeMap<u32, Vec<LogicalFileView>> = BTreeMap::new();
+                for file in files.into_iter().filter(|f| (f.size() as u64) < *target) {
+                    tiers
+                        .entry(tier(file.size() as u64))
+                        .or_default()
+                        .push(file);
+                }
+                for small in tiers.into_values() {
+                    if small.len() >= *min_files {
+                        groups.extend(bins(small, *target));
+                    }
                 }
             }
             Pick::Cluster {
@@ -92,6 +98,23 @@ pub fn groups(files: Vec<LogicalFileView>, pick: &Pick<'_>) -> Vec<Group> {
         }
     }
     groups
+}
+
+/// Files under this size are all of one tier.
+const TIER_BASE: u64 = 1 << 20;
+
+/// The size tier of a file of `size` bytes: 0 under 1 MiB, then one tier per factor of 4
+/// (1-4 MiB, 4-16 MiB, ...). Files are bin-packed with files of their tier only, so a
+/// compacted file is merged again only once as many bytes of its size have gathered,
+/// not each time a few small files arrive: each byte of a stream is rewritten about
+/// log4(target / 1 MiB) + 1 times on its way to the target size (5 for 128 MiB), not once
+/// per compaction.
+fn tier(size: u64) -> u32 {
+    if size < TIER_BASE {
+        0
+    } else {
+        (size / TIER_BASE).ilog(4) + 1
+    }
 }
 
 /// Small files (each under `target`) packed greedily, in log order, into bins of at
@@ -139,4 +162,16 @@ fn chunks(files: Vec<LogicalFileView>, max: u64) -> Vec<Group> {
         }
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_tiers_grow_by_a_factor_of_four_above_one_mebibyte() {
+        let mib = 1 << 20;
+        let tiers = [0, mib - 1, mib, 4 * mib - 1, 4 * mib, 16 * mib, 127 * mib].map(tier);
+        assert_eq!(tiers, [0, 0, 1, 1, 2, 3, 4]);
+    }
 }

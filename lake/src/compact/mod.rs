@@ -7,6 +7,7 @@
 //! ([`CompactMetrics::to_json`]).
 
 mod candidates;
+mod concat;
 mod figure;
 mod filter;
 mod layout;
@@ -30,6 +31,7 @@ use futures::{StreamExt, TryStreamExt};
 
 pub use candidates::CLUSTER_TAG;
 use candidates::{Group, Pick};
+use concat::Fetched;
 use figure::Skipping;
 use rewrite::FileToRead;
 
@@ -314,10 +316,24 @@ impl Compact {
                 .map(|f| FileToRead::new(&table, f))
                 .collect();
             tokio::spawn(async move {
-                // Files read ahead in order, a few at a time: at most that many files'
-                // rows in memory.
-                let batches = futures::stream::iter(files)
-                    .map(move |file| file.read(schema.clone()))
+                let owned = files.clone().into_iter().zip(bin.files.clone());
+                let fetches = owned.map(|(file, view)| async move {
+                    Fetched::new(file.fetch().await?, &view, &file.place())
+                });
+                let fetched: Vec<Fetched> = futures::stream::iter(fetches)
+                    .buffered(PARALLEL)
+                    .try_collect()
+                    .await?;
+                if concat::concatenable(&fetched) {
+                    let add = concat::write_concatenated(&table, &bin.files[0], fetched).await?;
+                    return Ok(vec![add]);
+                }
+                // Decoded in order, a few files ahead: at most that many files' rows in
+                // memory besides the fetched bytes.
+                let batches = futures::stream::iter(fetched.into_iter().zip(files))
+                    .map(move |(fetched, file)| {
+                        rewrite::decode(fetched.bytes, schema.clone(), file.place())
+                    })
                     .buffered(PARALLEL)
                     .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
                     .try_flatten();

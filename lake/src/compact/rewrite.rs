@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arrow::array::{new_null_array, ArrayRef};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use bytes::Bytes;
 use deltalake::kernel::{Add, LogicalFileView};
 use deltalake::logstore::object_store::ObjectStoreExt as _;
 use deltalake::logstore::ObjectStoreRef;
@@ -78,32 +79,47 @@ impl FileToRead {
         }
     }
 
-    /// Every row of the file, with the columns of `schema`. The file is fetched whole
-    /// (compaction reads small files, or files of bounded groups) and decoded on a
-    /// blocking thread.
-    pub async fn read(self, schema: SchemaRef) -> Result<Vec<RecordBatch>> {
-        let place = format!("{} of table {}", self.path, self.table);
-        let failed = |e: &dyn std::fmt::Display| LakeError::Io(format!("reading {place}: {e}"));
-        let bytes = self
-            .store
+    /// Where the file is, for messages.
+    pub fn place(&self) -> String {
+        format!("{} of table {}", self.path, self.table)
+    }
+
+    /// The file's bytes, fetched whole (compaction reads small files, or files of bounded
+    /// groups).
+    pub async fn fetch(&self) -> Result<Bytes> {
+        let failed =
+            |e: &dyn std::fmt::Display| LakeError::Io(format!("reading {}: {e}", self.place()));
+        self.store
             .get(&self.path)
             .await
             .map_err(|e| failed(&e))?
             .bytes()
             .await
-            .map_err(|e| failed(&e))?;
-        let decoded = tokio::task::spawn_blocking(move || {
-            ParquetRecordBatchReaderBuilder::try_new(bytes)?
-                .with_batch_size(READ_BATCH_ROWS)
-                .build()?
-                .map(|batch| conform(batch?, &schema))
-                .collect::<Result<Vec<_>, arrow::error::ArrowError>>()
-                .map_err(parquet::errors::ParquetError::from)
-        })
-        .await
-        .map_err(|e| failed(&e))?;
-        decoded.map_err(|e| failed(&e))
+            .map_err(|e| failed(&e))
     }
+
+    /// Every row of the file, with the columns of `schema`.
+    pub async fn read(self, schema: SchemaRef) -> Result<Vec<RecordBatch>> {
+        let bytes = self.fetch().await?;
+        decode(bytes, schema, self.place()).await
+    }
+}
+
+/// Every row of the file `bytes` (at `place`), with the columns of `schema`, decoded on a
+/// blocking thread.
+pub async fn decode(bytes: Bytes, schema: SchemaRef, place: String) -> Result<Vec<RecordBatch>> {
+    let failed = |e: &dyn std::fmt::Display| LakeError::Io(format!("reading {place}: {e}"));
+    let decoded = tokio::task::spawn_blocking(move || {
+        ParquetRecordBatchReaderBuilder::try_new(bytes)?
+            .with_batch_size(READ_BATCH_ROWS)
+            .build()?
+            .map(|batch| conform(batch?, &schema))
+            .collect::<Result<Vec<_>, arrow::error::ArrowError>>()
+            .map_err(parquet::errors::ParquetError::from)
+    })
+    .await
+    .map_err(|e| failed(&e))?;
+    decoded.map_err(|e| failed(&e))
 }
 
 /// `batch` with exactly `schema`'s columns: found by name and cast to its type, or

@@ -444,3 +444,66 @@ async fn a_partition_larger_than_a_group_is_clustered_group_by_group() {
         .iter()
         .all(|(_, tag, n)| tag.as_deref() == Some("a") && *n == 500));
 }
+
+/// The row groups of each file of the table, by partition value of `day`.
+async fn row_groups(path: &str) -> Vec<(String, usize)> {
+    let table = open_existing(path).await.unwrap().unwrap();
+    let mut out: Vec<(String, usize)> = table
+        .snapshot()
+        .unwrap()
+        .log_data()
+        .iter()
+        .map(|f| {
+            let day = f.partition_values_map()["day"].clone().unwrap();
+            let bytes = std::fs::read(std::path::Path::new(path).join(f.path().as_ref())).unwrap();
+            let footer = parquet::file::metadata::ParquetMetaDataReader::new()
+                .parse_and_finish(&bytes::Bytes::from(bytes))
+                .unwrap();
+            (day, footer.num_row_groups())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bins_of_large_row_groups_are_concatenated_with_merged_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t");
+    let path = path.to_str().unwrap();
+    let batches: Vec<RecordBatch> = (0..3)
+        .map(|i| {
+            let large = rows("2026-12-01", i * 10_000, 10_000);
+            let small = rows("2026-12-02", 100_000 + i * 100, 100);
+            concat_batches(&schema(), &[large, small]).unwrap()
+        })
+        .collect();
+    table(path, &["day"], &batches).await;
+    let before = all_rows(path).await;
+    let metrics = Compact::new(path).await.unwrap();
+    assert_eq!((metrics.files_removed, metrics.files_added), (6, 2));
+    assert_eq!(all_rows(path).await, before);
+    // The large rows' row groups were copied as they were; the small ones re-encoded.
+    assert_eq!(
+        row_groups(path).await,
+        [("2026-12-01".to_string(), 3), ("2026-12-02".to_string(), 1)]
+    );
+    let table = open_existing(path).await.unwrap().unwrap();
+    #[allow(deprecated)]
+    let stats: serde_json::Value = table
+        .snapshot()
+        .unwrap()
+        .log_data()
+        .iter()
+        .find(|f| f.partition_values_map()["day"].as_deref() == Some("2026-12-01"))
+        .map(|f| serde_json::from_str(&f.add_action().stats.unwrap()).unwrap())
+        .unwrap();
+    let a: Vec<i64> = (0..30_000).map(|i| spread(i, 1)).collect();
+    let notes: Vec<String> = (0..30_000).map(|i| format!("row {i}")).collect();
+    assert_eq!(stats["numRecords"], 30_000);
+    assert_eq!(stats["minValues"]["a"], *a.iter().min().unwrap());
+    assert_eq!(stats["maxValues"]["a"], *a.iter().max().unwrap());
+    assert_eq!(stats["minValues"]["note"], *notes.iter().min().unwrap());
+    assert_eq!(stats["maxValues"]["note"], *notes.iter().max().unwrap());
+    assert_eq!(stats["nullCount"]["b"], 0);
+}
