@@ -169,6 +169,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
          weir sql --lake {lake}                      # an SQL shell over them (SHOW TABLES)\n  \
          weir sql --lake {lake} -e \"SELECT * FROM table_history('logs.requests')\"\n  \
          weir compact --lake {lake} logs.requests --cluster-by status,latency_ms --target-size 256KiB   # filters on either skip most files\n  \
+         weir quality check --lake {lake} logs.requests --rules examples/quality/requests.yaml   # data-quality verdicts\n  \
          weir run examples/jobs/log_pipeline.yaml    # a job of your own; Ctrl-C stops it with a final checkpoint",
         CHECKS
             .iter()

@@ -6,6 +6,7 @@ mod job_summary;
 mod lake_table;
 mod live_status;
 mod log;
+mod quality;
 mod run;
 mod sql;
 mod sql_input;
@@ -46,6 +47,10 @@ enum Command {
     /// (removed longer ago than --retain, or never committed and older than the table's
     /// retention).
     Vacuum(vacuum::VacuumArgs),
+    /// Data-quality rules over lake tables: `weir quality check` judges a table by a
+    /// rules file and records the verdicts in the lake's `_quality` table.
+    #[command(subcommand)]
+    Quality(quality::QualityCommand),
     /// Check a job file without running it: every mistake at its file:line:column
     /// (exit 1), or the graph it would run (exit 0). Contacts no Kafka broker.
     Validate(validate::ValidateArgs),
@@ -85,5 +90,6 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Compact(args) => runtime
             .block_on(compact::run(args))
             .map(|()| ExitCode::SUCCESS),
+        Command::Quality(command) => runtime.block_on(quality::run(command)),
     }
 }

@@ -4,6 +4,8 @@ use std::process::Command;
 
 #[path = "cli/compact.rs"]
 mod compact;
+#[path = "cli/quality.rs"]
+mod quality;
 mod support;
 #[path = "cli/validate.rs"]
 mod validate;
@@ -59,6 +61,22 @@ fn the_demo_streams_into_the_lake_and_queries_it() {
             "{table}"
         );
     }
+
+    // The example rules pass on the demo's requests, and are recorded.
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/quality/requests.yaml"
+    );
+    let checked = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["quality", "check", "--lake"])
+        .arg(lake.path())
+        .args(["logs.requests", "--rules", rules])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "{checked:?}");
+    assert!(text.ends_with(": 10 of 10 rules passed\n"), "{text}");
+    assert!(lake.path().join("_quality/_delta_log").is_dir());
 
     // EXPLAIN says how many files partition values let the scan skip: those of the other
     // services.

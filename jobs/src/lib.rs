@@ -11,6 +11,7 @@ pub mod definition;
 pub mod error;
 mod interpolate;
 mod located;
+pub mod quality;
 pub mod runner;
 pub mod sinks;
 pub mod sources;

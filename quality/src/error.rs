@@ -11,6 +11,9 @@ pub enum QualityError {
     /// expression, a threshold of the wrong kind); names the rule.
     #[error("rule '{rule}': {reason}")]
     Invalid { rule: String, reason: String },
+    /// Reading or writing the lake's `_quality` table failed.
+    #[error("{0}")]
+    History(String),
     /// Running the rules' query failed as a whole.
     #[error("evaluating rules: {0}")]
     Query(#[from] datafusion::error::DataFusionError),

@@ -234,7 +234,7 @@ impl RuleSet {
                     };
                     v.rows_failing = nulls;
                     v.passed = fraction <= *max_null_fraction;
-                    v.observed = format!("{fraction} null");
+                    v.observed = format!("{nulls} of {rows} null ({:.2}%)", fraction * 100.0);
                     v.threshold = format!("<= {max_null_fraction}");
                 }
                 Check::Unique { .. } => {
@@ -255,7 +255,7 @@ impl RuleSet {
                         .as_millis() as i64;
                     match metric.filter(|m| m.is_valid(0)) {
                         Some(_) => {
-                            let age = Duration::from_millis((now_ms - int()).max(0) as u64);
+                            let age = Duration::from_secs(((now_ms - int()).max(0) / 1000) as u64);
                             v.passed = age <= *max_age;
                             v.observed = format!(
                                 "newest row {} old",
@@ -413,3 +413,7 @@ fn schema_verdict(v: &mut Verdict, expected: &[crate::rule::ExpectedColumn], sch
         problems.join("; ")
     };
 }
+
+#[cfg(test)]
+#[path = "evaluate_tests.rs"]
+mod tests;

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod evaluate;
+pub mod history;
 pub mod rule;
 pub mod verdict;
 

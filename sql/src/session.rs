@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{Schema, SchemaRef};
+use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -235,6 +236,27 @@ impl QuerySession {
         Ok(QueryStream::new(
             schema, batches, deadline, task, location, running,
         ))
+    }
+
+    /// Plans one query (from [`QuerySession::parse`]) over the lake as it is now, without
+    /// running it: for callers that build on its rows (quality rules judge them as a
+    /// view). The session's time limit does not apply to what the caller runs.
+    pub async fn plan(&self, statement: DFStatement) -> Result<DataFrame> {
+        safety::check(&statement)?;
+        let tables = self.catalog.refresh().await?;
+        self.handed.clear();
+        if let Some(inner) = sql_statement(&statement) {
+            self.preloaded
+                .load(&self.lake, &tables, &self.ctx, inner)
+                .await?;
+        }
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)?;
+        Ok(self.ctx.execute_logical_plan(plan).await?)
     }
 
     /// Runs one statement (from [`QuerySession::parse`]) within the session's limits and

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use crate::{Rule, RuleSet, Verdict};
 use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::prelude::SessionContext;
-use weir_quality::{Rule, RuleSet, Verdict};
 
 const RULES: &str = r#"
 - name: status_known
@@ -137,7 +137,7 @@ async fn every_rule_kind_reports_what_it_observed() {
             "level_set warn FAIL | 1 failing rows | 0 failing rows | 1/6",
             "path_absolute warn FAIL | 1 failing rows | 0 failing rows | 1/6",
             "latency_sane warn FAIL | 1 failing rows | 0 failing rows | 1/6",
-            "users_present warn FAIL | 0.3333333333333333 null | <= 0.25 | 2/6",
+            "users_present warn FAIL | 2 of 6 null (33.33%) | <= 0.25 | 2/6",
             "one_row_per_request warn FAIL | 1 duplicate rows | 0 duplicate rows | 1/6",
             "fresh warn pass | newest row 30s old | <= 1m | 0/6",
             "enough_rows warn pass | 6 rows | [5, 100] and history of 0 < 10: not judged | 0/6",

@@ -1,0 +1,156 @@
+//! The lake's `_quality` Delta table: one row per rule per evaluation (time, table, the
+//! version range judged, rule, severity, passed, observed, threshold, rows checked, rows
+//! failing). Every evaluation appends to it; the volume rule reads its history from it.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use arrow::array::{
+    AsArray, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+use datafusion::prelude::SessionContext;
+use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+use weir_lake::epoch::EpochCommitter;
+use weir_lake::table::{open_existing, open_or_create};
+
+use crate::error::{QualityError, Result};
+use crate::verdict::Verdict;
+
+/// The folder of the quality table in a lake.
+pub const QUALITY_TABLE: &str = "_quality";
+
+/// The application id of the quality table's commits.
+const APP_ID: &str = "weir-quality";
+
+/// The quality table's columns.
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(
+            "time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("table", DataType::Utf8, false),
+        Field::new("from_version", DataType::Int64, true),
+        Field::new("to_version", DataType::Int64, true),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("passed", DataType::Boolean, false),
+        Field::new("observed", DataType::Utf8, false),
+        Field::new("threshold", DataType::Utf8, false),
+        Field::new("rows_checked", DataType::Int64, false),
+        Field::new("rows_failing", DataType::Int64, false),
+    ]))
+}
+
+/// What one evaluation judged: a table, over a range of its versions.
+#[derive(Debug, Clone)]
+pub struct Judged<'a> {
+    pub table: &'a str,
+    pub from_version: Option<i64>,
+    pub to_version: Option<i64>,
+    pub time: SystemTime,
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> QualityError {
+    QualityError::History(format!("{what} the quality table: {e}"))
+}
+
+/// Appends `verdicts` of one evaluation to the quality table at `uri` (created when
+/// missing), in one commit.
+pub async fn append(uri: &str, judged: &Judged<'_>, verdicts: &[Verdict]) -> Result<()> {
+    let n = verdicts.len();
+    let micros = judged
+        .time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as i64;
+    let batch = RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(TimestampMicrosecondArray::from(vec![micros; n]).with_timezone("UTC")),
+            Arc::new(StringArray::from(vec![judged.table; n])),
+            Arc::new(Int64Array::from(vec![judged.from_version; n])),
+            Arc::new(Int64Array::from(vec![judged.to_version; n])),
+            Arc::new(StringArray::from_iter_values(
+                verdicts.iter().map(|v| &v.rule),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                verdicts.iter().map(|v| v.severity),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                verdicts.iter().map(|v| Some(v.passed)),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                verdicts.iter().map(|v| &v.observed),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                verdicts.iter().map(|v| &v.threshold),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                verdicts.iter().map(|v| v.rows_checked as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                verdicts.iter().map(|v| v.rows_failing as i64),
+            )),
+        ],
+    )
+    .map_err(|e| failed("a batch for", e))?;
+    let table = open_or_create(uri, &schema(), &[])
+        .await
+        .map_err(|e| failed("opening", e))?;
+    let mut writer = RecordBatchWriter::for_table(&table).map_err(|e| failed("writing", e))?;
+    writer
+        .write(batch)
+        .await
+        .map_err(|e| failed("writing", e))?;
+    let adds = writer.flush().await.map_err(|e| failed("writing", e))?;
+    let mut committer = EpochCommitter::open(&table, APP_ID)
+        .await
+        .map_err(|e| failed("opening", e))?;
+    // Evaluations may run side by side: each takes the next epoch the log does not hold.
+    loop {
+        let next = committer
+            .refresh()
+            .await
+            .map_err(|e| failed("reading", e))?
+            .unwrap_or(0)
+            + 1;
+        let committed = committer
+            .commit(next, adds.clone(), None)
+            .await
+            .map_err(|e| failed("committing to", e))?;
+        if committed.is_some() {
+            return Ok(());
+        }
+    }
+}
+
+/// The rows checked by the earlier evaluations of `rule` on `table`, oldest first, from
+/// the quality table at `uri` (none when there is no quality table yet).
+pub async fn volume_history(uri: &str, table: &str, rule: &str) -> Result<Vec<u64>> {
+    let Some(quality) = open_existing(uri).await.map_err(|e| failed("opening", e))? else {
+        return Ok(Vec::new());
+    };
+    let ctx = SessionContext::new();
+    let provider = quality
+        .table_provider()
+        .await
+        .map_err(|e| failed("reading", e))?;
+    ctx.register_table("quality", provider)
+        .map_err(|e| failed("reading", e))?;
+    let frame = ctx
+        .sql("SELECT rows_checked FROM quality WHERE \"table\" = $1 AND rule = $2 ORDER BY time")
+        .await?
+        .with_param_values(vec![
+            datafusion::scalar::ScalarValue::from(table),
+            datafusion::scalar::ScalarValue::from(rule),
+        ])?;
+    let mut history = Vec::new();
+    for batch in frame.collect().await? {
+        let rows = batch.column(0).as_primitive::<Int64Type>();
+        history.extend((0..rows.len()).map(|i| rows.value(i).max(0) as u64));
+    }
+    Ok(history)
+}
