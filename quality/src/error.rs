@@ -17,4 +17,6 @@ pub enum QualityError {
     /// Running the rules' query failed as a whole.
     #[error("evaluating rules: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
 }

@@ -5,8 +5,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{
+    DataType, Float64Type, Int64Type, SchemaRef, TimeUnit, TimestampMillisecondType,
+};
 use datafusion::prelude::SessionContext;
 
 use crate::error::{QualityError, Result};
@@ -64,16 +67,56 @@ fn row_predicate(check: &Check) -> Option<String> {
     })
 }
 
+/// The aggregate a distribution rule needs: the statistic itself, or for a quantile every
+/// value (its exact quantile is taken after merging, see [`quantile`]).
 fn statistic_sql(column: &str, statistic: Statistic) -> String {
     let c = format!("CAST({} AS DOUBLE)", ident(column));
     match statistic {
         Statistic::Mean => format!("avg({c})"),
         Statistic::Min => format!("min({c})"),
         Statistic::Max => format!("max({c})"),
-        Statistic::Median => format!("median({c})"),
-        Statistic::P90 => format!("percentile_cont({c}, 0.9)"),
-        Statistic::P95 => format!("percentile_cont({c}, 0.95)"),
-        Statistic::P99 => format!("percentile_cont({c}, 0.99)"),
+        Statistic::Median | Statistic::P90 | Statistic::P95 | Statistic::P99 => {
+            format!("array_agg({c})")
+        }
+    }
+}
+
+/// The quantile `q` of a statistic, or `None` for the statistics that are their own
+/// aggregate.
+fn quantile_of(statistic: Statistic) -> Option<f64> {
+    match statistic {
+        Statistic::Median => Some(0.5),
+        Statistic::P90 => Some(0.9),
+        Statistic::P95 => Some(0.95),
+        Statistic::P99 => Some(0.99),
+        Statistic::Mean | Statistic::Min | Statistic::Max => None,
+    }
+}
+
+/// The exact quantile `q` of the non-null values of `list` (one row) by linear
+/// interpolation between the closest ranks, as `percentile_cont` defines it.
+fn quantile(list: &ArrayRef, q: f64) -> Option<f64> {
+    let values = list.as_list_opt::<i32>()?.value(0);
+    let values = values.as_primitive_opt::<Float64Type>()?;
+    let mut sorted: Vec<f64> = values.iter().flatten().collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let rank = q * (sorted.len() - 1) as f64;
+    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+    Some(sorted[low] + (sorted[high] - sorted[low]) * (rank - low as f64))
+}
+
+/// `value` as a person reads it: at most 6 decimals, none when it is whole (floating
+/// point leaves 1205.9999999999998 where 1206 is meant).
+fn number(value: f64) -> String {
+    let text = format!("{value:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.to_string()
     }
 }
 
@@ -146,6 +189,45 @@ impl RuleSet {
         &self.rules
     }
 
+    /// The aggregates the rules need, each a single aggregate function call (so it can be
+    /// computed in parts and merged): `rows` first, then the rules' by name (`m{i}`, and
+    /// `m{i}_n` for a second one).
+    pub(crate) fn metrics(&self) -> Vec<Metric> {
+        let mut metrics = vec![Metric::new("rows", "count(1)".into())];
+        for (i, rule) in self.rules.iter().enumerate() {
+            let name = format!("m{i}");
+            if let Some(predicate) = row_predicate(&rule.check) {
+                metrics.push(Metric::new(
+                    &name,
+                    format!("sum(CASE WHEN ({predicate}) IS FALSE THEN 1 ELSE 0 END)"),
+                ));
+                continue;
+            }
+            match &rule.check {
+                Check::Completeness { column, .. } => {
+                    metrics.push(Metric::new(&name, format!("count({})", ident(column))))
+                }
+                Check::Unique { columns: key, .. } => {
+                    let key: Vec<String> = key.iter().map(|c| ident(c)).collect();
+                    let key = match key.as_slice() {
+                        [one] => one.clone(),
+                        many => format!("struct({})", many.join(", ")),
+                    };
+                    metrics.push(Metric::new(&name, format!("count(DISTINCT {key})")));
+                    metrics.push(Metric::new(&format!("{name}_n"), format!("count({key})")));
+                }
+                Check::Freshness { column, .. } => {
+                    metrics.push(Metric::new(&name, format!("max({})", ident(column))))
+                }
+                Check::Distribution {
+                    column, statistic, ..
+                } => metrics.push(Metric::new(&name, statistic_sql(column, *statistic))),
+                _ => {}
+            }
+        }
+        metrics
+    }
+
     /// Judges the rows registered in `ctx` as the table `table`. `now` is the time
     /// freshness is judged against (the wall clock for a table, the watermark in a
     /// stream); `volume_history` the row counts of earlier evaluations, oldest first.
@@ -158,66 +240,71 @@ impl RuleSet {
         now: SystemTime,
         volume_history: &[u64],
     ) -> Result<Vec<Verdict>> {
-        let mut columns = vec!["count(*) AS rows".to_string()];
-        for (i, rule) in self.rules.iter().enumerate() {
-            if let Some(predicate) = row_predicate(&rule.check) {
-                columns.push(format!(
-                    "sum(CASE WHEN ({predicate}) IS FALSE THEN 1 ELSE 0 END) AS m{i}"
-                ));
-                continue;
-            }
-            match &rule.check {
-                Check::Completeness { column, .. } => {
-                    columns.push(format!("count(*) - count({}) AS m{i}", ident(column)))
-                }
-                Check::Unique { columns: key, .. } => {
-                    let key: Vec<String> = key.iter().map(|c| ident(c)).collect();
-                    columns.push(format!(
-                        "count(*) - count(DISTINCT ({})) AS m{i}",
-                        key.join(", ")
-                    ))
-                }
-                Check::Freshness { column, .. } => columns.push(format!(
-                    "CAST(to_unixtime(max({})) * 1000 AS BIGINT) AS m{i}",
-                    ident(column)
-                )),
-                Check::Distribution {
-                    column, statistic, ..
-                } => columns.push(format!("{} AS m{i}", statistic_sql(column, *statistic))),
-                _ => {}
-            }
-        }
+        let columns: Vec<String> = self
+            .metrics()
+            .iter()
+            .map(|m| format!("{} AS {}", m.sql, m.name))
+            .collect();
         let sql = format!("SELECT {} FROM {}", columns.join(", "), ident(table));
         let batches = ctx.sql(&sql).await?.collect().await?;
-        let batch = &batches[0];
-        let rows = batch.column(0).as_primitive::<Int64Type>().value(0).max(0) as u64;
         let schema = ctx.table_provider(table).await?.schema();
+        let mut verdicts = self.judge(&batches[0], &schema, now, volume_history);
+        for (i, rule) in self.rules.iter().enumerate() {
+            let counted = match &rule.check {
+                Check::Sql { query } => format!("SELECT count(*) FROM ({query})"),
+                Check::Referential {
+                    column,
+                    table: dimension,
+                    key,
+                } => format!(
+                    "SELECT count(*) FROM {t} WHERE {c} IS NOT NULL AND {c} NOT IN (SELECT {k} FROM {d} WHERE {k} IS NOT NULL)",
+                    t = ident(table),
+                    c = ident(column),
+                    k = ident(key),
+                    d = ident(dimension),
+                ),
+                _ => continue,
+            };
+            custom(&mut verdicts[i], ctx.sql(&counted).await).await;
+        }
+        Ok(verdicts)
+    }
+
+    /// The verdicts of the rules from their metrics (one row, the columns of
+    /// [`RuleSet::metrics`]) over rows of `schema`. Rules that need a query of their own
+    /// (`sql`, `referential`) get a verdict with only the rows checked, for the caller.
+    pub fn judge(
+        &self,
+        metrics: &RecordBatch,
+        schema: &SchemaRef,
+        now: SystemTime,
+        volume_history: &[u64],
+    ) -> Vec<Verdict> {
+        let metric = |name: &str| {
+            metrics
+                .column_by_name(name)
+                .filter(|m| m.is_valid(0))
+                .cloned()
+        };
+        let int = |name: &str| {
+            metric(name)
+                .and_then(|m| cast(&m, &DataType::Int64).ok())
+                .map(|m| m.as_primitive::<Int64Type>().value(0))
+        };
+        let float = |name: &str| {
+            metric(name)
+                .and_then(|m| cast(&m, &DataType::Float64).ok())
+                .map(|m| m.as_primitive::<Float64Type>().value(0))
+        };
+        let rows = int("rows").unwrap_or(0).max(0) as u64;
         let mut verdicts = Vec::with_capacity(self.rules.len());
         for (i, rule) in self.rules.iter().enumerate() {
+            let name = format!("m{i}");
             let mut v = Verdict::new(&rule.name, rule.severity);
             v.rows_checked = rows;
-            let metric = batch
-                .schema()
-                .index_of(&format!("m{i}"))
-                .ok()
-                .map(|c| batch.column(c));
-            let int = || {
-                metric
-                    .filter(|m| m.is_valid(0))
-                    .map(|m| match m.data_type() {
-                        DataType::Int64 => m.as_primitive::<Int64Type>().value(0),
-                        _ => 0,
-                    })
-                    .unwrap_or(0)
-            };
-            let float = || {
-                metric
-                    .filter(|m| m.is_valid(0))
-                    .map(|m| m.as_primitive::<Float64Type>().value(0))
-            };
             match &rule.check {
                 check if check.is_row_level() => {
-                    let failing = int().max(0) as u64;
+                    let failing = int(&name).unwrap_or(0).max(0) as u64;
                     v.rows_failing = failing;
                     v.passed = failing == 0;
                     v.observed = format!("{failing} failing rows");
@@ -226,7 +313,8 @@ impl RuleSet {
                 Check::Completeness {
                     max_null_fraction, ..
                 } => {
-                    let nulls = int().max(0) as u64;
+                    let present = int(&name).unwrap_or(0).max(0) as u64;
+                    let nulls = rows.saturating_sub(present);
                     let fraction = if rows == 0 {
                         0.0
                     } else {
@@ -238,39 +326,48 @@ impl RuleSet {
                     v.threshold = format!("<= {max_null_fraction}");
                 }
                 Check::Unique { .. } => {
-                    let duplicates = int().max(0) as u64;
+                    let distinct = int(&name).unwrap_or(0).max(0) as u64;
+                    let keyed = int(&format!("{name}_n")).unwrap_or(0).max(0) as u64;
+                    let duplicates = keyed.saturating_sub(distinct);
                     v.rows_failing = duplicates;
                     v.passed = duplicates == 0;
                     v.observed = format!("{duplicates} duplicate rows");
                     v.threshold = "0 duplicate rows".into();
                 }
                 Check::Freshness { max_age, .. } => {
-                    v.threshold = format!(
-                        "<= {}",
-                        humantime_serde::re::humantime::format_duration(*max_age)
-                    );
-                    let now_ms = now
-                        .duration_since(UNIX_EPOCH)
-                        .unwrap_or_default()
-                        .as_millis() as i64;
-                    match metric.filter(|m| m.is_valid(0)) {
-                        Some(_) => {
-                            let age = Duration::from_secs(((now_ms - int()).max(0) / 1000) as u64);
+                    v.threshold = format!("<= {}", format_duration(*max_age));
+                    let newest = metric(&name).and_then(|m| {
+                        cast(&m, &DataType::Timestamp(TimeUnit::Millisecond, None)).ok()
+                    });
+                    match newest {
+                        Some(newest) => {
+                            let newest = newest.as_primitive::<TimestampMillisecondType>().value(0);
+                            let now_ms = now
+                                .duration_since(UNIX_EPOCH)
+                                .unwrap_or_default()
+                                .as_millis() as i64;
+                            let age = Duration::from_secs(((now_ms - newest).max(0) / 1000) as u64);
                             v.passed = age <= *max_age;
-                            v.observed = format!(
-                                "newest row {} old",
-                                humantime_serde::re::humantime::format_duration(age)
-                            );
+                            v.observed = format!("newest row {} old", format_duration(age));
                         }
                         None => v.observed = "no rows".into(),
                     }
                 }
-                Check::Distribution { min, max, .. } => {
+                Check::Distribution {
+                    min,
+                    max,
+                    statistic,
+                    ..
+                } => {
                     v.threshold = bounds(*min, *max);
-                    match float() {
+                    let value = match quantile_of(*statistic) {
+                        Some(q) => metric(&name).and_then(|list| quantile(&list, q)),
+                        None => float(&name),
+                    };
+                    match value {
                         Some(value) => {
                             v.passed = within(value, *min, *max);
-                            v.observed = value.to_string();
+                            v.observed = number(value);
                         }
                         None => v.observed = "no values".into(),
                     }
@@ -289,31 +386,34 @@ impl RuleSet {
                     *min_history,
                     volume_history,
                 ),
-                Check::Schema { columns } => schema_verdict(&mut v, columns, &schema),
-                Check::Sql { query } => {
-                    let counted = format!("SELECT count(*) FROM ({query})");
-                    custom(&mut v, ctx.sql(&counted).await).await;
-                }
-                Check::Referential {
-                    column,
-                    table: dimension,
-                    key,
-                } => {
-                    let counted = format!(
-                        "SELECT count(*) FROM {t} WHERE {c} IS NOT NULL AND {c} NOT IN (SELECT {k} FROM {d} WHERE {k} IS NOT NULL)",
-                        t = ident(table),
-                        c = ident(column),
-                        k = ident(key),
-                        d = ident(dimension),
-                    );
-                    custom(&mut v, ctx.sql(&counted).await).await;
-                }
-                _ => unreachable!("row-level checks handled above"),
+                Check::Schema { columns } => schema_verdict(&mut v, columns, schema),
+                Check::Sql { .. } | Check::Referential { .. } => {}
+                _ => unreachable!("row-level checks are judged above"),
             }
             verdicts.push(v);
         }
-        Ok(verdicts)
+        verdicts
     }
+}
+
+/// One aggregate of a rule set: its column name and its SQL.
+#[derive(Debug, Clone)]
+pub(crate) struct Metric {
+    pub name: String,
+    pub sql: String,
+}
+
+impl Metric {
+    fn new(name: &str, sql: String) -> Self {
+        Self {
+            name: name.to_string(),
+            sql,
+        }
+    }
+}
+
+fn format_duration(d: Duration) -> String {
+    humantime_serde::re::humantime::format_duration(d).to_string()
 }
 
 /// A verdict from a query counting failing rows; an error is a failed verdict.

@@ -188,3 +188,51 @@ fn mistakes_in_rules_are_refused_with_the_rule_named() {
     );
     assert!(refused("- name: r\n  volume: {min: 1, maxx: 3}\n").contains("maxx"));
 }
+
+#[tokio::test]
+async fn metrics_merged_from_parts_give_the_verdicts_of_one_query() {
+    let rules: Vec<Rule> = serde_saphyr::from_str(
+        &RULES
+            .replace(
+                "unique: {columns: [request_id]}",
+                "unique: {columns: [request_id, status]}",
+            )
+            .replace("statistic: max", "statistic: p95"),
+    )
+    .unwrap();
+    let batch = epoch();
+    let set = RuleSet::new(rules, &batch.schema()).unwrap();
+    let ctx = SessionContext::new();
+    ctx.register_batch("epoch", batch.clone()).unwrap();
+    let now = UNIX_EPOCH + Duration::from_millis(1_180_000);
+    let whole = set.evaluate(&ctx, "epoch", now, &[]).await.unwrap();
+
+    let plan =
+        std::sync::Arc::new(crate::partial::MetricsPlan::new(&set, &batch.schema()).unwrap());
+    // Three writers: rows 0-1, 2-4 and 5 (the duplicate request 3 split between two).
+    let mut states = Vec::new();
+    for (offset, len) in [(0, 2), (2, 3), (5, 1)] {
+        let mut part = plan.start().unwrap();
+        part.update(&batch.slice(offset, len)).unwrap();
+        states.push(part.take_state().unwrap());
+    }
+    let merged = plan.merge(&states).unwrap();
+    let judged = set.judge(&merged, &batch.schema(), now, &[]);
+    let lines = |verdicts: &[Verdict]| -> Vec<String> {
+        verdicts
+            .iter()
+            .filter(|v| !["known_levels", "no_teapots"].contains(&v.rule.as_str()))
+            .map(line)
+            .collect()
+    };
+    assert_eq!(lines(&judged), lines(&whole));
+    assert_eq!(
+        lines(&judged)[5],
+        "one_row_per_request warn pass | 0 duplicate rows | 0 duplicate rows | 0/6"
+    );
+    // The exact 95th percentile of 10, -5, 20, 1500, 30 (nulls left out).
+    assert_eq!(
+        lines(&judged)[8],
+        "p99_latency warn FAIL | 1206 | <= 1000 | 0/6"
+    );
+}

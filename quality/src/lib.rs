@@ -6,6 +6,7 @@
 pub mod error;
 pub mod evaluate;
 pub mod history;
+pub mod partial;
 pub mod rule;
 pub mod verdict;
 
