@@ -128,7 +128,7 @@ async fn check(args: CheckArgs) -> Result<ExitCode> {
     }
     let failed = verdicts
         .iter()
-        .any(|v| !v.passed && v.severity == Severity::Fail.as_str());
+        .any(|v| !v.passed && v.severity == Severity::Fail);
     Ok(if failed {
         ExitCode::from(1)
     } else {

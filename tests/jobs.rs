@@ -16,6 +16,8 @@ mod compaction;
 mod delta_source;
 #[path = "jobs/log_pipeline.rs"]
 mod log_pipeline;
+#[path = "jobs/quality_gate.rs"]
+mod quality_gate;
 
 use std::path::Path;
 use std::process::Command;

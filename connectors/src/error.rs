@@ -35,6 +35,10 @@ pub enum ConnectorError {
     /// Reading or writing a local file or directory failed; names the path.
     #[error("i/o: {0}")]
     Io(String),
+    /// An epoch failed a `fail` quality rule of a Delta sink, or its rules could not be
+    /// judged; names the rule and what was observed. Nothing of the epoch was committed.
+    #[error("{0}")]
+    Quality(String),
     /// A record could not be decoded under the `fail` policy; names its origin.
     #[error("cannot decode {0}")]
     Decode(String),
@@ -57,6 +61,7 @@ impl ConnectorError {
             | ConnectorError::Schema(_)
             | ConnectorError::Unreadable(_)
             | ConnectorError::Decode(_)
+            | ConnectorError::Quality(_)
             | ConnectorError::Arrow(_) => false,
         }
     }

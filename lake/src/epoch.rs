@@ -163,11 +163,24 @@ impl EpochCommitter {
         adds: Vec<Add>,
         evolve_to: Option<&SchemaRef>,
     ) -> Result<Option<u64>> {
+        self.commit_with_info(epoch, adds, evolve_to, HashMap::new())
+            .await
+    }
+
+    /// [`EpochCommitter::commit`], with `info` added to the commit's commit info (each
+    /// key a field of it, as `weir.quality` holds the epoch's verdicts).
+    pub async fn commit_with_info(
+        &mut self,
+        epoch: i64,
+        adds: Vec<Add>,
+        evolve_to: Option<&SchemaRef>,
+        info: HashMap<String, Value>,
+    ) -> Result<Option<u64>> {
         for attempt in 1..=COMMIT_ATTEMPTS {
             if self.refresh().await?.is_some_and(|done| done >= epoch) {
                 return Ok(None);
             }
-            let (bytes, metadata) = self.commit_bytes(epoch, &adds, evolve_to)?;
+            let (bytes, metadata) = self.commit_bytes(epoch, &adds, evolve_to, info.clone())?;
             let version = self.version + 1;
             match self.write_entry(version, bytes).await {
                 Ok(()) => {
@@ -210,6 +223,7 @@ impl EpochCommitter {
         epoch: i64,
         adds: &[Add],
         evolve_to: Option<&SchemaRef>,
+        info: HashMap<String, Value>,
     ) -> Result<(Bytes, Option<Metadata>)> {
         let partition_columns = self.metadata.partition_columns().to_vec();
         let operation = DeltaOperation::Write {
@@ -226,7 +240,7 @@ impl EpochCommitter {
             actions.push(Action::Metadata(metadata.clone()));
         }
         let txn = Transaction::new(&self.app_id, epoch);
-        let bytes = CommitData::new(actions, operation, HashMap::new(), vec![txn])
+        let bytes = CommitData::new(actions, operation, info, vec![txn])
             .get_bytes()
             .map_err(|e| LakeError::Delta(format!("writing the commit of {}: {e}", self.uri)))?;
         Ok((bytes, widened))

@@ -77,7 +77,7 @@ pub async fn append(uri: &str, judged: &Judged<'_>, verdicts: &[Verdict]) -> Res
                 verdicts.iter().map(|v| &v.rule),
             )),
             Arc::new(StringArray::from_iter_values(
-                verdicts.iter().map(|v| v.severity),
+                verdicts.iter().map(|v| v.severity.as_str()),
             )),
             Arc::new(BooleanArray::from_iter(
                 verdicts.iter().map(|v| Some(v.passed)),

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod evaluate;
+pub mod gate;
 pub mod history;
 pub mod partial;
 pub mod rule;

@@ -10,18 +10,24 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What a failed rule does. `warn` records and commits; `quarantine` (row-level rules
 /// only) moves the failing rows to the quarantine table and commits the rest; `fail`
 /// makes nothing of the epoch visible and stops the job with the verdict.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     #[default]
     Warn,
     Quarantine,
     Fail,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Severity {

@@ -1,14 +1,14 @@
 //! What a rule found.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rule::Severity;
 
 /// One rule's verdict on one evaluation (an epoch, or a table version range).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub rule: String,
-    pub severity: &'static str,
+    pub severity: Severity,
     pub passed: bool,
     /// What was measured, as text (a fraction, a count, a value, or the error that
     /// stopped the rule from being evaluated).
@@ -23,7 +23,7 @@ impl Verdict {
     pub(crate) fn new(rule: &str, severity: Severity) -> Self {
         Self {
             rule: rule.to_string(),
-            severity: severity.as_str(),
+            severity,
             passed: false,
             observed: String::new(),
             threshold: String::new(),

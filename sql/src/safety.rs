@@ -64,6 +64,7 @@ pub const TABLE_FUNCTIONS: &[&str] = &[
     "table_timestamp",
     "table_history",
     "table_details",
+    "table_quality",
     "generate_series",
     "range",
 ];

@@ -5,7 +5,9 @@
 //!   at or before that time (RFC 3339, or `YYYY-MM-DD HH:MM:SS[.fff]` read as UTC);
 //! - `table_history('name')`: one row per commit, newest first;
 //! - `table_details('name')`: one row: the current version, its files, bytes and rows,
-//!   partition columns and schema.
+//!   partition columns and schema;
+//! - `table_quality('name')`: one row per version and quality rule judged by a gated
+//!   sink before the commit ([`crate::quality_table`]).
 //!
 //! DataFusion plans table functions synchronously while loading a Delta table is I/O, so a
 //! session loads the tables a statement asks for before planning it ([`Preloaded`]) and the
@@ -37,6 +39,7 @@ use deltalake::{DeltaTable, ObjectStore as _};
 use futures::TryStreamExt;
 use serde_json::Value as Json;
 use weir_lake::compact::COMMIT_INFO_KEY as COMPACTION_INFO;
+use weir_quality::gate::COMMIT_INFO_KEY as QUALITY_INFO;
 
 use crate::error::{Result, SqlError};
 use crate::lake::{Lake, LakeTable};
@@ -169,7 +172,7 @@ pub fn register(ctx: &SessionContext, preloaded: &Arc<Preloaded>) {
     }
 }
 
-const FUNCTIONS: [(&str, &str); 4] = [
+const FUNCTIONS: [(&str, &str); 5] = [
     ("table_version", "table_version('table', 3) or table VERSION AS OF 3"),
     (
         "table_timestamp",
@@ -177,6 +180,7 @@ const FUNCTIONS: [(&str, &str); 4] = [
     ),
     ("table_history", "table_history('table')"),
     ("table_details", "table_details('table')"),
+    ("table_quality", "table_quality('table')"),
 ];
 
 #[derive(Debug)]
@@ -373,6 +377,13 @@ async fn load(lake: &Lake, tables: &[LakeTable], (function, args): &Call) -> Res
             let commits = history(lake, &table).await?;
             Ok(Loaded::Provider(Arc::new(history_table(commits)?)))
         }
+        ("table_quality", [name]) => {
+            let table = find(tables, name)?;
+            let commits = history(lake, &table).await?;
+            Ok(Loaded::Provider(Arc::new(crate::quality_table::table(
+                &commits,
+            )?)))
+        }
         ("table_details", [name]) => {
             let table = find(tables, name)?;
             let mut delta = lake.delta_table(&table)?;
@@ -494,6 +505,8 @@ pub struct Commit {
     pub app_version: Option<i64>,
     /// What a compaction commit did: weir's `weir.compaction` commit info.
     pub compaction: Option<Json>,
+    /// The quality verdicts of the epochs a gated sink committed: `weir.quality`.
+    pub quality: Option<Json>,
 }
 
 /// Every commit in the log of `table` (of `lake`), newest first.
@@ -522,6 +535,7 @@ fn summarise(table: &LakeTable, version: i64, bytes: &[u8]) -> Result<Commit> {
         app_id: None,
         app_version: None,
         compaction: None,
+        quality: None,
     };
     for line in bytes
         .split(|b| *b == b'\n')
@@ -537,6 +551,7 @@ fn summarise(table: &LakeTable, version: i64, bytes: &[u8]) -> Result<Commit> {
                 .map(String::from);
             commit.parameters = info.get("operationParameters").map(Json::to_string);
             commit.compaction = info.get(COMPACTION_INFO).cloned();
+            commit.quality = info.get(QUALITY_INFO).cloned();
         } else if let Some(add) = action.get("add") {
             commit.files_added += 1;
             let rows = add
@@ -571,6 +586,7 @@ fn history_table(commits: Vec<Commit>) -> Result<MemTable> {
         Field::new("app_id", DataType::Utf8, true),
         Field::new("app_version", DataType::Int64, true),
         Field::new("compaction", DataType::Utf8, true),
+        Field::new("quality", DataType::Utf8, true),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(
@@ -601,6 +617,11 @@ fn history_table(commits: Vec<Commit>) -> Result<MemTable> {
             commits
                 .iter()
                 .map(|c| c.compaction.as_ref().map(Json::to_string)),
+        )),
+        Arc::new(StringArray::from_iter(
+            commits
+                .iter()
+                .map(|c| c.quality.as_ref().map(Json::to_string)),
         )),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns)?;

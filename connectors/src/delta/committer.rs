@@ -9,12 +9,20 @@
 //! checkpoint never produces an epoch the table would take for one it already holds. A
 //! restored epoch the table already holds is not committed again, so replaying after a
 //! crash (before or after the commit) is harmless.
+//!
+//! With quality rules, the committer merges the writers' metric states of each epoch when
+//! it stages it (at the barrier) and judges the epoch then: a failed `fail` rule fails the
+//! barrier, so the checkpoint never completes and nothing of the epoch is committed; the
+//! job restores from the checkpoint before it. Other verdicts are kept with the staged
+//! epoch (in the checkpoint too) and written into the commit info under `weir.quality`,
+//! so a commit after a restore carries the verdict judged before the crash.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, StringArray, UInt32Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, SchemaRef, UInt64Type};
+use arrow::ipc::reader::StreamReader;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use deltalake::kernel::Add;
@@ -23,11 +31,16 @@ use weir_engine::state::{state_batch, OperatorSnapshot, StateChunk, StateTable};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
 use weir_lake::epoch::EpochCommitter;
 use weir_lake::table::open_or_create;
+use weir_quality::partial::MetricsPlan;
+use weir_quality::{RuleSet, Verdict};
 
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
 
 const STAGED_TABLE: &str = "staged";
+const VERDICTS_TABLE: &str = "verdicts";
+/// The most epochs' row counts kept for volume rules.
+const VOLUME_HISTORY: usize = 1_000;
 /// The `add` of the state row that only records the newest epoch assigned.
 const NEWEST_EPOCH_MARK: &str = "";
 
@@ -41,10 +54,22 @@ fn staged_table() -> StateTable {
     )
 }
 
+fn verdicts_table() -> StateTable {
+    StateTable::new(
+        VERDICTS_TABLE,
+        [
+            Arc::new(Field::new("epoch", DataType::UInt64, false)),
+            Arc::new(Field::new("verdicts", DataType::Utf8, false)),
+        ],
+    )
+}
+
 pub(super) struct DeltaCommitterPlan {
     pub config: Arc<DeltaSinkConfig>,
     /// The schema of the rows the writers write, to create the table if needed.
     pub rows: SchemaRef,
+    /// The sink's quality rules and the plan of their metrics.
+    pub gate: Option<(Arc<RuleSet>, Arc<MetricsPlan>)>,
 }
 
 impl OperatorPlan for DeltaCommitterPlan {
@@ -58,6 +83,9 @@ impl OperatorPlan for DeltaCommitterPlan {
             rows: self.rows.clone(),
             committer: None,
             pending: Vec::new(),
+            pending_states: Vec::new(),
+            gate: self.gate.clone(),
+            volume_history: Vec::new(),
             staged: BTreeMap::new(),
             last_checkpoint: 0,
             next_epoch: None,
@@ -71,6 +99,8 @@ struct StagedEpoch {
     checkpoint: u64,
     /// The epoch's `add` actions, as JSON.
     adds: Vec<String>,
+    /// The epoch's quality verdicts, when the sink has rules.
+    verdicts: Option<Vec<Verdict>>,
 }
 
 struct DeltaCommitter {
@@ -80,6 +110,11 @@ struct DeltaCommitter {
     committer: Option<EpochCommitter>,
     /// `add` actions received since the last barrier.
     pending: Vec<String>,
+    /// The writers' metric states received since the last barrier.
+    pending_states: Vec<RecordBatch>,
+    gate: Option<(Arc<RuleSet>, Arc<MetricsPlan>)>,
+    /// Rows of the epochs judged so far in this run, oldest first, for volume rules.
+    volume_history: Vec<u64>,
     /// Epochs not yet committed, by epoch. Epochs and their checkpoints increase together,
     /// so the epochs a completed checkpoint commits are always a prefix.
     staged: BTreeMap<u64, StagedEpoch>,
@@ -143,10 +178,53 @@ impl DeltaCommitter {
             Some(epoch) => epoch,
             None => self.start_epochs(0).await?,
         };
+        let verdicts = self.judge(epoch)?;
         self.next_epoch = Some(epoch + 1);
         let adds = std::mem::take(&mut self.pending);
-        self.staged.insert(epoch, StagedEpoch { checkpoint, adds });
+        self.staged.insert(
+            epoch,
+            StagedEpoch {
+                checkpoint,
+                adds,
+                verdicts,
+            },
+        );
         Ok(())
+    }
+
+    /// Judges epoch `epoch` by the sink's rules from the writers' metric states; fails
+    /// when a `fail` rule failed, so the epoch is never committed.
+    fn judge(&mut self, epoch: u64) -> weir_engine::Result<Option<Vec<Verdict>>> {
+        let Some((rules, metrics)) = &self.gate else {
+            return Ok(None);
+        };
+        let states = std::mem::take(&mut self.pending_states);
+        let quality = |e: weir_quality::QualityError| {
+            ConnectorError::Quality(format!(
+                "judging epoch {epoch} of {}: {e}",
+                self.config.table
+            ))
+        };
+        let merged = metrics.merge(&states).map_err(quality)?;
+        let verdicts = rules.judge(
+            &merged,
+            &self.rows,
+            std::time::SystemTime::now(),
+            &self.volume_history,
+        );
+        if let Some(failed) = weir_quality::gate::failure(&verdicts) {
+            return Err(ConnectorError::Quality(format!(
+                "epoch {epoch} of {} is not committed: {failed}",
+                self.config.table
+            ))
+            .into());
+        }
+        let rows = verdicts.first().map_or(0, |v| v.rows_checked);
+        self.volume_history.push(rows);
+        if self.volume_history.len() > VOLUME_HISTORY {
+            self.volume_history.remove(0);
+        }
+        Ok(Some(verdicts))
     }
 
     /// Commits every staged epoch of the checkpoints up to `through` as one transaction
@@ -162,6 +240,20 @@ impl DeltaCommitter {
             return Ok(());
         };
         let mut adds = Vec::new();
+        let judged: Vec<serde_json::Value> = epochs
+            .iter()
+            .filter_map(|e| {
+                let verdicts = self.staged[e].verdicts.as_ref()?;
+                Some(serde_json::json!({"epoch": e, "verdicts": verdicts}))
+            })
+            .collect();
+        let mut info = std::collections::HashMap::new();
+        if !judged.is_empty() {
+            info.insert(
+                weir_quality::gate::COMMIT_INFO_KEY.to_string(),
+                serde_json::Value::Array(judged),
+            );
+        }
         for e in &epochs {
             for json in &self.staged[e].adds {
                 let add: Add = serde_json::from_str(json).map_err(|err| {
@@ -177,7 +269,7 @@ impl DeltaCommitter {
             let committed = self
                 .committer()
                 .await?
-                .commit(epoch as i64, adds, evolve_to.as_ref())
+                .commit_with_info(epoch as i64, adds, evolve_to.as_ref(), info)
                 .await
                 .map_err(ConnectorError::from)?;
             match committed {
@@ -213,6 +305,13 @@ impl Operator for DeltaCommitter {
         let adds = batch.column(0).as_string::<i32>();
         self.pending
             .extend(adds.iter().flatten().map(str::to_string));
+        let states = batch.column(1).as_binary::<i32>();
+        for bytes in states.iter().flatten() {
+            let reader = StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
+            for state in reader {
+                self.pending_states.push(state?);
+            }
+        }
         Ok(())
     }
 
@@ -241,7 +340,7 @@ impl Operator for DeltaCommitter {
     }
 
     fn state_tables(&self) -> Vec<StateTable> {
-        vec![staged_table()]
+        vec![staged_table(), verdicts_table()]
     }
 
     /// One row per staged file, plus a row with no file (`add` empty) naming the newest
@@ -263,6 +362,26 @@ impl Operator for DeltaCommitter {
             chunks.push(StateChunk::new(
                 STAGED_TABLE,
                 state_batch(&staged_table(), shard, vec![epochs, adds])?,
+            ));
+        }
+        let judged: Vec<(u64, String)> = self
+            .staged
+            .iter()
+            .filter_map(|(e, staged)| {
+                let verdicts = staged.verdicts.as_ref()?;
+                Some(serde_json::to_string(verdicts).map(|json| (*e, json)))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| ConnectorError::Quality(format!("saving verdicts: {e}")))?;
+        if !judged.is_empty() {
+            let shard = Arc::new(UInt32Array::from_value(0, judged.len()));
+            let epochs = Arc::new(UInt64Array::from_iter_values(judged.iter().map(|r| r.0)));
+            let json = Arc::new(StringArray::from_iter_values(
+                judged.iter().map(|r| r.1.as_str()),
+            ));
+            chunks.push(StateChunk::new(
+                VERDICTS_TABLE,
+                state_batch(&verdicts_table(), shard, vec![epochs, json])?,
             ));
         }
         Ok(OperatorSnapshot {
@@ -296,9 +415,21 @@ impl Operator for DeltaCommitter {
                     .or_insert_with(|| StagedEpoch {
                         checkpoint: self.last_checkpoint,
                         adds: Vec::new(),
+                        verdicts: None,
                     })
                     .adds
                     .push(adds.value(row).to_string());
+            }
+        }
+        for chunk in snapshot.chunks.iter().filter(|c| c.table == VERDICTS_TABLE) {
+            let epochs = chunk.batch.column(1).as_primitive::<UInt64Type>();
+            let json = chunk.batch.column(2).as_string::<i32>();
+            for row in 0..chunk.batch.num_rows() {
+                let verdicts: Vec<Verdict> = serde_json::from_str(json.value(row))
+                    .map_err(|e| ConnectorError::Quality(format!("restoring verdicts: {e}")))?;
+                if let Some(staged) = self.staged.get_mut(&epochs.value(row)) {
+                    staged.verdicts = Some(verdicts);
+                }
             }
         }
         self.commit_through(self.last_checkpoint).await?;

@@ -24,15 +24,18 @@ mod writer;
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use weir_engine::{GraphBuilder, Input, OperatorFactory, OperatorPlan, PlanContext};
+use weir_quality::gate::Gate;
+use weir_quality::partial::MetricsPlan;
+use weir_quality::RuleSet;
 
 use crate::error::ConnectorError;
 pub use source::{DeltaSource, DeltaSourceConfig, DeltaStart};
 pub use writer::staged_files_schema;
 
 /// Settings of a Delta sink.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeltaSinkConfig {
     /// The table: a directory path or an object store URL. Created with the stream's
@@ -53,6 +56,10 @@ pub struct DeltaSinkConfig {
     /// Job files default it to the job's name; it must not be empty.
     #[serde(default)]
     pub app_id: String,
+    /// Rules judging each epoch before its commit (see `weir_quality::gate`); the
+    /// verdicts go into the commit info under `weir.quality`.
+    #[serde(default)]
+    pub quality: Option<Gate>,
 }
 
 fn default_target_file_size() -> u64 {
@@ -67,6 +74,7 @@ impl DeltaSinkConfig {
             target_file_size: default_target_file_size(),
             schema_evolution: false,
             app_id: app_id.into(),
+            quality: None,
         }
     }
 }
@@ -97,9 +105,12 @@ impl OperatorFactory for WriterFactory {
                 ));
             }
         }
+        let gate = gate(&self.0, &input)
+            .map_err(|e| weir_engine::EngineError::config(ctx.node, e.to_string()))?;
         Ok(Arc::new(writer::DeltaWriterPlan {
             config: self.0.clone(),
             input,
+            metrics: gate.map(|(_, metrics)| metrics),
         }))
     }
 }
@@ -110,12 +121,28 @@ struct CommitterFactory {
 }
 
 impl OperatorFactory for CommitterFactory {
-    fn plan(&self, _: &PlanContext<'_>) -> weir_engine::Result<Arc<dyn OperatorPlan>> {
+    fn plan(&self, ctx: &PlanContext<'_>) -> weir_engine::Result<Arc<dyn OperatorPlan>> {
+        let gate = gate(&self.config, &self.rows)
+            .map_err(|e| weir_engine::EngineError::config(ctx.node, e.to_string()))?;
         Ok(Arc::new(committer::DeltaCommitterPlan {
             config: self.config.clone(),
             rows: self.rows.clone(),
+            gate,
         }))
     }
+}
+
+/// The sink's quality rules over rows of `rows`, and the plan of their metrics.
+fn gate(
+    config: &DeltaSinkConfig,
+    rows: &arrow::datatypes::SchemaRef,
+) -> weir_quality::Result<Option<(Arc<RuleSet>, Arc<MetricsPlan>)>> {
+    let Some(gate) = &config.quality else {
+        return Ok(None);
+    };
+    let rules = gate.rule_set(rows)?;
+    let metrics = MetricsPlan::new(&rules, rows)?;
+    Ok(Some((Arc::new(rules), Arc::new(metrics))))
 }
 
 /// Adds a Delta sink reading `input`: `<name>_writer` at `parallelism` and

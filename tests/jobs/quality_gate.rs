@@ -1,0 +1,260 @@
+//! Quality rules on a Delta sink: every epoch judged before its commit, the verdicts in
+//! the commit info equal to one query over the committed rows, the same at parallelism
+//! 1 and 2; a failed `fail` rule commits nothing and fails the job with the verdict.
+
+use std::path::Path;
+
+use weir_jobs::{JobDefinition, JobHandle, JobOutcome, StartOptions};
+
+use super::support::delta::query_text;
+
+const EVENTS: u64 = 20_000;
+
+const RULES: &str = "
+      rules:
+        - name: cheap
+          range: {column: price, max: 50000}
+        - name: channels
+          in_set: {column: channel, values: [web, app]}
+        - name: priced
+          completeness: {column: price, max_null_fraction: 0}
+        - name: enough
+          volume: {min: 1}
+";
+
+/// Generated bids into `table` with the quality rules `rules`, checkpointing every 100 ms.
+fn job(dir: &Path, name: &str, table: &str, parallelism: usize, rules: &str) -> JobDefinition {
+    let yaml = format!(
+        "name: {name}\nparallelism: {parallelism}\n\
+         checkpoints: {{interval: 100ms, location: {dir}/checkpoints/{name}}}\n\
+         sources:\n  bids: {{type: generator, kind: bids, events: {EVENTS}, batch_size: 500, rate_limit: 40000}}\n\
+         sinks:\n  lake:\n    type: delta\n    inputs: [bids]\n    table: '{table}'\n    quality:{rules}",
+        dir = dir.display()
+    );
+    JobDefinition::from_yaml(&yaml, &format!("{name}.yaml"), |_| None).unwrap()
+}
+
+/// Per rule, the rows checked and failing summed over every commit's verdicts, and the
+/// number of commits judged.
+fn verdict_totals(table: &str) -> (Vec<(String, u64, u64)>, usize) {
+    let mut totals: Vec<(String, u64, u64)> = Vec::new();
+    let mut commits = 0;
+    let log = Path::new(table).join("_delta_log");
+    let mut entries: Vec<_> = std::fs::read_dir(log)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            let action: serde_json::Value = serde_json::from_str(line).unwrap();
+            let Some(judged) = action["commitInfo"]["weir.quality"].as_array() else {
+                continue;
+            };
+            commits += 1;
+            for epoch in judged {
+                for v in epoch["verdicts"].as_array().unwrap() {
+                    let rule = v["rule"].as_str().unwrap().to_string();
+                    let (checked, failing) = (
+                        v["rows_checked"].as_u64().unwrap(),
+                        v["rows_failing"].as_u64().unwrap(),
+                    );
+                    match totals.iter_mut().find(|t| t.0 == rule) {
+                        Some(t) => {
+                            t.1 += checked;
+                            t.2 += failing;
+                        }
+                        None => totals.push((rule, checked, failing)),
+                    }
+                }
+            }
+        }
+    }
+    (totals, commits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_epoch_is_judged_before_its_commit_at_any_parallelism() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut results = Vec::new();
+    for parallelism in [1, 2] {
+        let table = dir
+            .path()
+            .join(format!("lake/p{parallelism}"))
+            .display()
+            .to_string();
+        let handle = JobHandle::start(
+            job(
+                dir.path(),
+                &format!("p{parallelism}"),
+                &table,
+                parallelism,
+                RULES,
+            ),
+            StartOptions::default(),
+        );
+        let outcome = handle.wait().await;
+        assert!(matches!(outcome, JobOutcome::Finished), "{outcome:?}");
+        let (totals, commits) = verdict_totals(&table);
+        assert!(commits >= 3, "{commits} commits judged");
+        // The verdicts over all epochs equal one query over the committed rows.
+        let expected = query_text(
+            &[("t", &table)],
+            "SELECT count(*) AS n, sum(CASE WHEN price > 50000 THEN 1 ELSE 0 END) AS expensive, \
+             sum(CASE WHEN channel NOT IN ('web', 'app') THEN 1 ELSE 0 END) AS other FROM t",
+        )
+        .await;
+        let n = EVENTS;
+        let line = |rule: &str| totals.iter().find(|t| t.0 == rule).cloned().unwrap();
+        assert_eq!(line("enough"), ("enough".into(), n, 0));
+        assert_eq!(line("priced"), ("priced".into(), n, 0));
+        let (cheap, channels) = (line("cheap"), line("channels"));
+        assert_eq!(
+            expected,
+            format!(
+                "+-------+-----------+-------+\n| n     | expensive | other |\n+-------+-----------+-------+\n| {n} | {:<9} | {:<5} |\n+-------+-----------+-------+",
+                cheap.2, channels.2
+            )
+        );
+        assert!(cheap.2 > 0 && channels.2 > 0, "{totals:?}");
+        // table_quality reads the same verdicts back, a row per version, epoch and rule.
+        let session = weir_sql::Lake::new(dir.path().join("lake"))
+            .unwrap()
+            .query_session(weir_sql::Limits::default())
+            .await
+            .unwrap();
+        let read = session
+            .sql(&format!(
+                "SELECT rule, sum(rows_checked) AS checked, sum(rows_failing) AS failing, \
+                 count(DISTINCT version) AS versions FROM table_quality('p{parallelism}') \
+                 GROUP BY rule ORDER BY rule"
+            ))
+            .await
+            .unwrap();
+        let mut expected_rows: Vec<String> = totals
+            .iter()
+            .map(|(rule, checked, failing)| {
+                format!("| {rule} | {checked} | {failing} | {commits} |")
+            })
+            .collect();
+        expected_rows.sort();
+        let text = arrow::util::pretty::pretty_format_batches(&read[0].batches)
+            .unwrap()
+            .to_string();
+        let got: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| rule"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(got, expected_rows, "{text}");
+        results.push(totals);
+    }
+    assert_eq!(
+        results[0], results[1],
+        "parallelism 1 and 2 judge the same rows"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_fail_rule_commits_nothing_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("lake/bids").display().to_string();
+    let rules = "
+      rules:
+        - name: cheap
+          range: {column: price, max: 50000}
+          severity: fail
+";
+    let handle = JobHandle::start(
+        job(dir.path(), "gated", &table, 2, rules),
+        StartOptions::default(),
+    );
+    let outcome = handle.wait().await;
+    let JobOutcome::Failed { error, restarts } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(restarts, 0, "a failed rule is not retried");
+    let message = error.to_string();
+    assert!(
+        message.contains("is not committed: quality rule 'cheap' failed: observed ")
+            && message.contains(" failing rows, allowed 0 failing rows ("),
+        "{message}"
+    );
+    let rows = if Path::new(&table).join("_delta_log").exists() {
+        query_text(&[("t", &table)], "SELECT count(*) AS n FROM t").await
+    } else {
+        "no table".into()
+    };
+    assert!(rows == "no table" || rows.contains("| 0 |"), "{rows}");
+
+    // With the rule fixed, the job resumes from the checkpoint before the failed epoch
+    // and commits every row once.
+    let fixed = rules.replace("max: 50000", "max: 100000");
+    let handle = JobHandle::start(
+        job(dir.path(), "gated", &table, 2, &fixed),
+        StartOptions::default(),
+    );
+    let outcome = handle.wait().await;
+    assert!(matches!(outcome, JobOutcome::Finished), "{outcome:?}");
+    assert_eq!(
+        query_text(&[("t", &table)], "SELECT count(*) AS n, count(DISTINCT (auction, bidder, event_time)) AS d FROM t").await,
+        format!("+-------+-------+\n| n     | d     |\n+-------+-------+\n| {EVENTS} | {EVENTS} |\n+-------+-------+")
+    );
+}
+
+/// `weir run` of the gated job file in `dir`, with `failpoints` armed.
+fn run_gated(dir: &Path, failpoints: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--progress", "0s", "gated.yaml"])
+        .current_dir(dir)
+        .env("WEIR_FAILPOINTS", failpoints)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_the_verdict_and_the_commit_keeps_each_epoch_once_with_its_verdict() {
+    for point in [
+        "delta_files_staged",
+        "delta_before_commit",
+        "delta_after_commit",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("gated.yaml"),
+            format!(
+                "name: gated\nparallelism: 2\n\
+                 checkpoints: {{interval: 100ms, location: checkpoints}}\n\
+                 sources:\n  bids: {{type: generator, kind: bids, events: {EVENTS}, batch_size: 500, rate_limit: 40000}}\n\
+                 sinks:\n  lake:\n    type: delta\n    inputs: [bids]\n    table: lake/bids\n    quality:{RULES}"
+            ),
+        )
+        .unwrap();
+        let crashed = run_gated(dir.path(), &format!("{point}:3"));
+        assert!(!crashed.status.success(), "{point}: {crashed:?}");
+        let finished = run_gated(dir.path(), "");
+        let stderr = String::from_utf8_lossy(&finished.stderr);
+        assert!(finished.status.success(), "{point}: {stderr}");
+        assert!(
+            stderr.contains("restored from checkpoint"),
+            "{point}: {stderr}"
+        );
+        let table = dir.path().join("lake/bids").display().to_string();
+        assert_eq!(
+            query_text(&[("t", &table)], "SELECT count(*) AS n, count(DISTINCT (auction, bidder, event_time)) AS d FROM t").await,
+            format!("+-------+-------+\n| n     | d     |\n+-------+-------+\n| {EVENTS} | {EVENTS} |\n+-------+-------+"),
+            "{point}"
+        );
+        let (totals, _) = verdict_totals(&table);
+        for (rule, checked, _) in &totals {
+            assert_eq!(
+                *checked, EVENTS,
+                "{point}: rule {rule} judged {checked} rows: {totals:?}"
+            );
+        }
+        assert_eq!(totals.len(), 4, "{point}");
+    }
+}
