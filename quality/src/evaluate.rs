@@ -41,7 +41,7 @@ fn literal(value: &Literal) -> String {
 }
 
 /// A rule's row predicate: true for a row that passes.
-fn row_predicate(check: &Check) -> Option<String> {
+pub(crate) fn row_predicate(check: &Check) -> Option<String> {
     Some(match check {
         Check::Range { column, min, max } => {
             let bounds: Vec<String> = min

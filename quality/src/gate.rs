@@ -36,8 +36,8 @@ pub struct Gate {
 
 impl Gate {
     /// The rules, checked against the rows the sink receives. Rules that need more than
-    /// the epoch's rows as they pass (`sql`, `referential`) or that split the rows
-    /// (`quarantine`) are refused in a stream for now, naming the rule.
+    /// the epoch's rows as they pass (`sql`, `referential`) are refused in a stream for
+    /// now, naming the rule.
     pub fn rule_set(&self, schema: &SchemaRef) -> Result<RuleSet> {
         for rule in &self.rules {
             let not_yet = |what: &str| {
@@ -46,10 +46,9 @@ impl Gate {
                 reason: format!("{what} are not judged in a streaming sink yet (use `weir quality check` on the table)"),
             }
             };
-            match (&rule.check, rule.severity) {
-                (Check::Sql { .. }, _) => return Err(not_yet("custom SQL rules")),
-                (Check::Referential { .. }, _) => return Err(not_yet("referential rules")),
-                (_, Severity::Quarantine) => return Err(not_yet("quarantine rules")),
+            match &rule.check {
+                Check::Sql { .. } => return Err(not_yet("custom SQL rules")),
+                Check::Referential { .. } => return Err(not_yet("referential rules")),
                 _ => {}
             }
         }

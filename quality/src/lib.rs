@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod gate;
 pub mod history;
 pub mod partial;
+pub mod quarantine;
 pub mod rule;
 pub mod verdict;
 

@@ -258,3 +258,96 @@ async fn a_crash_between_the_verdict_and_the_commit_keeps_each_epoch_once_with_i
         assert_eq!(totals.len(), 4, "{point}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quarantined_rows_go_to_their_own_table_with_the_reason_exactly_once() {
+    let rules = "
+      rules:
+        - name: affordable
+          range: {column: price, max: 90000}
+          severity: quarantine
+        - name: known_channel
+          in_set: {column: channel, values: [apple, google, facebook, baidu]}
+          severity: quarantine
+";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gated.yaml"),
+        format!(
+            "name: gated\nparallelism: 2\n\
+             checkpoints: {{interval: 100ms, location: checkpoints}}\n\
+             sources:\n  bids: {{type: generator, kind: bids, events: {EVENTS}, batch_size: 500, rate_limit: 40000}}\n\
+             sinks:\n  lake:\n    type: delta\n    inputs: [bids]\n    table: lake/bids\n    quality:{rules}"
+        ),
+    )
+    .unwrap();
+    // Crashed once just before a commit, then run to its end.
+    assert!(!run_gated(dir.path(), "delta_before_commit:3")
+        .status
+        .success());
+    let finished = run_gated(dir.path(), "");
+    assert!(
+        finished.status.success(),
+        "{}",
+        String::from_utf8_lossy(&finished.stderr)
+    );
+    let table = dir.path().join("lake/bids").display().to_string();
+    let quarantine = dir
+        .path()
+        .join("lake/bids_quarantine")
+        .display()
+        .to_string();
+    let kept = query_text(
+        &[("t", &table)],
+        "SELECT count(*) AS n, max(price) <= 90000 AS affordable FROM t",
+    )
+    .await;
+    let out = query_text(
+        &[("q", &quarantine)],
+        "SELECT quality_failed_rules AS rules, count(*) AS n, min(price) > 90000 AS over, \
+         count(DISTINCT (auction, bidder, event_time)) = count(*) AS distinct_rows FROM q GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    let both = query_text(
+        &[("t", &table), ("q", &quarantine)],
+        "SELECT count(*) AS n, count(DISTINCT (auction, bidder, event_time)) AS d FROM \
+         (SELECT auction, bidder, event_time FROM t UNION ALL SELECT auction, bidder, event_time FROM q)",
+    )
+    .await;
+    assert_eq!(
+        both,
+        format!("+-------+-------+\n| n     | d     |\n+-------+-------+\n| {EVENTS} | {EVENTS} |\n+-------+-------+"),
+        "kept: {kept}\nquarantined: {out}"
+    );
+    assert!(
+        kept.ends_with("| true       |\n+-------+------------+"),
+        "{kept}"
+    );
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("| a")).collect();
+    assert_eq!(lines.len(), 1, "only the price rule rejects rows: {out}");
+    assert!(
+        lines[0].starts_with("| affordable |") && lines[0].ends_with("| true | true          |"),
+        "{out}"
+    );
+    let reason = query_text(
+        &[("q", &quarantine)],
+        "SELECT quality_reason = concat('affordable: price = ', CAST(price AS VARCHAR), ', allowed <= 90000') AS explained, \
+         quality_job FROM q GROUP BY 1, 2",
+    )
+    .await;
+    assert!(reason.contains("| true      | gated       |"), "{reason}");
+    // The verdicts count the rows quarantined.
+    let (totals, _) = verdict_totals(&table);
+    let quarantined: u64 = out
+        .lines()
+        .filter(|l| l.starts_with("| a"))
+        .map(|l| l.split('|').nth(2).unwrap().trim().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(
+        totals
+            .iter()
+            .find(|t| t.0 == "affordable")
+            .map(|t| (t.1, t.2)),
+        Some((EVENTS, quarantined))
+    );
+}

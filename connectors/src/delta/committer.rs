@@ -31,14 +31,14 @@ use weir_engine::state::{state_batch, OperatorSnapshot, StateChunk, StateTable};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
 use weir_lake::epoch::EpochCommitter;
 use weir_lake::table::open_or_create;
-use weir_quality::partial::MetricsPlan;
-use weir_quality::{RuleSet, Verdict};
+use weir_quality::Verdict;
 
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
 
 const STAGED_TABLE: &str = "staged";
 const VERDICTS_TABLE: &str = "verdicts";
+const QUARANTINED_TABLE: &str = "quarantined";
 /// The most epochs' row counts kept for volume rules.
 const VOLUME_HISTORY: usize = 1_000;
 /// The `add` of the state row that only records the newest epoch assigned.
@@ -64,12 +64,22 @@ fn verdicts_table() -> StateTable {
     )
 }
 
+fn quarantined_table() -> StateTable {
+    StateTable::new(
+        QUARANTINED_TABLE,
+        [
+            Arc::new(Field::new("epoch", DataType::UInt64, false)),
+            Arc::new(Field::new("add", DataType::Utf8, false)),
+        ],
+    )
+}
+
 pub(super) struct DeltaCommitterPlan {
     pub config: Arc<DeltaSinkConfig>,
     /// The schema of the rows the writers write, to create the table if needed.
     pub rows: SchemaRef,
-    /// The sink's quality rules and the plan of their metrics.
-    pub gate: Option<(Arc<RuleSet>, Arc<MetricsPlan>)>,
+    /// The sink's quality rules.
+    pub gate: Option<super::SinkGate>,
 }
 
 impl OperatorPlan for DeltaCommitterPlan {
@@ -82,7 +92,9 @@ impl OperatorPlan for DeltaCommitterPlan {
             config: self.config.clone(),
             rows: self.rows.clone(),
             committer: None,
+            quarantine_committer: None,
             pending: Vec::new(),
+            pending_quarantined: Vec::new(),
             pending_states: Vec::new(),
             gate: self.gate.clone(),
             volume_history: Vec::new(),
@@ -101,6 +113,8 @@ struct StagedEpoch {
     adds: Vec<String>,
     /// The epoch's quality verdicts, when the sink has rules.
     verdicts: Option<Vec<Verdict>>,
+    /// The `add` actions of the epoch's files of the quarantine table, as JSON.
+    quarantined: Vec<String>,
 }
 
 struct DeltaCommitter {
@@ -108,11 +122,15 @@ struct DeltaCommitter {
     rows: SchemaRef,
     /// The table's epoch committer, opened on first use.
     committer: Option<EpochCommitter>,
+    /// The quarantine table's epoch committer, opened with the first quarantined files.
+    quarantine_committer: Option<EpochCommitter>,
     /// `add` actions received since the last barrier.
     pending: Vec<String>,
+    /// `add` actions of quarantine table files received since the last barrier.
+    pending_quarantined: Vec<String>,
     /// The writers' metric states received since the last barrier.
     pending_states: Vec<RecordBatch>,
-    gate: Option<(Arc<RuleSet>, Arc<MetricsPlan>)>,
+    gate: Option<super::SinkGate>,
     /// Rows of the epochs judged so far in this run, oldest first, for volume rules.
     volume_history: Vec<u64>,
     /// Epochs not yet committed, by epoch. Epochs and their checkpoints increase together,
@@ -181,21 +199,62 @@ impl DeltaCommitter {
         let verdicts = self.judge(epoch)?;
         self.next_epoch = Some(epoch + 1);
         let adds = std::mem::take(&mut self.pending);
+        let quarantined = std::mem::take(&mut self.pending_quarantined);
         self.staged.insert(
             epoch,
             StagedEpoch {
                 checkpoint,
                 adds,
                 verdicts,
+                quarantined,
             },
         );
+        Ok(())
+    }
+
+    /// Commits the quarantine table's files of the epochs up to `epoch` as its epoch
+    /// `epoch` (the same number as the main table's), once.
+    async fn commit_quarantined(
+        &mut self,
+        epoch: u64,
+        quarantined: &[String],
+    ) -> weir_engine::Result<()> {
+        let adds = quarantined
+            .iter()
+            .map(|json| serde_json::from_str::<Add>(json))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| {
+                ConnectorError::Delta(format!("quarantined file of epoch {epoch}: {err}"))
+            })?;
+        if self.quarantine_committer.is_none() {
+            let Some(quarantine) = self.gate.as_ref().and_then(|g| g.quarantine.clone()) else {
+                return Err(ConnectorError::Quality(
+                    "quarantined files arrived for a sink without quarantine rules".into(),
+                )
+                .into());
+            };
+            let uri = weir_quality::quarantine::quarantine_table(&self.config.table);
+            let table = open_or_create(&uri, &quarantine.schema(), &[])
+                .await
+                .map_err(ConnectorError::from)?;
+            let committer = EpochCommitter::open(&table, &self.config.app_id)
+                .await
+                .map_err(ConnectorError::from)?;
+            self.quarantine_committer = Some(committer);
+        }
+        let committer = self.quarantine_committer.as_mut().expect("opened above");
+        let evolve_to = None;
+        committer
+            .commit(epoch as i64, adds, evolve_to)
+            .await
+            .map_err(ConnectorError::from)?;
         Ok(())
     }
 
     /// Judges epoch `epoch` by the sink's rules from the writers' metric states; fails
     /// when a `fail` rule failed, so the epoch is never committed.
     fn judge(&mut self, epoch: u64) -> weir_engine::Result<Option<Vec<Verdict>>> {
-        let Some((rules, metrics)) = &self.gate else {
+        let Some(super::SinkGate { rules, metrics, .. }) = &self.gate else {
             return Ok(None);
         };
         let states = std::mem::take(&mut self.pending_states);
@@ -262,6 +321,13 @@ impl DeltaCommitter {
                 adds.push(add);
             }
         }
+        let quarantined: Vec<String> = epochs
+            .iter()
+            .flat_map(|e| self.staged[e].quarantined.iter().cloned())
+            .collect();
+        if !quarantined.is_empty() {
+            self.commit_quarantined(epoch, &quarantined).await?;
+        }
         if !adds.is_empty() {
             let files = adds.len();
             let evolve_to = self.config.schema_evolution.then(|| self.rows.clone());
@@ -303,8 +369,18 @@ impl Operator for DeltaCommitter {
         _: &mut Collector,
     ) -> weir_engine::Result<()> {
         let adds = batch.column(0).as_string::<i32>();
-        self.pending
-            .extend(adds.iter().flatten().map(str::to_string));
+        let quarantined = batch.column(2).as_boolean();
+        for row in 0..batch.num_rows() {
+            if adds.is_null(row) {
+                continue;
+            }
+            let add = adds.value(row).to_string();
+            if quarantined.is_valid(row) && quarantined.value(row) {
+                self.pending_quarantined.push(add);
+            } else {
+                self.pending.push(add);
+            }
+        }
         let states = batch.column(1).as_binary::<i32>();
         for bytes in states.iter().flatten() {
             let reader = StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
@@ -340,7 +416,7 @@ impl Operator for DeltaCommitter {
     }
 
     fn state_tables(&self) -> Vec<StateTable> {
-        vec![staged_table(), verdicts_table()]
+        vec![staged_table(), verdicts_table(), quarantined_table()]
     }
 
     /// One row per staged file, plus a row with no file (`add` empty) naming the newest
@@ -373,6 +449,24 @@ impl Operator for DeltaCommitter {
             })
             .collect::<Result<_, _>>()
             .map_err(|e| ConnectorError::Quality(format!("saving verdicts: {e}")))?;
+        let quarantined: Vec<(u64, &str)> = self
+            .staged
+            .iter()
+            .flat_map(|(e, staged)| staged.quarantined.iter().map(move |a| (*e, a.as_str())))
+            .collect();
+        if !quarantined.is_empty() {
+            let shard = Arc::new(UInt32Array::from_value(0, quarantined.len()));
+            let epochs = Arc::new(UInt64Array::from_iter_values(
+                quarantined.iter().map(|r| r.0),
+            ));
+            let adds = Arc::new(StringArray::from_iter_values(
+                quarantined.iter().map(|r| r.1),
+            ));
+            chunks.push(StateChunk::new(
+                QUARANTINED_TABLE,
+                state_batch(&quarantined_table(), shard, vec![epochs, adds])?,
+            ));
+        }
         if !judged.is_empty() {
             let shard = Arc::new(UInt32Array::from_value(0, judged.len()));
             let epochs = Arc::new(UInt64Array::from_iter_values(judged.iter().map(|r| r.0)));
@@ -416,8 +510,31 @@ impl Operator for DeltaCommitter {
                         checkpoint: self.last_checkpoint,
                         adds: Vec::new(),
                         verdicts: None,
+                        quarantined: Vec::new(),
                     })
                     .adds
+                    .push(adds.value(row).to_string());
+            }
+        }
+        for chunk in snapshot
+            .chunks
+            .iter()
+            .filter(|c| c.table == QUARANTINED_TABLE)
+        {
+            let epochs = chunk.batch.column(1).as_primitive::<UInt64Type>();
+            let adds = chunk.batch.column(2).as_string::<i32>();
+            for row in 0..chunk.batch.num_rows() {
+                let epoch = epochs.value(row);
+                restored = restored.max(epoch);
+                self.staged
+                    .entry(epoch)
+                    .or_insert_with(|| StagedEpoch {
+                        checkpoint: self.last_checkpoint,
+                        adds: Vec::new(),
+                        verdicts: None,
+                        quarantined: Vec::new(),
+                    })
+                    .quarantined
                     .push(adds.value(row).to_string());
             }
         }

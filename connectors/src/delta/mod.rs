@@ -28,6 +28,7 @@ use serde::Deserialize;
 use weir_engine::{GraphBuilder, Input, OperatorFactory, OperatorPlan, PlanContext};
 use weir_quality::gate::Gate;
 use weir_quality::partial::MetricsPlan;
+use weir_quality::quarantine::Quarantine;
 use weir_quality::RuleSet;
 
 use crate::error::ConnectorError;
@@ -107,10 +108,15 @@ impl OperatorFactory for WriterFactory {
         }
         let gate = gate(&self.0, &input)
             .map_err(|e| weir_engine::EngineError::config(ctx.node, e.to_string()))?;
+        let (metrics, quarantine) = match gate {
+            Some(gate) => (Some(gate.metrics), gate.quarantine),
+            None => (None, None),
+        };
         Ok(Arc::new(writer::DeltaWriterPlan {
             config: self.0.clone(),
             input,
-            metrics: gate.map(|(_, metrics)| metrics),
+            metrics,
+            quarantine,
         }))
     }
 }
@@ -132,17 +138,31 @@ impl OperatorFactory for CommitterFactory {
     }
 }
 
-/// The sink's quality rules over rows of `rows`, and the plan of their metrics.
+/// A sink's quality rules, ready: the rules, the plan of their metrics, and the
+/// quarantine rules when there are any.
+#[derive(Clone)]
+pub(crate) struct SinkGate {
+    pub rules: Arc<RuleSet>,
+    pub metrics: Arc<MetricsPlan>,
+    pub quarantine: Option<Arc<Quarantine>>,
+}
+
+/// The sink's quality rules over rows of `rows`.
 fn gate(
     config: &DeltaSinkConfig,
     rows: &arrow::datatypes::SchemaRef,
-) -> weir_quality::Result<Option<(Arc<RuleSet>, Arc<MetricsPlan>)>> {
+) -> weir_quality::Result<Option<SinkGate>> {
     let Some(gate) = &config.quality else {
         return Ok(None);
     };
     let rules = gate.rule_set(rows)?;
     let metrics = MetricsPlan::new(&rules, rows)?;
-    Ok(Some((Arc::new(rules), Arc::new(metrics))))
+    let quarantine = Quarantine::new(&rules, rows)?.map(Arc::new);
+    Ok(Some(SinkGate {
+        rules: Arc::new(rules),
+        metrics: Arc::new(metrics),
+        quarantine,
+    }))
 }
 
 /// Adds a Delta sink reading `input`: `<name>_writer` at `parallelism` and

@@ -4,11 +4,12 @@
 //! writes is visible until the committer commits it. Every batch is written with the
 //! table's column types (cast when the stream's differ, e.g. `Utf8View` into `string`).
 //! With quality rules, each subtask also updates the rules' metrics with the rows it
-//! writes and hands their state over with the files, for the committer to judge the epoch.
+//! writes and hands their state over with the files, for the committer to judge the epoch;
+//! rows a `quarantine` rule rejects go to files of the table's quarantine table instead.
 
 use std::sync::Arc;
 
-use arrow::array::{BinaryArray, StringArray};
+use arrow::array::{BinaryArray, BooleanArray, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
@@ -16,18 +17,21 @@ use deltalake::writer::{DeltaWriter as _, RecordBatchWriter, WriteMode};
 use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
 use weir_lake::table::open_or_create;
 use weir_quality::partial::{MetricsPlan, PartialMetrics};
+use weir_quality::quarantine::{quarantine_table, Quarantine};
 
 use super::schema::{conform, fit, written_schema};
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
 
 /// The schema of what writers hand to the committer: a row per file with its `add`
-/// action (JSON), and with quality rules a row with the state of the rules' metrics over
-/// the rows written since the last hand-over (an Arrow IPC stream of one row).
+/// action (JSON) and whether the file belongs to the quarantine table, and with quality
+/// rules a row with the state of the rules' metrics over the rows written since the last
+/// hand-over (an Arrow IPC stream of one row).
 pub fn staged_files_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("add", DataType::Utf8, true),
         Field::new("metrics", DataType::Binary, true),
+        Field::new("quarantined", DataType::Boolean, true),
     ]))
 }
 
@@ -36,6 +40,8 @@ pub(super) struct DeltaWriterPlan {
     pub input: SchemaRef,
     /// The quality rules' metrics, when the sink has rules.
     pub metrics: Option<Arc<MetricsPlan>>,
+    /// The `quarantine` rules, when the sink has any.
+    pub quarantine: Option<Arc<Quarantine>>,
 }
 
 impl OperatorPlan for DeltaWriterPlan {
@@ -51,11 +57,22 @@ impl OperatorPlan for DeltaWriterPlan {
             Some(plan) => Some(plan.start().map_err(quality_error)?),
             None => None,
         };
+        let quarantine = self.quarantine.as_ref().map(|rules| QuarantineWriter {
+            rules: rules.clone(),
+            config: Arc::new(DeltaSinkConfig {
+                table: quarantine_table(&self.config.table),
+                partition_by: Vec::new(),
+                quality: None,
+                ..(*self.config).clone()
+            }),
+            writer: None,
+        });
         Ok(Box::new(DeltaFileWriter {
             config: self.config.clone(),
             input: self.input.clone(),
             writer: None,
             metrics,
+            quarantine,
         }))
     }
 }
@@ -71,6 +88,52 @@ struct DeltaFileWriter {
     writer: Option<OpenWriter>,
     /// The quality rules' metrics over the rows written since the last hand-over.
     metrics: Option<PartialMetrics>,
+    quarantine: Option<QuarantineWriter>,
+}
+
+/// The writer of the rows `quarantine` rules reject, into the quarantine table.
+struct QuarantineWriter {
+    rules: Arc<Quarantine>,
+    /// The sink's settings with the quarantine table, unpartitioned.
+    config: Arc<DeltaSinkConfig>,
+    /// Opened with the first rejected row (creating the table if needed).
+    writer: Option<OpenWriter>,
+}
+
+/// Closes `writer`'s open files and returns their `add` actions as JSON.
+async fn flush(writer: &mut OpenWriter, table: &str) -> weir_engine::Result<Vec<String>> {
+    let adds = writer
+        .files
+        .flush()
+        .await
+        .map_err(|e| ConnectorError::Delta(format!("writing files of {table}: {e}")))?;
+    let json = adds
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ConnectorError::Delta(format!("encoding an add action: {e}")))?;
+    Ok(json)
+}
+
+/// Writes `batch` with `writer` (opening it for `config` and rows of `input` first).
+async fn write(
+    writer: &mut Option<OpenWriter>,
+    config: &DeltaSinkConfig,
+    input: &SchemaRef,
+    batch: RecordBatch,
+) -> weir_engine::Result<()> {
+    let writer = match writer {
+        Some(w) => w,
+        None => writer.insert(OpenWriter::open(config, input).await?),
+    };
+    let uri = &config.table;
+    let batch = conform(batch, &writer.schema, uri)?;
+    writer
+        .files
+        .write_with_mode(batch, writer.mode)
+        .await
+        .map_err(|e| ConnectorError::Delta(format!("writing to {uri}: {e}")))?;
+    Ok(())
 }
 
 /// The writer of a subtask's files and how batches are written with it.
@@ -110,20 +173,29 @@ impl DeltaFileWriter {
     /// rules' metrics.
     async fn hand_over(&mut self, out: &mut Collector) -> weir_engine::Result<()> {
         let mut json = Vec::new();
+        let mut quarantined = Vec::new();
         if let Some(writer) = &mut self.writer {
-            let adds = writer.files.flush().await.map_err(|e| {
-                ConnectorError::Delta(format!("writing files of {}: {e}", self.config.table))
-            })?;
-            for add in &adds {
-                json.push(Some(serde_json::to_string(add).map_err(|e| {
-                    ConnectorError::Delta(format!("encoding an add action: {e}"))
-                })?));
+            for add in flush(writer, &self.config.table).await? {
+                json.push(Some(add));
+                quarantined.push(Some(false));
+            }
+        }
+        if let Some(QuarantineWriter {
+            config,
+            writer: Some(writer),
+            ..
+        }) = &mut self.quarantine
+        {
+            for add in flush(writer, &config.table).await? {
+                json.push(Some(add));
+                quarantined.push(Some(true));
             }
         }
         let mut states = vec![None; json.len()];
         if let Some(metrics) = &mut self.metrics {
             let state = metrics.take_state().map_err(quality_error)?;
             json.push(None);
+            quarantined.push(None);
             states.push(Some(ipc_bytes(&state)?));
         }
         if json.is_empty() {
@@ -134,6 +206,7 @@ impl DeltaFileWriter {
             vec![
                 Arc::new(StringArray::from(json)),
                 Arc::new(BinaryArray::from_iter(states)),
+                Arc::new(BooleanArray::from(quarantined)),
             ],
         )?);
         Ok(())
@@ -148,23 +221,32 @@ impl Operator for DeltaFileWriter {
         batch: RecordBatch,
         _: &mut Collector,
     ) -> weir_engine::Result<()> {
-        let writer = match &mut self.writer {
-            Some(w) => w,
-            None => {
-                let opened = OpenWriter::open(&self.config, &self.input).await?;
-                self.writer.insert(opened)
-            }
-        };
         if let Some(metrics) = &mut self.metrics {
             metrics.update(&batch).map_err(quality_error)?;
         }
-        let uri = &self.config.table;
-        let batch = conform(batch, &writer.schema, uri)?;
-        writer
-            .files
-            .write_with_mode(batch, writer.mode)
-            .await
-            .map_err(|e| ConnectorError::Delta(format!("writing to {uri}: {e}")))?;
+        let batch = match &mut self.quarantine {
+            Some(quarantine) => {
+                let (kept, rejected) = quarantine
+                    .rules
+                    .split(&batch, &self.config.app_id)
+                    .map_err(quality_error)?;
+                if let Some(rejected) = rejected {
+                    let schema = rejected.schema();
+                    write(
+                        &mut quarantine.writer,
+                        &quarantine.config,
+                        &schema,
+                        rejected,
+                    )
+                    .await?;
+                }
+                kept
+            }
+            None => batch,
+        };
+        if batch.num_rows() > 0 {
+            write(&mut self.writer, &self.config, &self.input, batch).await?;
+        }
         Ok(())
     }
 
