@@ -146,6 +146,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         println!("{}", pretty_format_batches(&sql(query.to_string()).await?)?);
     }
 
+    // The requests table's rules judged every checkpoint before it was committed.
+    let session = Lake::new(&args.lake)?
+        .query_session(weir_sql::Limits::default())
+        .await?;
+    println!("\n{}\n  {}", QUALITY.0, QUALITY.1);
+    let judged = session.sql(QUALITY.1).await?;
+    println!("{}\n", pretty_format_batches(&judged[0].batches)?);
+
     let lines = args.events as i64;
     let accounted = count(&sql(ACCOUNTED.into()).await?);
     if accounted != lines {
@@ -179,6 +187,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     );
     Ok(())
 }
+
+/// The quality verdicts of the requests table, summed over the epochs its rules judged.
+const QUALITY: (&str, &str) = (
+    "Quality of logs.requests, judged before each commit (rules in examples/jobs/log_pipeline.yaml):",
+    "SELECT rule, severity, count(*) AS epochs, sum(CAST(passed AS INT)) AS passed, \
+     sum(rows_checked) AS rows, sum(rows_failing) AS failing \
+     FROM table_quality('logs.requests') GROUP BY rule, severity ORDER BY rule",
+);
 
 /// What the demo asks the lake, with the query that answers it.
 const QUESTIONS: [(&str, &str); 5] = [

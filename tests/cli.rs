@@ -38,6 +38,7 @@ fn the_demo_streams_into_the_lake_and_queries_it() {
             "| endpoint ",
             "| rank | path ",
             "| sessions | avg_minutes | avg_page_views | bounce_pct |",
+            "| status_known         | fail     |",
             "| reason ",
         ] {
             assert!(stdout.contains(header), "{header}: {stdout}");

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::{Rule, RuleSet, Verdict};
-use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::array::{Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::prelude::SessionContext;
 
@@ -34,13 +34,13 @@ const RULES: &str = r#"
   sql: "SELECT * FROM epoch WHERE status = 418"
   severity: fail
 - name: columns
-  schema: {columns: [{name: status, type: Int64, nullable: false}, {name: region}]}
+  schema: {columns: [{name: status, type: Int32, nullable: false}, {name: region}]}
 "#;
 
 fn epoch() -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
         Field::new("request_id", DataType::Int64, false),
-        Field::new("status", DataType::Int64, false),
+        Field::new("status", DataType::Int32, false),
         Field::new("level", DataType::Utf8, true),
         Field::new("path", DataType::Utf8, true),
         Field::new("latency", DataType::Int64, true),
@@ -55,7 +55,7 @@ fn epoch() -> RecordBatch {
         schema,
         vec![
             Arc::new(Int64Array::from(vec![1, 2, 3, 3, 5, 6])),
-            Arc::new(Int64Array::from(vec![200, 404, 418, 700, 500, 200])),
+            Arc::new(Int32Array::from(vec![200, 404, 418, 700, 500, 200])),
             Arc::new(StringArray::from(vec![
                 Some("info"),
                 Some("warn"),

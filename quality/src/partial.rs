@@ -14,6 +14,7 @@ use datafusion::common::DFSchema;
 use datafusion::logical_expr::execution_props::ExecutionProps;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::Accumulator;
+use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
 use datafusion::physical_expr::aggregate::{AggregateFunctionExpr, LoweredAggregateBuilder};
 use datafusion::prelude::SessionContext;
 
@@ -36,10 +37,16 @@ impl MetricsPlan {
         let logical = DFSchema::try_from(schema.as_ref().clone())?;
         let props = ExecutionProps::new();
         let planning = PhysicalPlanningContext::default();
+        // Types as a query would have them (an Int32 column against an integer literal).
+        let simplifier = ExprSimplifier::new(
+            SimplifyContext::builder()
+                .with_schema(Arc::new(logical.clone()))
+                .build(),
+        );
         let mut aggregates = Vec::new();
         let mut state_fields = Vec::new();
         for metric in rules.metrics() {
-            let expr = ctx.parse_sql_expr(&metric.sql, &logical)?;
+            let expr = simplifier.coerce(ctx.parse_sql_expr(&metric.sql, &logical)?, &logical)?;
             let lowered = LoweredAggregateBuilder::new(&expr, &logical, schema, &props, &planning)
                 .with_name(&metric.name)
                 .build()?;
