@@ -34,7 +34,8 @@ cargo run --locked --quiet --example log_pipeline_bench -- --lines 20000 >/dev/n
 cargo run --locked --quiet --example compact_bench -- --rows 100000 --files 40 --clustered-files 9 >/dev/null
 cargo run --locked --quiet --example commit_bench -- --versions 10,40 >/dev/null
 cargo run --locked --quiet --example stream_compaction_bench -- --events 2000000 --runs 1 >/dev/null
+cargo run --locked --quiet --example quality_gate_bench -- --mb 2 --runs 1 >/dev/null
 cargo run --locked --quiet --example delta_bench -- --mb 4 --events 100000 --commits 5 >/dev/null
 # Also checks that weir and DuckDB give the same rows for every exact query.
 cargo run --locked --quiet --example sql_bench -- --rows 200000 --runs 1 --dir "${TMPDIR:-/tmp}/weir-sql-bench" >/dev/null
-echo "examples: 12 passed, 0 failed"
+echo "examples: 13 passed, 0 failed"

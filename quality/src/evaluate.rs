@@ -209,12 +209,22 @@ impl RuleSet {
                 }
                 Check::Unique { columns: key, .. } => {
                     let key: Vec<String> = key.iter().map(|c| ident(c)).collect();
-                    let key = match key.as_slice() {
-                        [one] => one.clone(),
-                        many => format!("struct({})", many.join(", ")),
+                    // Rows whose key has a null are not judged.
+                    let (distinct, keyed) = match key.as_slice() {
+                        [one] => (format!("count(DISTINCT {one})"), format!("count({one})")),
+                        many => (
+                            format!("{}({})", crate::distinct_rows::NAME, many.join(", ")),
+                            format!(
+                                "sum(CASE WHEN {} THEN 1 ELSE 0 END)",
+                                many.iter()
+                                    .map(|c| format!("{c} IS NOT NULL"))
+                                    .collect::<Vec<_>>()
+                                    .join(" AND ")
+                            ),
+                        ),
                     };
-                    metrics.push(Metric::new(&name, format!("count(DISTINCT {key})")));
-                    metrics.push(Metric::new(&format!("{name}_n"), format!("count({key})")));
+                    metrics.push(Metric::new(&name, distinct));
+                    metrics.push(Metric::new(&format!("{name}_n"), keyed));
                 }
                 Check::Freshness { column, .. } => {
                     metrics.push(Metric::new(&name, format!("max({})", ident(column))))
@@ -240,6 +250,7 @@ impl RuleSet {
         now: SystemTime,
         volume_history: &[u64],
     ) -> Result<Vec<Verdict>> {
+        ctx.register_udaf(crate::distinct_rows::udaf());
         let columns: Vec<String> = self
             .metrics()
             .iter()

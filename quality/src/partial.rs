@@ -34,6 +34,7 @@ impl MetricsPlan {
     /// Plans the metrics of `rules` over rows of `schema`.
     pub fn new(rules: &RuleSet, schema: &SchemaRef) -> Result<Self> {
         let ctx = SessionContext::new();
+        ctx.register_udaf(crate::distinct_rows::udaf());
         let logical = DFSchema::try_from(schema.as_ref().clone())?;
         let props = ExecutionProps::new();
         let planning = PhysicalPlanningContext::default();
