@@ -8,18 +8,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::SystemTime;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use datafusion::catalog::MemorySchemaProvider;
-use datafusion::prelude::SessionContext;
-use weir_quality::history::{self, Judged, QUALITY_TABLE};
-use weir_quality::{Check, RuleSet, Severity, Verdict};
-use weir_sql::{Lake, Limits, QuerySession};
+use weir_quality::{Severity, Verdict};
+use weir_sql::quality_check::check_table;
+use weir_sql::{Lake, SqlError};
 
-use crate::sql::flat;
+use crate::sql::{flat, lake_location};
 
 #[derive(Debug, Subcommand)]
 pub enum QualityCommand {
@@ -55,78 +51,26 @@ pub async fn run(command: QualityCommand) -> Result<ExitCode> {
 
 async fn check(args: CheckArgs) -> Result<ExitCode> {
     let rules = weir_jobs::quality::rules_from_file(&args.rules).map_err(anyhow::Error::msg)?;
-    let (location, uri) = crate::lake_table::locate(args.lake.clone(), &args.table)?;
-    let name = args.table.replace('/', ".");
-    let table = weir_lake::table::open_existing(&uri)
-        .await
-        .map_err(anyhow::Error::msg)?
-        .with_context(|| format!("there is no table '{name}' in the lake at {location}"))?;
-    let newest = table.version().unwrap_or(0) as i64;
-    let version = args.version.unwrap_or(newest);
-    if !(0..=newest).contains(&version) {
-        bail!("table '{name}' has versions 0 to {newest}, not {version}");
-    }
+    let location = lake_location(args.lake.clone());
     let lake = Lake::open(&location).map_err(flat)?;
-    let session = lake.query_session(Limits::default()).await.map_err(flat)?;
-    let rows_sql = format!("SELECT * FROM {name} VERSION AS OF {version}");
-    let statement = session.parse(&rows_sql).map_err(flat)?.remove(0);
-    let rows = session
-        .plan(statement)
+    let checked = check_table(&lake, &args.table, rules, args.version)
         .await
-        .map_err(|e| anyhow::anyhow!("reading table '{name}': {}", flat(e)))?;
-    let schema = Arc::new(rows.schema().as_arrow().clone());
-    // The rules see the rows as `epoch`, and the lake tables referential rules name.
-    let judge = SessionContext::new();
-    judge.register_table("epoch", rows.into_view())?;
-    for rule in &rules {
-        if let Check::Referential { table, .. } = &rule.check {
-            register_lake_table(&session, &judge, table).await?;
-        }
-    }
-    for rule in &rules {
-        if let Check::Sql { query } = &rule.check {
-            session.parse(query).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: rule '{}': {}",
-                    args.rules.display(),
-                    rule.name,
-                    flat(e)
-                )
-            })?;
-        }
-    }
-    let set = RuleSet::new(rules, &schema)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.rules.display()))?;
-    let quality_uri = lake
-        .root()
-        .join(QUALITY_TABLE)
-        .context("the quality table's location")?
-        .to_string();
-    let mut history = Vec::new();
-    if let Some(volume) = set
-        .rules()
-        .iter()
-        .find(|r| matches!(r.check, Check::Volume { .. }))
-    {
-        history = history::volume_history(&quality_uri, &name, &volume.name).await?;
-    }
-    let now = SystemTime::now();
-    let verdicts = set.evaluate(&judge, "epoch", now, &history).await?;
-    let judged = Judged {
-        table: &name,
-        from_version: Some(0),
-        to_version: Some(version),
-        time: now,
-    };
-    history::append(&quality_uri, &judged, &verdicts).await?;
+        .map_err(|e| match e {
+            SqlError::Quality(_) => anyhow::anyhow!("{}: {e}", args.rules.display()),
+            other => anyhow::anyhow!("{} in the lake at {location}: {}", args.table, flat(other)),
+        })?;
     if args.json {
-        for verdict in &verdicts {
+        for verdict in &checked.verdicts {
             println!("{}", serde_json::to_string(verdict)?);
         }
     } else {
-        print!("{}", report(&name, version, &verdicts));
+        print!(
+            "{}",
+            report(&checked.table, checked.version, &checked.verdicts)
+        );
     }
-    let failed = verdicts
+    let failed = checked
+        .verdicts
         .iter()
         .any(|v| !v.passed && v.severity == Severity::Fail);
     Ok(if failed {
@@ -134,30 +78,6 @@ async fn check(args: CheckArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Registers the lake table `name` of `session` in `judge` under the same name.
-async fn register_lake_table(
-    session: &QuerySession,
-    judge: &SessionContext,
-    name: &str,
-) -> Result<()> {
-    let statement = session
-        .parse(&format!("SELECT * FROM {name}"))
-        .map_err(flat)?
-        .remove(0);
-    let rows = session
-        .plan(statement)
-        .await
-        .map_err(|e| anyhow::anyhow!("reading table '{name}': {}", flat(e)))?;
-    if let Some((schema, _)) = name.split_once('.') {
-        let catalog = judge.catalog("datafusion").context("the default catalog")?;
-        if catalog.schema(schema).is_none() {
-            catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()))?;
-        }
-    }
-    judge.register_table(name, rows.into_view())?;
-    Ok(())
 }
 
 /// The verdicts as a table a person reads, and a summary line.

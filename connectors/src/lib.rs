@@ -15,6 +15,7 @@ pub mod generator;
 pub mod kafka;
 pub mod parquet_sink;
 pub mod parse;
+pub mod quality_check;
 mod retry;
 pub mod stdout;
 

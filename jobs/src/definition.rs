@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use weir_connectors::compaction::CompactionConfig;
+use weir_connectors::quality_check::QualityCheckConfig;
 use weir_connectors::stdout::StdoutSinkConfig;
 use weir_engine::{Partitioning, RuntimeConfig, WatermarkStrategy};
 
@@ -48,6 +49,9 @@ pub struct JobDefinition {
     /// A `compact` job's table, schedule and layout.
     #[serde(default)]
     pub compact: Option<CompactionConfig>,
+    /// A `quality` job's lake, table, schedule and rules.
+    #[serde(default)]
+    pub quality: Option<QualityCheckConfig>,
 }
 
 /// The kinds of job a job file can define, by `kind:`; the one place a new kind is
@@ -63,6 +67,11 @@ pub enum JobKind {
     /// graph of one compaction source (one row per compaction) into stdout, so it has the
     /// lifecycle, restarts and status of every job.
     Compact,
+    /// A lake table judged by quality rules (`quality:`), once or every interval; the
+    /// verdicts go to the lake's `_quality` table and stdout, and a failed `fail` rule
+    /// fails the job with the verdict. It runs as a graph of one quality-check source into
+    /// stdout.
+    Quality,
 }
 
 fn one() -> usize {
@@ -220,7 +229,18 @@ impl JobDefinition {
             yaml::from_str(text, file, referenced_variables(text, env))?;
         definition.validate(file)?;
         if let Some(compact) = definition.compact.clone() {
-            definition.add_compaction_graph(compact);
+            definition.add_single_source_graph(
+                "compaction",
+                SourceConfig::Compaction(compact),
+                "compactions",
+            );
+        }
+        if let Some(quality) = definition.quality.clone() {
+            definition.add_single_source_graph(
+                "quality",
+                SourceConfig::Quality(quality),
+                "verdicts",
+            );
         }
         Ok(definition)
     }
@@ -244,28 +264,44 @@ impl JobDefinition {
         if self.parallelism == 0 {
             return invalid("parallelism must be at least 1".into());
         }
-        match (self.kind, &self.compact) {
-            (JobKind::Stream, Some(_)) => {
-                return invalid("`compact:` belongs to a `kind: compact` job".into())
+        // A kind with a section of its own: (kind, its section's key, what it holds, what
+        // the job does with it).
+        let sections = [
+            (
+                JobKind::Compact,
+                "compact",
+                self.compact.is_some(),
+                "table, every, ...",
+                "compacts its `compact.table`",
+            ),
+            (
+                JobKind::Quality,
+                "quality",
+                self.quality.is_some(),
+                "lake, table, rules, ...",
+                "judges its `quality.table`",
+            ),
+        ];
+        for (kind, key, present, holds, does) in sections {
+            if present && self.kind != kind {
+                return invalid(format!("`{key}:` belongs to a `kind: {key}` job"));
             }
-            (JobKind::Stream, None) if self.sources.is_empty() || self.sinks.is_empty() => {
-                return invalid("a job needs at least one source and one sink".into());
+            if self.kind == kind {
+                if !present {
+                    return invalid(format!(
+                        "a `kind: {key}` job needs a `{key}:` section ({holds})"
+                    ));
+                }
+                if !(self.sources.is_empty() && self.transforms.is_empty() && self.sinks.is_empty())
+                {
+                    return invalid(format!(
+                        "a `kind: {key}` job has no sources, transforms or sinks: it {does}"
+                    ));
+                }
             }
-            (JobKind::Compact, None) => {
-                return invalid(
-                    "a `kind: compact` job needs a `compact:` section (table, every, ...)".into(),
-                )
-            }
-            (JobKind::Compact, Some(_))
-                if !(self.sources.is_empty()
-                    && self.transforms.is_empty()
-                    && self.sinks.is_empty()) =>
-            {
-                return invalid(
-                    "a `kind: compact` job has no sources, transforms or sinks: it compacts its `compact.table`".into(),
-                )
-            }
-            _ => {}
+        }
+        if self.kind == JobKind::Stream && (self.sources.is_empty() || self.sinks.is_empty()) {
+            return invalid("a job needs at least one source and one sink".into());
         }
         let mut seen = BTreeMap::new();
         let names = self
@@ -289,21 +325,21 @@ impl JobDefinition {
         Ok(())
     }
 
-    /// A `compact` job's graph: the compaction source `compaction` into the stdout sink
-    /// `compactions`, one subtask each.
-    fn add_compaction_graph(&mut self, compact: CompactionConfig) {
+    /// The graph of a kind with a section of its own: the one source `source` (one
+    /// subtask) into the stdout sink `sink`.
+    fn add_single_source_graph(&mut self, source: &str, connector: SourceConfig, sink: &str) {
         self.sources.insert(
-            "compaction".into(),
+            source.into(),
             SourceSpec {
                 parallelism: Some(1),
                 watermark: None,
-                connector: SourceConfig::Compaction(compact),
+                connector,
             },
         );
         self.sinks.insert(
-            "compactions".into(),
+            sink.into(),
             SinkSpec {
-                inputs: vec!["compaction".into()],
+                inputs: vec![source.into()],
                 parallelism: Some(1),
                 partition: None,
                 connector: SinkConfig::Stdout(StdoutSinkConfig::default()),

@@ -8,6 +8,7 @@ use weir_connectors::delta::{DeltaSource, DeltaSourceConfig};
 use weir_connectors::files::{FileSource, FileSourceConfig};
 use weir_connectors::generator::GeneratorConfig;
 use weir_connectors::kafka::{KafkaSource, KafkaSourceConfig};
+use weir_connectors::quality_check::QualityCheckConfig;
 use weir_engine::SourcePlan;
 
 use crate::error::Result;
@@ -27,6 +28,9 @@ pub enum SourceConfig {
     /// A Delta table compacted on a schedule: one row per compaction (what a
     /// `kind: compact` job runs).
     Compaction(CompactionConfig),
+    /// A lake table judged by quality rules, once or on a schedule: one row per verdict
+    /// (what a `kind: quality` job runs).
+    Quality(QualityCheckConfig),
 }
 
 impl SourceConfig {
@@ -38,6 +42,7 @@ impl SourceConfig {
             SourceConfig::Delta(config) => DeltaSource::new(config.clone()).await?,
             SourceConfig::Generator(config) => config.plan()?,
             SourceConfig::Compaction(config) => config.plan()?,
+            SourceConfig::Quality(config) => config.plan()?,
         })
     }
 

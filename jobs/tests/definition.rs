@@ -90,7 +90,7 @@ fn every_example_and_docker_job_parses() {
             }
         }
     }
-    assert_eq!(files.len(), 13, "{files:?}");
+    assert_eq!(files.len(), 14, "{files:?}");
     for path in files {
         JobDefinition::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
     }

@@ -54,6 +54,9 @@ pub enum SqlError {
         value: String,
         allowed: String,
     },
+    /// Quality rules that do not fit the table, or judging them failed; names the rule.
+    #[error("{0}")]
+    Quality(String),
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]

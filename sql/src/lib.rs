@@ -14,6 +14,7 @@ pub mod lake;
 pub mod local_listing;
 pub mod options;
 pub mod provider;
+pub mod quality_check;
 pub mod quality_table;
 pub mod safety;
 pub mod session;

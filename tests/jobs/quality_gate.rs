@@ -351,3 +351,78 @@ async fn quarantined_rows_go_to_their_own_table_with_the_reason_exactly_once() {
         Some((EVENTS, quarantined))
     );
 }
+
+/// A `kind: quality` job over the table `bids` of the lake at `lake`.
+fn quality_job(dir: &Path, lake: &Path, every: &str, rules: &str) -> JobDefinition {
+    let yaml = format!(
+        "name: bids-quality\nkind: quality\n\
+         checkpoints: {{location: {dir}/checkpoints/quality}}\n\
+         quality:\n  lake: '{lake}'\n  table: bids\n{every}{rules}",
+        dir = dir.display(),
+        lake = lake.display(),
+    );
+    JobDefinition::from_yaml(&yaml, "quality.yaml", |_| None).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quality_job_judges_a_lake_table_once_or_on_a_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let table = lake.join("bids").display().to_string();
+    let stream = JobHandle::start(
+        job(dir.path(), "bids", &table, 2, RULES),
+        StartOptions::default(),
+    );
+    assert!(matches!(stream.wait().await, JobOutcome::Finished));
+    let rules = "  rules:\n    - {name: cheap, range: {column: price, max: 50000}}\n    - {name: priced, completeness: {column: price, max_null_fraction: 0}}\n";
+
+    // Once: the job finishes after one check, recorded in the lake's _quality table.
+    let once = JobHandle::start(
+        quality_job(dir.path(), &lake, "", rules),
+        StartOptions::default(),
+    );
+    assert!(matches!(once.wait().await, JobOutcome::Finished));
+    let quality = lake.join("_quality").display().to_string();
+    let recorded = "SELECT rule, passed, rows_checked FROM q ORDER BY time, rule";
+    assert_eq!(
+        query_text(&[("q", &quality)], recorded).await,
+        format!(
+            "+--------+--------+--------------+\n| rule   | passed | rows_checked |\n+--------+--------+--------------+\n\
+             | cheap  | false  | {EVENTS}        |\n| priced | true   | {EVENTS}        |\n+--------+--------+--------------+"
+        )
+    );
+
+    // Every 100 ms until stopped.
+    let scheduled = JobHandle::start(
+        quality_job(dir.path(), &lake, "  every: 100ms\n", rules),
+        StartOptions::default(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(matches!(scheduled.stop().await, JobOutcome::Stopped { .. }));
+    let evaluations = query_text(
+        &[("q", &quality)],
+        "SELECT count(DISTINCT time) > 3 AS several FROM q",
+    )
+    .await;
+    assert!(evaluations.contains("| true    |"), "{evaluations}");
+
+    // A failed `fail` rule fails the job with the verdict.
+    let failing = rules.replace(
+        "range: {column: price, max: 50000}}",
+        "range: {column: price, max: 50000}, severity: fail}",
+    );
+    let failed = JobHandle::start(
+        quality_job(dir.path(), &lake, "", &failing),
+        StartOptions::default(),
+    );
+    let JobOutcome::Failed { error, .. } = failed.wait().await else {
+        panic!("a failed fail rule did not fail the job");
+    };
+    assert!(
+        error.to_string().contains("bids at version ")
+            && error
+                .to_string()
+                .contains(": quality rule 'cheap' failed: observed "),
+        "{error}"
+    );
+}

@@ -45,7 +45,7 @@ fn an_unknown_type_is_placed_at_its_name() {
     let text = KAFKA.replace("type: kafka", "type: kafkaa");
     assert_eq!(
         parse(&text).unwrap_err(),
-        "job.yaml:4:11: sources.events.type: unknown variant `kafkaa`, expected one of `kafka`, `file`, `delta`, `generator`, `compaction`"
+        "job.yaml:4:11: sources.events.type: unknown variant `kafkaa`, expected one of `kafka`, `file`, `delta`, `generator`, `compaction`, `quality`"
     );
 }
 

@@ -1,0 +1,202 @@
+//! Quality checks as a source: judges a lake table by quality rules once, or every
+//! `every` (see `weir_sql::quality_check`), and emits one row per verdict; every check is
+//! also appended to the lake's `_quality` table. `kind: quality` job files run this source
+//! into stdout, so a quality job has the lifecycle of every job. A failed `fail` rule
+//! fails the job with the verdict.
+//!
+//! The check runs on a task of its own that outlives a `next_batch` call dropped at a
+//! checkpoint barrier. It keeps no state: each check judges the table's newest version.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use async_trait::async_trait;
+use serde::Deserialize;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use weir_engine::{Source, SourceBatch, SourcePlan, SubtaskInfo};
+use weir_quality::{Rule, Severity};
+use weir_sql::quality_check::{check_table, TableCheck};
+use weir_sql::{Lake, SqlError};
+
+use crate::error::{ConnectorError, Result};
+
+/// What to judge, by which rules, and when.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityCheckConfig {
+    /// The lake's root: a folder or an `s3://` URL.
+    pub lake: String,
+    /// The table's SQL name in the lake (`logs.requests`).
+    pub table: String,
+    /// How often the table is judged; once when absent (the job then finishes).
+    #[serde(default, with = "humantime_serde")]
+    pub every: Option<Duration>,
+    pub rules: Vec<Rule>,
+}
+
+impl QualityCheckConfig {
+    /// The quality-check source; checks the settings, reads nothing yet.
+    pub fn plan(&self) -> Result<Arc<dyn SourcePlan>> {
+        let bad = |message: String| ConnectorError::Config {
+            connector: "quality",
+            message,
+        };
+        if self.every.is_some_and(|every| every.is_zero()) {
+            return Err(bad("every must be longer than 0".into()));
+        }
+        if self.rules.is_empty() {
+            return Err(bad("rules must name at least one rule".into()));
+        }
+        Ok(Arc::new(QualityCheckPlan(Arc::new(self.clone()))))
+    }
+}
+
+/// The rows a quality-check source emits: one per verdict.
+pub fn verdict_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("table", DataType::Utf8, false),
+        Field::new("version", DataType::Int64, false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("passed", DataType::Boolean, false),
+        Field::new("observed", DataType::Utf8, false),
+        Field::new("threshold", DataType::Utf8, false),
+        Field::new("rows_checked", DataType::Int64, false),
+        Field::new("rows_failing", DataType::Int64, false),
+    ]))
+}
+
+struct QualityCheckPlan(Arc<QualityCheckConfig>);
+
+impl SourcePlan for QualityCheckPlan {
+    fn schema(&self) -> SchemaRef {
+        verdict_schema()
+    }
+
+    /// Subtask 0 checks; any other subtask has nothing to read.
+    fn create(&self, subtask: &SubtaskInfo) -> weir_engine::Result<Box<dyn Source>> {
+        Ok(Box::new(QualityCheckSource {
+            config: self.0.clone(),
+            active: subtask.index == 0,
+            next_check: Instant::now(),
+            running: None,
+            done: false,
+        }))
+    }
+}
+
+struct QualityCheckSource {
+    config: Arc<QualityCheckConfig>,
+    active: bool,
+    next_check: Instant,
+    /// The check in progress, kept across `next_batch` calls.
+    running: Option<AbortOnDrop>,
+    /// Whether the one check of a job without `every` is done.
+    done: bool,
+}
+
+/// A task aborted when its handle is dropped (the source ended or was cancelled).
+struct AbortOnDrop(JoinHandle<std::result::Result<TableCheck, SqlError>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn check(config: Arc<QualityCheckConfig>) -> std::result::Result<TableCheck, SqlError> {
+    let lake = Lake::open(&config.lake)?;
+    check_table(&lake, &config.table, config.rules.clone(), None).await
+}
+
+fn rows(checked: &TableCheck) -> Result<RecordBatch> {
+    let verdicts = &checked.verdicts;
+    let n = verdicts.len();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![checked.table.as_str(); n])),
+        Arc::new(Int64Array::from(vec![checked.version; n])),
+        Arc::new(StringArray::from_iter_values(
+            verdicts.iter().map(|v| &v.rule),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            verdicts.iter().map(|v| v.severity.as_str()),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            verdicts.iter().map(|v| Some(v.passed)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            verdicts.iter().map(|v| &v.observed),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            verdicts.iter().map(|v| &v.threshold),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            verdicts.iter().map(|v| v.rows_checked as i64),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            verdicts.iter().map(|v| v.rows_failing as i64),
+        )),
+    ];
+    Ok(RecordBatch::try_new(verdict_schema(), columns)?)
+}
+
+#[async_trait]
+impl Source for QualityCheckSource {
+    fn partitions(&self) -> Vec<u32> {
+        if self.active {
+            vec![0]
+        } else {
+            Vec::new()
+        }
+    }
+
+    async fn next_batch(&mut self) -> weir_engine::Result<Option<SourceBatch>> {
+        if !self.active || self.done {
+            return Ok(None);
+        }
+        let running = match &mut self.running {
+            Some(running) => running,
+            None => {
+                tokio::time::sleep_until(self.next_check).await;
+                if let Some(every) = self.config.every {
+                    self.next_check = Instant::now() + every;
+                }
+                let task = tokio::spawn(check(self.config.clone()));
+                self.running.insert(AbortOnDrop(task))
+            }
+        };
+        let joined = (&mut running.0).await;
+        self.running = None;
+        self.done = self.config.every.is_none();
+        let checked = joined
+            .map_err(|e| ConnectorError::Quality(format!("a quality check task: {e}")))?
+            .map_err(|e| {
+                ConnectorError::Quality(format!(
+                    "checking {} in {}: {e}",
+                    self.config.table, self.config.lake
+                ))
+            })?;
+        let passed = checked.verdicts.iter().filter(|v| v.passed).count();
+        tracing::info!(
+            table = %checked.table,
+            version = checked.version,
+            "quality check: {passed} of {} rules passed",
+            checked.verdicts.len()
+        );
+        if let Some(v) = checked
+            .verdicts
+            .iter()
+            .find(|v| !v.passed && v.severity == Severity::Fail)
+        {
+            return Err(ConnectorError::Quality(format!(
+                "{} at version {}: quality rule '{}' failed: observed {}, allowed {} ({} of {} rows failing)",
+                checked.table, checked.version, v.rule, v.observed, v.threshold, v.rows_failing, v.rows_checked
+            ))
+            .into());
+        }
+        Ok(Some(SourceBatch::new(0, rows(&checked)?)))
+    }
+}
