@@ -17,6 +17,7 @@ use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use weir_engine::{Source, SourceBatch, SourcePlan, SubtaskInfo};
+use weir_quality::alert::{Alert, AlertMessage, AlertState};
 use weir_quality::{Rule, Severity};
 use weir_sql::quality_check::{check_table, TableCheck};
 use weir_sql::{Lake, SqlError};
@@ -35,6 +36,9 @@ pub struct QualityCheckConfig {
     #[serde(default, with = "humantime_serde")]
     pub every: Option<Duration>,
     pub rules: Vec<Rule>,
+    /// Where to post a rule's change of verdict (see `weir_quality::alert`).
+    #[serde(default)]
+    pub alert: Option<Alert>,
 }
 
 impl QualityCheckConfig {
@@ -84,6 +88,7 @@ impl SourcePlan for QualityCheckPlan {
             next_check: Instant::now(),
             running: None,
             done: false,
+            alerts: AlertState::default(),
         }))
     }
 }
@@ -96,6 +101,8 @@ struct QualityCheckSource {
     running: Option<AbortOnDrop>,
     /// Whether the one check of a job without `every` is done.
     done: bool,
+    /// The verdicts of the last check, to alert on changes.
+    alerts: AlertState,
 }
 
 /// A task aborted when its handle is dropped (the source ended or was cancelled).
@@ -179,6 +186,15 @@ impl Source for QualityCheckSource {
                     self.config.table, self.config.lake
                 ))
             })?;
+        let changed = self.alerts.changes(&checked.verdicts);
+        if let (Some(alert), false) = (&self.config.alert, changed.is_empty()) {
+            let message = AlertMessage {
+                table: checked.table.clone(),
+                version: checked.version,
+                changed,
+            };
+            alert.send(&message).await;
+        }
         let passed = checked.verdicts.iter().filter(|v| v.passed).count();
         tracing::info!(
             table = %checked.table,

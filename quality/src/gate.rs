@@ -32,6 +32,9 @@ pub const COMMIT_INFO_KEY: &str = "weir.quality";
 #[serde(deny_unknown_fields)]
 pub struct Gate {
     pub rules: Vec<Rule>,
+    /// Where to post a rule's change of verdict from one epoch to the next.
+    #[serde(default)]
+    pub alert: Option<crate::alert::Alert>,
 }
 
 impl Gate {

@@ -3,6 +3,7 @@
 //! compiled into one aggregate query ([`RuleSet::evaluate`]) computing every metric in one
 //! scan, plus one query per rule that needs its own (custom SQL, referential).
 
+pub mod alert;
 pub mod distinct_rows;
 pub mod error;
 pub mod evaluate;

@@ -426,3 +426,117 @@ async fn a_quality_job_judges_a_lake_table_once_or_on_a_schedule() {
         "{error}"
     );
 }
+
+/// A local HTTP server that records each request's body and answers 500 to the first
+/// request, 200 to the others.
+async fn webhook() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            let body = loop {
+                let n = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                let Some(end) = text.find("\r\n\r\n") else {
+                    continue;
+                };
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if request.len() >= end + 4 + length {
+                    break request[end + 4..end + 4 + length].to_vec();
+                }
+            };
+            let received = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(serde_json::from_slice::<serde_json::Value>(&body).unwrap());
+                seen.len()
+            };
+            let status = if received == 1 {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = socket
+                .write_all(
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await;
+        }
+    });
+    (url, bodies)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_of_verdict_is_posted_to_the_webhook_once_with_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let table = lake.join("bids").display().to_string();
+    let stream = JobHandle::start(
+        job(dir.path(), "bids", &table, 2, RULES),
+        StartOptions::default(),
+    );
+    assert!(matches!(stream.wait().await, JobOutcome::Finished));
+    let (url, bodies) = webhook().await;
+    let rules = format!(
+        "  alert: {{webhook: '{url}', attempts: 3}}\n  rules:\n    - {{name: enough, volume: {{min: 30000}}}}\n    - {{name: priced, completeness: {{column: price, max_null_fraction: 0}}}}\n"
+    );
+    let checks = JobHandle::start(
+        quality_job(dir.path(), &lake, "  every: 100ms\n", &rules),
+        StartOptions::default(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // More bids (another app id) make the volume rule pass.
+    let more = JobHandle::start(
+        job(dir.path(), "more", &table, 1, RULES),
+        StartOptions::default(),
+    );
+    assert!(matches!(more.wait().await, JobOutcome::Finished));
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert!(matches!(checks.stop().await, JobOutcome::Stopped { .. }));
+    let bodies = bodies.lock().unwrap().clone();
+    let changes: Vec<(String, bool, u64)> = bodies
+        .iter()
+        .map(|b| {
+            let changed = b["changed"].as_array().unwrap();
+            assert_eq!(changed.len(), 1, "{b}");
+            (
+                changed[0]["rule"].as_str().unwrap().to_string(),
+                changed[0]["passed"].as_bool().unwrap(),
+                changed[0]["rows_checked"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // The failing volume rule once (answered 500, so posted again), then its recovery (at
+    // whichever version first held 30,000 rows); the passing rule never; nothing for the
+    // checks in between.
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert_eq!(
+        changes[..2],
+        [
+            ("enough".to_string(), false, EVENTS),
+            ("enough".to_string(), false, EVENTS)
+        ]
+    );
+    assert!(
+        changes[2].0 == "enough" && changes[2].1 && changes[2].2 >= 30_000,
+        "{changes:?}"
+    );
+    assert!(bodies.iter().all(|b| b["table"] == "bids"), "{bodies:?}");
+}

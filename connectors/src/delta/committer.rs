@@ -98,6 +98,7 @@ impl OperatorPlan for DeltaCommitterPlan {
             pending_states: Vec::new(),
             gate: self.gate.clone(),
             volume_history: Vec::new(),
+            alerts: weir_quality::alert::AlertState::default(),
             staged: BTreeMap::new(),
             last_checkpoint: 0,
             next_epoch: None,
@@ -133,6 +134,8 @@ struct DeltaCommitter {
     gate: Option<super::SinkGate>,
     /// Rows of the epochs judged so far in this run, oldest first, for volume rules.
     volume_history: Vec<u64>,
+    /// The verdicts of the last epoch judged, to alert on changes.
+    alerts: weir_quality::alert::AlertState,
     /// Epochs not yet committed, by epoch. Epochs and their checkpoints increase together,
     /// so the epochs a completed checkpoint commits are always a prefix.
     staged: BTreeMap<u64, StagedEpoch>,
@@ -254,7 +257,13 @@ impl DeltaCommitter {
     /// Judges epoch `epoch` by the sink's rules from the writers' metric states; fails
     /// when a `fail` rule failed, so the epoch is never committed.
     fn judge(&mut self, epoch: u64) -> weir_engine::Result<Option<Vec<Verdict>>> {
-        let Some(super::SinkGate { rules, metrics, .. }) = &self.gate else {
+        let Some(super::SinkGate {
+            rules,
+            metrics,
+            alert,
+            ..
+        }) = &self.gate
+        else {
             return Ok(None);
         };
         let states = std::mem::take(&mut self.pending_states);
@@ -271,6 +280,16 @@ impl DeltaCommitter {
             std::time::SystemTime::now(),
             &self.volume_history,
         );
+        let changed = self.alerts.changes(&verdicts);
+        if let (Some(alert), false) = (alert.clone(), changed.is_empty()) {
+            // Delivered on the side: the epoch is not held up by a slow webhook.
+            let message = weir_quality::alert::AlertMessage {
+                table: self.config.table.clone(),
+                version: epoch as i64,
+                changed,
+            };
+            tokio::spawn(async move { alert.send(&message).await });
+        }
         if let Some(failed) = weir_quality::gate::failure(&verdicts) {
             return Err(ConnectorError::Quality(format!(
                 "epoch {epoch} of {} is not committed: {failed}",

@@ -145,6 +145,7 @@ pub(crate) struct SinkGate {
     pub rules: Arc<RuleSet>,
     pub metrics: Arc<MetricsPlan>,
     pub quarantine: Option<Arc<Quarantine>>,
+    pub alert: Option<weir_quality::alert::Alert>,
 }
 
 /// The sink's quality rules over rows of `rows`.
@@ -162,6 +163,7 @@ fn gate(
         rules: Arc::new(rules),
         metrics: Arc::new(metrics),
         quarantine,
+        alert: gate.alert.clone(),
     }))
 }
 
