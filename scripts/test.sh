@@ -35,7 +35,8 @@ cargo run --locked --quiet --example compact_bench -- --rows 100000 --files 40 -
 cargo run --locked --quiet --example commit_bench -- --versions 10,40 >/dev/null
 cargo run --locked --quiet --example stream_compaction_bench -- --events 2000000 --runs 1 >/dev/null
 cargo run --locked --quiet --example quality_gate_bench -- --mb 2 --runs 1 >/dev/null
+cargo run --locked --quiet --example quality_bench -- --rows 50000 --runs 1 >/dev/null
 cargo run --locked --quiet --example delta_bench -- --mb 4 --events 100000 --commits 5 >/dev/null
 # Also checks that weir and DuckDB give the same rows for every exact query.
 cargo run --locked --quiet --example sql_bench -- --rows 200000 --runs 1 --dir "${TMPDIR:-/tmp}/weir-sql-bench" >/dev/null
-echo "examples: 13 passed, 0 failed"
+echo "examples: 14 passed, 0 failed"
