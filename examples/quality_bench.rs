@@ -7,11 +7,11 @@
 //!
 //! `cargo run --release --example quality_bench [-- --rows N --runs N]`
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
+#[path = "support/duckdb.rs"]
+mod duckdb;
 #[path = "support/process.rs"]
 mod process;
 use process::{cpu_seconds, peak_mib, reset_peak};
@@ -21,7 +21,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
-use serde_json::{json, Value};
+use serde_json::json;
 use weir_lake::table::{commit_epoch, open_existing, open_or_create};
 use weir_quality::Rule;
 use weir_sql::quality_check::check_table;
@@ -194,28 +194,7 @@ fn duckdb(files: &[String], services: &[String], runs: u64) -> (f64, String) {
         },
         "queries": [{"name": "rules", "sql": DUCKDB}],
     });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/support/duckdb_queries.py"
-    );
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs (DuckDB: `pip install duckdb`)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(spec.to_string().as_bytes())
-        .expect("spec written");
-    let output = child.wait_with_output().expect("DuckDB script");
-    assert!(
-        output.status.success(),
-        "the DuckDB script failed (`pip install duckdb`)"
-    );
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON results");
+    let results = duckdb::run(&spec);
     let best = results[0]["ms"]
         .as_array()
         .expect("times")

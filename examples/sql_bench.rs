@@ -16,9 +16,7 @@
 //! DIR, default `target/sql-bench`; `--set` changes a DataFusion setting of weir's session; `--only` runs the queries whose
 //! name contains NAME).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,9 +28,11 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::DeltaTable;
-use serde_json::{json, Value};
+use serde_json::json;
 use weir_sql::{Lake, Limits, QueryOutput, QuerySession};
 
+#[path = "support/duckdb.rs"]
+mod duckdb;
 #[path = "support/process.rs"]
 mod process;
 use process::{cpu_seconds, peak_mib, reset_peak};
@@ -418,28 +418,7 @@ fn run_duckdb(
         },
         "queries": queries.iter().map(|q| json!({"name": q.name, "sql": q.duckdb})).collect::<Vec<_>>(),
     });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/support/duckdb_queries.py"
-    );
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs (DuckDB: `pip install duckdb`)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(spec.to_string().as_bytes())
-        .expect("spec written");
-    let output = child.wait_with_output().expect("DuckDB script");
-    assert!(
-        output.status.success(),
-        "the DuckDB script failed (is the `duckdb` package installed? `pip install duckdb`)"
-    );
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON results");
+    let results = duckdb::run(&spec);
     results
         .iter()
         .map(|result| {
