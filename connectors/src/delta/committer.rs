@@ -22,7 +22,6 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, StringArray, UInt32Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, SchemaRef, UInt64Type};
-use arrow::ipc::reader::StreamReader;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use deltalake::kernel::Add;
@@ -33,40 +32,19 @@ use weir_lake::epoch::EpochCommitter;
 use weir_lake::table::open_or_create;
 use weir_quality::Verdict;
 
+use super::epoch_gate::{
+    quarantined_table, verdicts_table, EpochGate, QUARANTINED_TABLE, VERDICTS_TABLE,
+};
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
 
 const STAGED_TABLE: &str = "staged";
-const VERDICTS_TABLE: &str = "verdicts";
-const QUARANTINED_TABLE: &str = "quarantined";
-/// The most epochs' row counts kept for volume rules.
-const VOLUME_HISTORY: usize = 1_000;
 /// The `add` of the state row that only records the newest epoch assigned.
 const NEWEST_EPOCH_MARK: &str = "";
 
 fn staged_table() -> StateTable {
     StateTable::new(
         STAGED_TABLE,
-        [
-            Arc::new(Field::new("epoch", DataType::UInt64, false)),
-            Arc::new(Field::new("add", DataType::Utf8, false)),
-        ],
-    )
-}
-
-fn verdicts_table() -> StateTable {
-    StateTable::new(
-        VERDICTS_TABLE,
-        [
-            Arc::new(Field::new("epoch", DataType::UInt64, false)),
-            Arc::new(Field::new("verdicts", DataType::Utf8, false)),
-        ],
-    )
-}
-
-fn quarantined_table() -> StateTable {
-    StateTable::new(
-        QUARANTINED_TABLE,
         [
             Arc::new(Field::new("epoch", DataType::UInt64, false)),
             Arc::new(Field::new("add", DataType::Utf8, false)),
@@ -92,13 +70,9 @@ impl OperatorPlan for DeltaCommitterPlan {
             config: self.config.clone(),
             rows: self.rows.clone(),
             committer: None,
-            quarantine_committer: None,
             pending: Vec::new(),
             pending_quarantined: Vec::new(),
-            pending_states: Vec::new(),
-            gate: self.gate.clone(),
-            volume_history: Vec::new(),
-            alerts: weir_quality::alert::AlertState::default(),
+            gate: self.gate.clone().map(EpochGate::new),
             staged: BTreeMap::new(),
             last_checkpoint: 0,
             next_epoch: None,
@@ -123,19 +97,12 @@ struct DeltaCommitter {
     rows: SchemaRef,
     /// The table's epoch committer, opened on first use.
     committer: Option<EpochCommitter>,
-    /// The quarantine table's epoch committer, opened with the first quarantined files.
-    quarantine_committer: Option<EpochCommitter>,
     /// `add` actions received since the last barrier.
     pending: Vec<String>,
     /// `add` actions of quarantine table files received since the last barrier.
     pending_quarantined: Vec<String>,
-    /// The writers' metric states received since the last barrier.
-    pending_states: Vec<RecordBatch>,
-    gate: Option<super::SinkGate>,
-    /// Rows of the epochs judged so far in this run, oldest first, for volume rules.
-    volume_history: Vec<u64>,
-    /// The verdicts of the last epoch judged, to alert on changes.
-    alerts: weir_quality::alert::AlertState,
+    /// The quality rules' part, when the sink has rules.
+    gate: Option<EpochGate>,
     /// Epochs not yet committed, by epoch. Epochs and their checkpoints increase together,
     /// so the epochs a completed checkpoint commits are always a prefix.
     staged: BTreeMap<u64, StagedEpoch>,
@@ -199,7 +166,10 @@ impl DeltaCommitter {
             Some(epoch) => epoch,
             None => self.start_epochs(0).await?,
         };
-        let verdicts = self.judge(epoch)?;
+        let verdicts = match &mut self.gate {
+            Some(gate) => Some(gate.judge(epoch, &self.config, &self.rows)?),
+            None => None,
+        };
         self.next_epoch = Some(epoch + 1);
         let adds = std::mem::take(&mut self.pending);
         let quarantined = std::mem::take(&mut self.pending_quarantined);
@@ -213,96 +183,6 @@ impl DeltaCommitter {
             },
         );
         Ok(())
-    }
-
-    /// Commits the quarantine table's files of the epochs up to `epoch` as its epoch
-    /// `epoch` (the same number as the main table's), once.
-    async fn commit_quarantined(
-        &mut self,
-        epoch: u64,
-        quarantined: &[String],
-    ) -> weir_engine::Result<()> {
-        let adds = quarantined
-            .iter()
-            .map(|json| serde_json::from_str::<Add>(json))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| {
-                ConnectorError::Delta(format!("quarantined file of epoch {epoch}: {err}"))
-            })?;
-        if self.quarantine_committer.is_none() {
-            let Some(quarantine) = self.gate.as_ref().and_then(|g| g.quarantine.clone()) else {
-                return Err(ConnectorError::Quality(
-                    "quarantined files arrived for a sink without quarantine rules".into(),
-                )
-                .into());
-            };
-            let uri = weir_quality::quarantine::quarantine_table(&self.config.table);
-            let table = open_or_create(&uri, &quarantine.schema(), &[])
-                .await
-                .map_err(ConnectorError::from)?;
-            let committer = EpochCommitter::open(&table, &self.config.app_id)
-                .await
-                .map_err(ConnectorError::from)?;
-            self.quarantine_committer = Some(committer);
-        }
-        let committer = self.quarantine_committer.as_mut().expect("opened above");
-        let evolve_to = None;
-        committer
-            .commit(epoch as i64, adds, evolve_to)
-            .await
-            .map_err(ConnectorError::from)?;
-        Ok(())
-    }
-
-    /// Judges epoch `epoch` by the sink's rules from the writers' metric states; fails
-    /// when a `fail` rule failed, so the epoch is never committed.
-    fn judge(&mut self, epoch: u64) -> weir_engine::Result<Option<Vec<Verdict>>> {
-        let Some(super::SinkGate {
-            rules,
-            metrics,
-            alert,
-            ..
-        }) = &self.gate
-        else {
-            return Ok(None);
-        };
-        let states = std::mem::take(&mut self.pending_states);
-        let quality = |e: weir_quality::QualityError| {
-            ConnectorError::Quality(format!(
-                "judging epoch {epoch} of {}: {e}",
-                self.config.table
-            ))
-        };
-        let merged = metrics.merge(&states).map_err(quality)?;
-        let verdicts = rules.judge(
-            &merged,
-            &self.rows,
-            std::time::SystemTime::now(),
-            &self.volume_history,
-        );
-        let changed = self.alerts.changes(&verdicts);
-        if let (Some(alert), false) = (alert.clone(), changed.is_empty()) {
-            // Delivered on the side: the epoch is not held up by a slow webhook.
-            let message = weir_quality::alert::AlertMessage {
-                table: self.config.table.clone(),
-                version: epoch as i64,
-                changed,
-            };
-            tokio::spawn(async move { alert.send(&message).await });
-        }
-        if let Some(failed) = weir_quality::gate::failure(&verdicts) {
-            return Err(ConnectorError::Quality(format!(
-                "epoch {epoch} of {} is not committed: {failed}",
-                self.config.table
-            ))
-            .into());
-        }
-        let rows = verdicts.first().map_or(0, |v| v.rows_checked);
-        self.volume_history.push(rows);
-        if self.volume_history.len() > VOLUME_HISTORY {
-            self.volume_history.remove(0);
-        }
-        Ok(Some(verdicts))
     }
 
     /// Commits every staged epoch of the checkpoints up to `through` as one transaction
@@ -345,7 +225,14 @@ impl DeltaCommitter {
             .flat_map(|e| self.staged[e].quarantined.iter().cloned())
             .collect();
         if !quarantined.is_empty() {
-            self.commit_quarantined(epoch, &quarantined).await?;
+            let Some(gate) = &mut self.gate else {
+                return Err(ConnectorError::Quality(
+                    "quarantined files arrived for a sink without quarantine rules".into(),
+                )
+                .into());
+            };
+            gate.commit_quarantined(&self.config, epoch, &quarantined)
+                .await?;
         }
         if !adds.is_empty() {
             let files = adds.len();
@@ -400,12 +287,8 @@ impl Operator for DeltaCommitter {
                 self.pending.push(add);
             }
         }
-        let states = batch.column(1).as_binary::<i32>();
-        for bytes in states.iter().flatten() {
-            let reader = StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
-            for state in reader {
-                self.pending_states.push(state?);
-            }
+        if let Some(gate) = &mut self.gate {
+            gate.receive(batch.column(1).as_binary::<i32>())?;
         }
         Ok(())
     }

@@ -12,6 +12,7 @@
 //! already holds that epoch. Two jobs with the same `app_id` cannot both commit an epoch.
 
 mod committer;
+mod epoch_gate;
 mod schema;
 pub mod source;
 mod source_log;

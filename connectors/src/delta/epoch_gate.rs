@@ -1,0 +1,167 @@
+//! The quality gate's part of the Delta committer: the writers' metric states of each
+//! epoch, merged and judged when the committer stages the epoch (a failed `fail` rule
+//! fails the barrier, so nothing of the epoch is ever committed), alerts on a change of
+//! verdict, and the commit of the epoch's quarantined rows into the quarantine table
+//! with the same epoch number.
+
+use std::sync::Arc;
+
+use arrow::array::{BinaryArray, RecordBatch};
+use arrow::datatypes::{DataType, Field, SchemaRef};
+use arrow::ipc::reader::StreamReader;
+use deltalake::kernel::Add;
+use weir_engine::state::StateTable;
+use weir_lake::epoch::EpochCommitter;
+use weir_lake::table::open_or_create;
+use weir_quality::alert::{AlertMessage, AlertState};
+use weir_quality::Verdict;
+
+use super::{DeltaSinkConfig, SinkGate};
+use crate::error::ConnectorError;
+
+/// The committer's state table of staged epochs' verdicts (`epoch`, verdicts as JSON).
+pub(super) const VERDICTS_TABLE: &str = "verdicts";
+/// The committer's state table of staged quarantine files (`epoch`, `add` as JSON).
+pub(super) const QUARANTINED_TABLE: &str = "quarantined";
+/// The most epochs' row counts kept for volume rules.
+const VOLUME_HISTORY: usize = 1_000;
+
+pub(super) fn verdicts_table() -> StateTable {
+    StateTable::new(
+        VERDICTS_TABLE,
+        [
+            Arc::new(Field::new("epoch", DataType::UInt64, false)),
+            Arc::new(Field::new("verdicts", DataType::Utf8, false)),
+        ],
+    )
+}
+
+pub(super) fn quarantined_table() -> StateTable {
+    StateTable::new(
+        QUARANTINED_TABLE,
+        [
+            Arc::new(Field::new("epoch", DataType::UInt64, false)),
+            Arc::new(Field::new("add", DataType::Utf8, false)),
+        ],
+    )
+}
+
+/// A committer's quality rules and what it keeps between epochs for them.
+pub(super) struct EpochGate {
+    gate: SinkGate,
+    /// The writers' metric states received since the last barrier.
+    pending_states: Vec<RecordBatch>,
+    /// Rows of the epochs judged so far in this run, oldest first, for volume rules.
+    volume_history: Vec<u64>,
+    /// The verdicts of the last epoch judged, to alert on changes.
+    alerts: AlertState,
+    /// The quarantine table's epoch committer, opened with the first quarantined files.
+    quarantine_committer: Option<EpochCommitter>,
+}
+
+impl EpochGate {
+    pub fn new(gate: SinkGate) -> Self {
+        Self {
+            gate,
+            pending_states: Vec::new(),
+            volume_history: Vec::new(),
+            alerts: AlertState::default(),
+            quarantine_committer: None,
+        }
+    }
+
+    /// Keeps the metric states (Arrow IPC streams) a writer handed over.
+    pub fn receive(&mut self, states: &BinaryArray) -> Result<(), ConnectorError> {
+        for bytes in states.iter().flatten() {
+            let reader = StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
+            for state in reader {
+                self.pending_states.push(state?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Judges epoch `epoch` of the sink of `config` (rows of `rows`) from the metric
+    /// states received since the last barrier; fails when a `fail` rule failed, so the
+    /// epoch is never committed.
+    pub fn judge(
+        &mut self,
+        epoch: u64,
+        config: &DeltaSinkConfig,
+        rows: &SchemaRef,
+    ) -> weir_engine::Result<Vec<Verdict>> {
+        let states = std::mem::take(&mut self.pending_states);
+        let quality = |e: weir_quality::QualityError| {
+            ConnectorError::Quality(format!("judging epoch {epoch} of {}: {e}", config.table))
+        };
+        let merged = self.gate.metrics.merge(&states).map_err(quality)?;
+        let verdicts = self.gate.rules.judge(
+            &merged,
+            rows,
+            std::time::SystemTime::now(),
+            &self.volume_history,
+        );
+        let changed = self.alerts.changes(&verdicts);
+        if let (Some(alert), false) = (self.gate.alert.clone(), changed.is_empty()) {
+            // Delivered on the side: the epoch is not held up by a slow webhook.
+            let message = AlertMessage {
+                table: config.table.clone(),
+                version: epoch as i64,
+                changed,
+            };
+            tokio::spawn(async move { alert.send(&message).await });
+        }
+        if let Some(failed) = weir_quality::gate::failure(&verdicts) {
+            return Err(ConnectorError::Quality(format!(
+                "epoch {epoch} of {} is not committed: {failed}",
+                config.table
+            ))
+            .into());
+        }
+        let counted = verdicts.first().map_or(0, |v| v.rows_checked);
+        self.volume_history.push(counted);
+        if self.volume_history.len() > VOLUME_HISTORY {
+            self.volume_history.remove(0);
+        }
+        Ok(verdicts)
+    }
+
+    /// Commits the quarantine table's files (`add` actions as JSON) of the epochs up to
+    /// `epoch` as its epoch `epoch` (the same number as the table's), once.
+    pub async fn commit_quarantined(
+        &mut self,
+        config: &DeltaSinkConfig,
+        epoch: u64,
+        quarantined: &[String],
+    ) -> weir_engine::Result<()> {
+        let adds = quarantined
+            .iter()
+            .map(|json| serde_json::from_str::<Add>(json))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| {
+                ConnectorError::Delta(format!("quarantined file of epoch {epoch}: {err}"))
+            })?;
+        if self.quarantine_committer.is_none() {
+            let Some(quarantine) = self.gate.quarantine.clone() else {
+                return Err(ConnectorError::Quality(
+                    "quarantined files arrived for a sink without quarantine rules".into(),
+                )
+                .into());
+            };
+            let uri = weir_quality::quarantine::quarantine_table(&config.table);
+            let table = open_or_create(&uri, &quarantine.schema(), &[])
+                .await
+                .map_err(ConnectorError::from)?;
+            let committer = EpochCommitter::open(&table, &config.app_id)
+                .await
+                .map_err(ConnectorError::from)?;
+            self.quarantine_committer = Some(committer);
+        }
+        let committer = self.quarantine_committer.as_mut().expect("opened above");
+        committer
+            .commit(epoch as i64, adds, None)
+            .await
+            .map_err(ConnectorError::from)?;
+        Ok(())
+    }
+}
