@@ -19,7 +19,7 @@ const RULES: &str = "
         - name: priced
           completeness: {column: price, max_null_fraction: 0}
         - name: enough
-          volume: {min: 1}
+          volume: {min: 1, stddevs: 1000, min_history: 2}
 ";
 
 /// Generated bids into `table` with the quality rules `rules`, checkpointing every 100 ms.
@@ -32,6 +32,34 @@ fn job(dir: &Path, name: &str, table: &str, parallelism: usize, rules: &str) -> 
         dir = dir.display()
     );
     JobDefinition::from_yaml(&yaml, &format!("{name}.yaml"), |_| None).unwrap()
+}
+
+/// The verdicts of rule `rule` in every commit of the table, oldest first.
+fn verdicts_of(table: &str, rule: &str) -> Vec<serde_json::Value> {
+    let mut entries: Vec<_> = std::fs::read_dir(Path::new(table).join("_delta_log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    entries.sort();
+    let mut found = Vec::new();
+    for path in entries {
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            let action: serde_json::Value = serde_json::from_str(line).unwrap();
+            for epoch in action["commitInfo"]["weir.quality"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                for v in epoch["verdicts"].as_array().unwrap() {
+                    if v["rule"] == rule {
+                        found.push(v.clone());
+                    }
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Per rule, the rows checked and failing summed over every commit's verdicts, and the
@@ -256,6 +284,13 @@ async fn a_crash_between_the_verdict_and_the_commit_keeps_each_epoch_once_with_i
             );
         }
         assert_eq!(totals.len(), 4, "{point}");
+        // The volume rule's history survived the crash: only the job's first two epochs
+        // were too early to judge.
+        let early = verdicts_of(&table, "enough")
+            .iter()
+            .filter(|v| v["threshold"].as_str().unwrap().contains("not judged"))
+            .count();
+        assert_eq!(early, 2, "{point}");
     }
 }
 

@@ -33,7 +33,7 @@ use weir_lake::table::open_or_create;
 use weir_quality::Verdict;
 
 use super::epoch_gate::{
-    quarantined_table, verdicts_table, EpochGate, QUARANTINED_TABLE, VERDICTS_TABLE,
+    quarantined_table, verdicts_table, volume_table, EpochGate, QUARANTINED_TABLE, VERDICTS_TABLE,
 };
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
@@ -318,7 +318,12 @@ impl Operator for DeltaCommitter {
     }
 
     fn state_tables(&self) -> Vec<StateTable> {
-        vec![staged_table(), verdicts_table(), quarantined_table()]
+        vec![
+            staged_table(),
+            verdicts_table(),
+            quarantined_table(),
+            volume_table(),
+        ]
     }
 
     /// One row per staged file, plus a row with no file (`add` empty) naming the newest
@@ -380,6 +385,15 @@ impl Operator for DeltaCommitter {
                 state_batch(&verdicts_table(), shard, vec![epochs, json])?,
             ));
         }
+        if let Some(volume) = self
+            .gate
+            .as_ref()
+            .map(EpochGate::snapshot)
+            .transpose()?
+            .flatten()
+        {
+            chunks.push(volume);
+        }
         Ok(OperatorSnapshot {
             watermark: None,
             chunks,
@@ -392,6 +406,9 @@ impl Operator for DeltaCommitter {
     /// start after the table's newest epoch of this app id: restoring an older checkpoint
     /// or a savepoint never reuses an epoch number the table already holds.
     async fn restore(&mut self, snapshot: OperatorSnapshot) -> weir_engine::Result<()> {
+        if let Some(gate) = &mut self.gate {
+            gate.restore(&snapshot.chunks);
+        }
         self.last_checkpoint = snapshot.checkpoint_id.unwrap_or(0);
         let mut restored = 0;
         for chunk in snapshot.chunks.iter().filter(|c| c.table == STAGED_TABLE) {

@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{BinaryArray, RecordBatch};
-use arrow::datatypes::{DataType, Field, SchemaRef};
+use arrow::array::{AsArray, BinaryArray, RecordBatch, UInt32Array, UInt64Array};
+use arrow::datatypes::{DataType, Field, SchemaRef, UInt64Type};
 use arrow::ipc::reader::StreamReader;
 use deltalake::kernel::Add;
-use weir_engine::state::StateTable;
+use weir_engine::state::{state_batch, StateChunk, StateTable};
 use weir_lake::epoch::EpochCommitter;
 use weir_lake::table::open_or_create;
 use weir_quality::alert::{AlertMessage, AlertState};
@@ -23,8 +23,21 @@ use crate::error::ConnectorError;
 pub(super) const VERDICTS_TABLE: &str = "verdicts";
 /// The committer's state table of staged quarantine files (`epoch`, `add` as JSON).
 pub(super) const QUARANTINED_TABLE: &str = "quarantined";
+/// The committer's state table of the row counts of the epochs judged (`position`,
+/// `rows`), oldest first: a volume rule's history survives restarts.
+pub(super) const VOLUME_TABLE: &str = "volume_history";
 /// The most epochs' row counts kept for volume rules.
 const VOLUME_HISTORY: usize = 1_000;
+
+pub(super) fn volume_table() -> StateTable {
+    StateTable::new(
+        VOLUME_TABLE,
+        [
+            Arc::new(Field::new("position", DataType::UInt64, false)),
+            Arc::new(Field::new("rows", DataType::UInt64, false)),
+        ],
+    )
+}
 
 pub(super) fn verdicts_table() -> StateTable {
     StateTable::new(
@@ -68,6 +81,36 @@ impl EpochGate {
             alerts: AlertState::default(),
             quarantine_committer: None,
         }
+    }
+
+    /// The volume history as a state chunk, when there is any.
+    pub fn snapshot(&self) -> weir_engine::Result<Option<StateChunk>> {
+        if self.volume_history.is_empty() {
+            return Ok(None);
+        }
+        let n = self.volume_history.len();
+        let shard = Arc::new(UInt32Array::from_value(0, n));
+        let positions = Arc::new(UInt64Array::from_iter_values(0..n as u64));
+        let rows = Arc::new(UInt64Array::from_iter_values(
+            self.volume_history.iter().copied(),
+        ));
+        Ok(Some(StateChunk::new(
+            VOLUME_TABLE,
+            state_batch(&volume_table(), shard, vec![positions, rows])?,
+        )))
+    }
+
+    /// Takes the volume history back from the chunks of a checkpoint.
+    pub fn restore(&mut self, chunks: &[StateChunk]) {
+        let mut history: Vec<(u64, u64)> = Vec::new();
+        for chunk in chunks.iter().filter(|c| c.table == VOLUME_TABLE) {
+            let positions = chunk.batch.column(1).as_primitive::<UInt64Type>();
+            let rows = chunk.batch.column(2).as_primitive::<UInt64Type>();
+            history
+                .extend((0..chunk.batch.num_rows()).map(|r| (positions.value(r), rows.value(r))));
+        }
+        history.sort_unstable();
+        self.volume_history = history.into_iter().map(|(_, rows)| rows).collect();
     }
 
     /// Keeps the metric states (Arrow IPC streams) a writer handed over.
