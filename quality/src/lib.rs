@@ -9,6 +9,7 @@ pub mod error;
 pub mod evaluate;
 pub mod gate;
 pub mod history;
+mod judge;
 pub mod partial;
 pub mod quarantine;
 pub mod rule;
