@@ -16,11 +16,11 @@ use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray,
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use weir_engine::{Source, SourceBatch, SourcePlan, SubtaskInfo};
 use weir_lake::{Compact, CompactMetrics, LakeError, Vacuum};
 
+use crate::background::AbortOnDrop;
 use crate::error::{ConnectorError, Result};
 
 /// What to compact, how, and when.
@@ -145,18 +145,9 @@ struct CompactionSource {
     active: bool,
     next_check: Instant,
     /// The check in progress, kept across `next_batch` calls.
-    running: Option<AbortOnDrop>,
+    running: Option<AbortOnDrop<Checked>>,
     /// Whether a check found no table yet (said once).
     waited: bool,
-}
-
-/// A task aborted when its handle is dropped (the source ended or was cancelled).
-struct AbortOnDrop(JoinHandle<Checked>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 async fn check(config: Arc<CompactionConfig>) -> Checked {

@@ -5,6 +5,7 @@
 //! with dead letters; the file source (line files and Parquet, bounded or followed); the
 //! Kafka source and sink; the Delta and Parquet file sinks, exactly once; stdout.
 
+mod background;
 pub mod compaction;
 pub mod delta;
 pub mod enrich;

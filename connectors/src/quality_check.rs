@@ -10,18 +10,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use serde::Deserialize;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use weir_engine::{Source, SourceBatch, SourcePlan, SubtaskInfo};
 use weir_quality::alert::{Alert, AlertMessage, AlertState};
+use weir_quality::verdict::{verdict_columns, verdict_fields};
 use weir_quality::{Rule, Severity};
 use weir_sql::quality_check::{check_table, TableCheck};
 use weir_sql::{Lake, SqlError};
 
+use crate::background::AbortOnDrop;
 use crate::error::{ConnectorError, Result};
 
 /// What to judge, by which rules, and when.
@@ -60,17 +61,11 @@ impl QualityCheckConfig {
 
 /// The rows a quality-check source emits: one per verdict.
 pub fn verdict_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
+    let leading = vec![
         Field::new("table", DataType::Utf8, false),
         Field::new("version", DataType::Int64, false),
-        Field::new("rule", DataType::Utf8, false),
-        Field::new("severity", DataType::Utf8, false),
-        Field::new("passed", DataType::Boolean, false),
-        Field::new("observed", DataType::Utf8, false),
-        Field::new("threshold", DataType::Utf8, false),
-        Field::new("rows_checked", DataType::Int64, false),
-        Field::new("rows_failing", DataType::Int64, false),
-    ]))
+    ];
+    Arc::new(Schema::new([leading, verdict_fields()].concat()))
 }
 
 struct QualityCheckPlan(Arc<QualityCheckConfig>);
@@ -98,20 +93,11 @@ struct QualityCheckSource {
     active: bool,
     next_check: Instant,
     /// The check in progress, kept across `next_batch` calls.
-    running: Option<AbortOnDrop>,
+    running: Option<AbortOnDrop<std::result::Result<TableCheck, SqlError>>>,
     /// Whether the one check of a job without `every` is done.
     done: bool,
     /// The verdicts of the last check, to alert on changes.
     alerts: AlertState,
-}
-
-/// A task aborted when its handle is dropped (the source ended or was cancelled).
-struct AbortOnDrop(JoinHandle<std::result::Result<TableCheck, SqlError>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 async fn check(config: Arc<QualityCheckConfig>) -> std::result::Result<TableCheck, SqlError> {
@@ -120,33 +106,12 @@ async fn check(config: Arc<QualityCheckConfig>) -> std::result::Result<TableChec
 }
 
 fn rows(checked: &TableCheck) -> Result<RecordBatch> {
-    let verdicts = &checked.verdicts;
-    let n = verdicts.len();
-    let columns: Vec<ArrayRef> = vec![
+    let n = checked.verdicts.len();
+    let leading: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![checked.table.as_str(); n])),
         Arc::new(Int64Array::from(vec![checked.version; n])),
-        Arc::new(StringArray::from_iter_values(
-            verdicts.iter().map(|v| &v.rule),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            verdicts.iter().map(|v| v.severity.as_str()),
-        )),
-        Arc::new(BooleanArray::from_iter(
-            verdicts.iter().map(|v| Some(v.passed)),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            verdicts.iter().map(|v| &v.observed),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            verdicts.iter().map(|v| &v.threshold),
-        )),
-        Arc::new(Int64Array::from_iter_values(
-            verdicts.iter().map(|v| v.rows_checked as i64),
-        )),
-        Arc::new(Int64Array::from_iter_values(
-            verdicts.iter().map(|v| v.rows_failing as i64),
-        )),
     ];
+    let columns = [leading, verdict_columns(&checked.verdicts)].concat();
     Ok(RecordBatch::try_new(verdict_schema(), columns)?)
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use arrow::array::{
-    AsArray, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
 use datafusion::prelude::SessionContext;
@@ -15,7 +15,7 @@ use weir_lake::epoch::EpochCommitter;
 use weir_lake::table::{open_existing, open_or_create};
 
 use crate::error::{QualityError, Result};
-use crate::verdict::Verdict;
+use crate::verdict::{verdict_columns, verdict_fields, Verdict};
 
 /// The folder of the quality table in a lake.
 pub const QUALITY_TABLE: &str = "_quality";
@@ -25,7 +25,7 @@ const APP_ID: &str = "weir-quality";
 
 /// The quality table's columns.
 pub fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
+    let leading = vec![
         Field::new(
             "time",
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -34,14 +34,8 @@ pub fn schema() -> SchemaRef {
         Field::new("table", DataType::Utf8, false),
         Field::new("from_version", DataType::Int64, true),
         Field::new("to_version", DataType::Int64, true),
-        Field::new("rule", DataType::Utf8, false),
-        Field::new("severity", DataType::Utf8, false),
-        Field::new("passed", DataType::Boolean, false),
-        Field::new("observed", DataType::Utf8, false),
-        Field::new("threshold", DataType::Utf8, false),
-        Field::new("rows_checked", DataType::Int64, false),
-        Field::new("rows_failing", DataType::Int64, false),
-    ]))
+    ];
+    Arc::new(Schema::new([leading, verdict_fields()].concat()))
 }
 
 /// What one evaluation judged: a table, over a range of its versions.
@@ -66,37 +60,14 @@ pub async fn append(uri: &str, judged: &Judged<'_>, verdicts: &[Verdict]) -> Res
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_micros() as i64;
-    let batch = RecordBatch::try_new(
-        schema(),
-        vec![
-            Arc::new(TimestampMicrosecondArray::from(vec![micros; n]).with_timezone("UTC")),
-            Arc::new(StringArray::from(vec![judged.table; n])),
-            Arc::new(Int64Array::from(vec![judged.from_version; n])),
-            Arc::new(Int64Array::from(vec![judged.to_version; n])),
-            Arc::new(StringArray::from_iter_values(
-                verdicts.iter().map(|v| &v.rule),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                verdicts.iter().map(|v| v.severity.as_str()),
-            )),
-            Arc::new(BooleanArray::from_iter(
-                verdicts.iter().map(|v| Some(v.passed)),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                verdicts.iter().map(|v| &v.observed),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                verdicts.iter().map(|v| &v.threshold),
-            )),
-            Arc::new(Int64Array::from_iter_values(
-                verdicts.iter().map(|v| v.rows_checked as i64),
-            )),
-            Arc::new(Int64Array::from_iter_values(
-                verdicts.iter().map(|v| v.rows_failing as i64),
-            )),
-        ],
-    )
-    .map_err(|e| failed("a batch for", e))?;
+    let leading: Vec<ArrayRef> = vec![
+        Arc::new(TimestampMicrosecondArray::from(vec![micros; n]).with_timezone("UTC")),
+        Arc::new(StringArray::from(vec![judged.table; n])),
+        Arc::new(Int64Array::from(vec![judged.from_version; n])),
+        Arc::new(Int64Array::from(vec![judged.to_version; n])),
+    ];
+    let batch = RecordBatch::try_new(schema(), [leading, verdict_columns(verdicts)].concat())
+        .map_err(|e| failed("a batch for", e))?;
     let table = open_or_create(uri, &schema(), &[])
         .await
         .map_err(|e| failed("opening", e))?;

@@ -126,7 +126,11 @@ impl Quarantine {
             .try_fold(rejected[0].clone(), |acc, r| {
                 arrow::compute::or_kleene(&acc, r)
             })?;
-        let any = BooleanArray::from_iter(any.iter().map(|v| Some(v.unwrap_or(false))));
+        // A rule that cannot tell (a null) rejects nothing.
+        let any = match any.null_count() {
+            0 => any,
+            _ => arrow::compute::prep_null_mask_filter(&any),
+        };
         if any.true_count() == 0 {
             return Ok((batch.clone(), None));
         }

@@ -1,5 +1,9 @@
 //! What a rule found.
 
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field};
 use serde::{Deserialize, Serialize};
 
 use crate::rule::Severity;
@@ -31,4 +35,45 @@ impl Verdict {
             rows_failing: 0,
         }
     }
+}
+
+/// The columns a table of verdicts holds for each verdict (`_quality`, a quality job's
+/// output), after its own leading columns.
+pub fn verdict_fields() -> Vec<Field> {
+    vec![
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("passed", DataType::Boolean, false),
+        Field::new("observed", DataType::Utf8, false),
+        Field::new("threshold", DataType::Utf8, false),
+        Field::new("rows_checked", DataType::Int64, false),
+        Field::new("rows_failing", DataType::Int64, false),
+    ]
+}
+
+/// `verdicts` as the columns of [`verdict_fields`].
+pub fn verdict_columns(verdicts: &[Verdict]) -> Vec<ArrayRef> {
+    vec![
+        Arc::new(StringArray::from_iter_values(
+            verdicts.iter().map(|v| &v.rule),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            verdicts.iter().map(|v| v.severity.as_str()),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            verdicts.iter().map(|v| Some(v.passed)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            verdicts.iter().map(|v| &v.observed),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            verdicts.iter().map(|v| &v.threshold),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            verdicts.iter().map(|v| v.rows_checked as i64),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            verdicts.iter().map(|v| v.rows_failing as i64),
+        )),
+    ]
 }
