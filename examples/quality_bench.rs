@@ -24,7 +24,7 @@ use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use serde_json::json;
 use weir_lake::table::{commit_epoch, open_existing, open_or_create};
 use weir_quality::Rule;
-use weir_sql::quality_check::check_table;
+use weir_sql::quality_check::{check_table, CheckOptions};
 use weir_sql::Lake;
 
 const FILES: u64 = 10;
@@ -263,7 +263,7 @@ async fn main() {
         for _ in 0..runs {
             reset_peak();
             let (cpu, started) = (cpu_seconds(), Instant::now());
-            let checked = check_table(&lake, name, rules.clone(), None)
+            let checked = check_table(&lake, name, rules.clone(), CheckOptions::default())
                 .await
                 .expect("check");
             let seconds = started.elapsed().as_secs_f64();

@@ -1,5 +1,6 @@
 //! The `weir` command line.
 
+mod client;
 mod compact;
 mod demo;
 mod job_summary;
@@ -8,6 +9,7 @@ mod live_status;
 mod log;
 mod quality;
 mod run;
+mod server;
 mod sql;
 mod sql_input;
 mod sql_shell;
@@ -54,6 +56,21 @@ enum Command {
     /// Check a job file without running it: every mistake at its file:line:column
     /// (exit 1), or the graph it would run (exit 0). Contacts no Kafka broker.
     Validate(validate::ValidateArgs),
+    /// Host jobs of every kind behind a REST API (/api/v1), with SQL over the lake and
+    /// Prometheus metrics (/metrics); jobs resume when the server starts again.
+    Server(server::ServerArgs),
+    /// Submit a job file to a running server, which validates, stores and starts it.
+    Submit(client::SubmitArgs),
+    /// List a server's jobs with their status, rate and last checkpoint.
+    Jobs(client::JobsArgs),
+    /// Show one of a server's jobs: its nodes with their counters, and its history.
+    Job(client::JobArgs),
+    /// Stop one of a server's jobs with a final checkpoint.
+    Stop(client::StopArgs),
+    /// Cancel one of a server's jobs at once (it resumes from its last checkpoint).
+    Cancel(client::JobArgs),
+    /// Start one of a server's stopped, cancelled, failed or finished jobs again.
+    Resume(client::JobArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,5 +108,14 @@ fn run(command: Command) -> Result<ExitCode> {
             .block_on(compact::run(args))
             .map(|()| ExitCode::SUCCESS),
         Command::Quality(command) => runtime.block_on(quality::run(command)),
+        Command::Server(args) => runtime
+            .block_on(server::run(args))
+            .map(|()| ExitCode::SUCCESS),
+        Command::Submit(args) => runtime.block_on(client::submit(args)),
+        Command::Jobs(args) => runtime.block_on(client::jobs(args)),
+        Command::Job(args) => runtime.block_on(client::job(args)),
+        Command::Stop(args) => runtime.block_on(client::stop(args)),
+        Command::Cancel(args) => runtime.block_on(client::cancel(args)),
+        Command::Resume(args) => runtime.block_on(client::resume(args)),
     }
 }

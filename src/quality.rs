@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use weir_quality::{Severity, Verdict};
-use weir_sql::quality_check::check_table;
+use weir_sql::quality_check::{check_table, CheckOptions};
 use weir_sql::{Lake, SqlError};
 
 use crate::sql::{flat, lake_location};
@@ -38,6 +38,11 @@ pub struct CheckArgs {
     /// Judge this version of the table [default: the newest].
     #[arg(long)]
     version: Option<i64>,
+    /// Read only the files appended since the last incremental check of these rules,
+    /// merging their metrics into the ones it kept in the lake (a full check the first
+    /// time, or after a version that deleted or rewrote data).
+    #[arg(long)]
+    incremental: bool,
     /// Print the verdicts as JSON lines instead of a table.
     #[arg(long)]
     json: bool,
@@ -53,7 +58,11 @@ async fn check(args: CheckArgs) -> Result<ExitCode> {
     let rules = weir_jobs::quality::rules_from_file(&args.rules).map_err(anyhow::Error::msg)?;
     let location = lake_location(args.lake.clone());
     let lake = Lake::open(&location).map_err(flat)?;
-    let checked = check_table(&lake, &args.table, rules, args.version)
+    let options = CheckOptions {
+        version: args.version,
+        incremental: args.incremental,
+    };
+    let checked = check_table(&lake, &args.table, rules, options)
         .await
         .map_err(|e| match e {
             SqlError::Quality(_) => anyhow::anyhow!("{}: {e}", args.rules.display()),
@@ -68,6 +77,16 @@ async fn check(args: CheckArgs) -> Result<ExitCode> {
             "{}",
             report(&checked.table, checked.version, &checked.verdicts)
         );
+        if args.incremental {
+            if checked.read_from > checked.version {
+                println!("incremental: no version since the last check");
+            } else {
+                println!(
+                    "incremental: read the files of versions {} to {}",
+                    checked.read_from, checked.version
+                );
+            }
+        }
     }
     let failed = checked
         .verdicts

@@ -6,6 +6,8 @@ use std::process::Command;
 mod compact;
 #[path = "cli/quality.rs"]
 mod quality;
+#[path = "cli/server.rs"]
+mod server;
 mod support;
 #[path = "cli/validate.rs"]
 mod validate;
@@ -38,14 +40,16 @@ fn the_demo_streams_into_the_lake_and_queries_it() {
             "| endpoint ",
             "| rank | path ",
             "| sessions | avg_minutes | avg_page_views | bounce_pct |",
-            "| status_known         | fail     |",
+            "| status_known         | fail       |",
+            "| latency_non_negative | quarantine |",
+            "| quality_failed_rules | quality_reason ",
             "| reason ",
         ] {
             assert!(stdout.contains(header), "{header}: {stdout}");
         }
         assert!(
             stdout.contains(
-                "Checked: every one of the 20000 log lines is one request row or one dead letter; \
+                "Checked: every one of the 20000 log lines is one request row, one quarantined row or one dead letter; \
                  the per-service minutes (newest rows) equal the same query run in one batch."
             ),
             "{stdout}"

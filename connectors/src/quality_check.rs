@@ -16,10 +16,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::time::Instant;
 use weir_engine::{Source, SourceBatch, SourcePlan, SubtaskInfo};
-use weir_quality::alert::{Alert, AlertMessage, AlertState};
+use weir_quality::alert::{Alert, AlertMessage};
 use weir_quality::verdict::{verdict_columns, verdict_fields};
 use weir_quality::{Rule, Severity};
-use weir_sql::quality_check::{check_table, TableCheck};
+use weir_sql::quality_check::{check_table, CheckOptions, TableCheck};
 use weir_sql::{Lake, SqlError};
 
 use crate::background::AbortOnDrop;
@@ -37,6 +37,10 @@ pub struct QualityCheckConfig {
     #[serde(default, with = "humantime_serde")]
     pub every: Option<Duration>,
     pub rules: Vec<Rule>,
+    /// Read only the files appended since the last check, merging their metrics into
+    /// the ones kept in the lake (see `weir_sql::quality_check::CheckOptions`).
+    #[serde(default)]
+    pub incremental: bool,
     /// Where to post a rule's change of verdict (see `weir_quality::alert`).
     #[serde(default)]
     pub alert: Option<Alert>,
@@ -83,7 +87,6 @@ impl SourcePlan for QualityCheckPlan {
             next_check: Instant::now(),
             running: None,
             done: false,
-            alerts: AlertState::default(),
         }))
     }
 }
@@ -96,13 +99,15 @@ struct QualityCheckSource {
     running: Option<AbortOnDrop<std::result::Result<TableCheck, SqlError>>>,
     /// Whether the one check of a job without `every` is done.
     done: bool,
-    /// The verdicts of the last check, to alert on changes.
-    alerts: AlertState,
 }
 
 async fn check(config: Arc<QualityCheckConfig>) -> std::result::Result<TableCheck, SqlError> {
     let lake = Lake::open(&config.lake)?;
-    check_table(&lake, &config.table, config.rules.clone(), None).await
+    let options = CheckOptions {
+        version: None,
+        incremental: config.incremental,
+    };
+    check_table(&lake, &config.table, config.rules.clone(), options).await
 }
 
 fn rows(checked: &TableCheck) -> Result<RecordBatch> {
@@ -151,12 +156,13 @@ impl Source for QualityCheckSource {
                     self.config.table, self.config.lake
                 ))
             })?;
-        let changed = self.alerts.changes(&checked.verdicts);
-        if let (Some(alert), false) = (&self.config.alert, changed.is_empty()) {
+        // Changes from the table's previous evaluation in `_quality`, so a restarted job
+        // neither repeats an alert nor misses one.
+        if let (Some(alert), false) = (&self.config.alert, checked.changed.is_empty()) {
             let message = AlertMessage {
                 table: checked.table.clone(),
                 version: checked.version,
-                changed,
+                changed: checked.changed.clone(),
             };
             alert.send(&message).await;
         }

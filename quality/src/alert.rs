@@ -64,6 +64,22 @@ impl AlertState {
             .cloned()
             .collect()
     }
+
+    /// Each rule's last verdict: whether it passed.
+    pub fn remembered(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.passed
+            .iter()
+            .map(|(rule, passed)| (rule.as_str(), *passed))
+    }
+}
+
+impl FromIterator<(String, bool)> for AlertState {
+    /// The state that remembers these rules' last verdicts.
+    fn from_iter<I: IntoIterator<Item = (String, bool)>>(verdicts: I) -> Self {
+        Self {
+            passed: verdicts.into_iter().collect(),
+        }
+    }
 }
 
 impl Alert {

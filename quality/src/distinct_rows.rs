@@ -6,6 +6,10 @@
 //! Two different keys would have to share all 128 bits to be counted once: about one
 //! chance in 10^20 for a billion keys. Partial states are the hashes, so parts merge
 //! exactly as one pass over all rows would count.
+//!
+//! `distinct_row_keys(a, b, ...)` is the same aggregate evaluated to the hashes
+//! themselves: a streaming uniqueness rule with a horizon compares an epoch's keys with
+//! the keys of earlier epochs.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,24 +24,50 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
 
-/// The function's name in SQL.
+/// The counting function's name in SQL.
 pub const NAME: &str = "count_distinct_rows";
 
-/// The function, to register in a session.
+/// The name in SQL of the function giving the keys' hashes.
+pub const KEYS_NAME: &str = "distinct_row_keys";
+
+/// The counting function, to register in a session.
 pub fn udaf() -> AggregateUDF {
     AggregateUDF::from(CountDistinctRows {
         signature: Signature::variadic_any(Volatility::Immutable),
+        keys: false,
     })
+}
+
+/// The function giving the distinct keys' hashes, to register in a session.
+pub fn keys_udaf() -> AggregateUDF {
+    AggregateUDF::from(CountDistinctRows {
+        signature: Signature::variadic_any(Volatility::Immutable),
+        keys: true,
+    })
+}
+
+/// The type of the hashes `distinct_row_keys` returns.
+fn keys_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(
+        DataType::FixedSizeBinary(16),
+        true,
+    )))
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct CountDistinctRows {
     signature: Signature,
+    /// Whether it evaluates to the keys' hashes rather than their number.
+    keys: bool,
 }
 
 impl AggregateUDFImpl for CountDistinctRows {
     fn name(&self) -> &str {
-        NAME
+        if self.keys {
+            KEYS_NAME
+        } else {
+            NAME
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -45,7 +75,11 @@ impl AggregateUDFImpl for CountDistinctRows {
     }
 
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Int64)
+        Ok(if self.keys {
+            keys_type()
+        } else {
+            DataType::Int64
+        })
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -57,16 +91,14 @@ impl AggregateUDFImpl for CountDistinctRows {
         Ok(Box::new(DistinctRows {
             converter: RowConverter::new(fields)?,
             keys: HashSet::new(),
+            evaluate_keys: self.keys,
         }))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(vec![Arc::new(Field::new(
             format!("{}[keys]", args.name),
-            DataType::List(Arc::new(Field::new_list_field(
-                DataType::FixedSizeBinary(16),
-                true,
-            ))),
+            keys_type(),
             true,
         ))])
     }
@@ -77,6 +109,8 @@ struct DistinctRows {
     converter: RowConverter,
     /// The hash of every key seen.
     keys: HashSet<u128>,
+    /// Whether `evaluate` gives the hashes rather than their number.
+    evaluate_keys: bool,
 }
 
 impl Accumulator for DistinctRows {
@@ -91,18 +125,7 @@ impl Accumulator for DistinctRows {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists = states[0].as_list::<i32>();
-        for list in lists.iter().flatten() {
-            for key in list.as_fixed_size_binary().iter().flatten() {
-                let bytes: [u8; 16] = key.try_into().map_err(|_| {
-                    datafusion::error::DataFusionError::Internal(format!(
-                        "{NAME}: a key hash of {} bytes",
-                        key.len()
-                    ))
-                })?;
-                self.keys.insert(u128::from_le_bytes(bytes));
-            }
-        }
+        self.keys.extend(key_hashes(&states[0])?);
         Ok(())
     }
 
@@ -119,12 +142,39 @@ impl Accumulator for DistinctRows {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        if self.evaluate_keys {
+            return Ok(self.state()?.remove(0));
+        }
         Ok(ScalarValue::Int64(Some(self.keys.len() as i64)))
     }
 
     fn size(&self) -> usize {
         std::mem::size_of_val(self) + self.converter.size() + self.keys.capacity() * 24
     }
+}
+
+/// The key hashes in a list of `distinct_row_keys` (or a partial state of either
+/// function).
+pub fn key_hashes(list: &ArrayRef) -> Result<Vec<u128>> {
+    let mut hashes = Vec::new();
+    let Some(lists) = list.as_list_opt::<i32>() else {
+        return Err(datafusion::error::DataFusionError::Internal(format!(
+            "{KEYS_NAME}: keys of type {}",
+            list.data_type()
+        )));
+    };
+    for list in lists.iter().flatten() {
+        for key in list.as_fixed_size_binary().iter().flatten() {
+            let bytes: [u8; 16] = key.try_into().map_err(|_| {
+                datafusion::error::DataFusionError::Internal(format!(
+                    "{NAME}: a key hash of {} bytes",
+                    key.len()
+                ))
+            })?;
+            hashes.push(u128::from_le_bytes(bytes));
+        }
+    }
+    Ok(hashes)
 }
 
 #[cfg(test)]

@@ -129,7 +129,27 @@ fn line(v: &Verdict) -> String {
 
 #[tokio::test]
 async fn every_rule_kind_reports_what_it_observed() {
-    let lines: Vec<String> = verdicts(&[], 1_180_000).await.iter().map(line).collect();
+    let verdicts = verdicts(&[], 1_180_000).await;
+    let samples: Vec<(&str, Vec<&str>)> = verdicts
+        .iter()
+        .filter(|v| !v.sample.is_empty())
+        .map(|v| {
+            (
+                v.rule.as_str(),
+                v.sample.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        samples,
+        [
+            ("status_known", vec!["700"]),
+            ("level_set", vec!["debug"]),
+            ("path_absolute", vec!["b"]),
+            ("one_row_per_request", vec!["3"]),
+        ]
+    );
+    let lines: Vec<String> = verdicts.iter().map(line).collect();
     assert_eq!(
         lines,
         [
@@ -213,11 +233,11 @@ async fn metrics_merged_from_parts_give_the_verdicts_of_one_query() {
     let mut states = Vec::new();
     for (offset, len) in [(0, 2), (2, 3), (5, 1)] {
         let mut part = plan.start().unwrap();
-        part.update(&batch.slice(offset, len)).unwrap();
+        part.update(&batch.slice(offset, len));
         states.push(part.take_state().unwrap());
     }
     let merged = plan.merge(&states).unwrap();
-    let judged = set.judge(&merged, &batch.schema(), now, &[]);
+    let judged = set.judge_merged(&merged, &batch.schema(), now, &[]);
     let lines = |verdicts: &[Verdict]| -> Vec<String> {
         verdicts
             .iter()
@@ -235,4 +255,51 @@ async fn metrics_merged_from_parts_give_the_verdicts_of_one_query() {
         lines(&judged)[8],
         "p99_latency warn FAIL | 1206 | <= 1000 | 0/6"
     );
+}
+
+#[tokio::test]
+async fn a_rule_that_errors_on_a_value_fails_alone_with_the_error() {
+    let rules: Vec<Rule> = serde_saphyr::from_str(
+        "- name: numeric_path\n  valid: \"CAST(path AS INT) > 0\"\n\
+         - name: status_known\n  range: {column: status, min: 100, max: 599}\n\
+         - name: users_present\n  completeness: {column: user_id, max_null_fraction: 0.5}\n",
+    )
+    .unwrap();
+    let batch = epoch();
+    let set = RuleSet::new(rules, &batch.schema()).unwrap();
+    let ctx = SessionContext::new();
+    ctx.register_batch("epoch", batch.clone()).unwrap();
+    let now = UNIX_EPOCH;
+    let expected = |verdicts: &[Verdict]| {
+        let cast = &verdicts[0];
+        assert!(!cast.passed);
+        assert!(
+            cast.observed.starts_with("error: ") && cast.observed.contains("/a"),
+            "{}",
+            cast.observed
+        );
+        assert_eq!(cast.threshold, "evaluated without error");
+        let rest: Vec<String> = verdicts[1..].iter().map(line).collect();
+        assert_eq!(
+            rest,
+            [
+                "status_known warn FAIL | 1 failing rows | 0 failing rows | 1/6",
+                "users_present warn pass | 2 of 6 null (33.33%) | <= 0.5 | 2/6",
+            ]
+        );
+    };
+    expected(&set.evaluate(&ctx, "epoch", now, &[]).await.unwrap());
+
+    let plan =
+        std::sync::Arc::new(crate::partial::MetricsPlan::new(&set, &batch.schema()).unwrap());
+    let mut states = Vec::new();
+    for (offset, len) in [(0, 3), (3, 3)] {
+        let mut part = plan.start().unwrap();
+        part.update(&batch.slice(offset, len));
+        states.push(part.take_state().unwrap());
+    }
+    let merged = plan.merge(&states).unwrap();
+    let judged = set.judge_merged(&merged, &batch.schema(), now, &[]);
+    expected(&judged);
+    assert_eq!(judged[0].rows_checked, 6);
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use arrow::array::{
-    ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
 use datafusion::prelude::SessionContext;
@@ -96,6 +96,41 @@ pub async fn append(uri: &str, judged: &Judged<'_>, verdicts: &[Verdict]) -> Res
             return Ok(());
         }
     }
+}
+
+/// Each rule's verdict in the latest evaluation of `table` that judged it (whether it
+/// passed), from the quality table at `uri` (none when there is no quality table yet):
+/// what alerts compare a new evaluation with.
+pub async fn last_verdicts(uri: &str, table: &str) -> Result<Vec<(String, bool)>> {
+    let Some(quality) = open_existing(uri).await.map_err(|e| failed("opening", e))? else {
+        return Ok(Vec::new());
+    };
+    let ctx = SessionContext::new();
+    let provider = quality
+        .table_provider()
+        .await
+        .map_err(|e| failed("reading", e))?;
+    ctx.register_table("quality", provider)
+        .map_err(|e| failed("reading", e))?;
+    let frame = ctx
+        .sql(
+            "SELECT rule, last_value(passed ORDER BY time) AS passed FROM quality \
+             WHERE \"table\" = $1 GROUP BY rule",
+        )
+        .await?
+        .with_param_values(vec![datafusion::scalar::ScalarValue::from(table)])?;
+    let mut last = Vec::new();
+    for batch in frame.collect().await? {
+        let rules = arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+        let rules = rules.as_string::<i32>();
+        let passed = batch.column(1).as_boolean();
+        last.extend(
+            (0..batch.num_rows())
+                .filter(|&r| rules.is_valid(r) && passed.is_valid(r))
+                .map(|r| (rules.value(r).to_string(), passed.value(r))),
+        );
+    }
+    Ok(last)
 }
 
 /// The rows checked by the earlier evaluations of `rule` on `table`, oldest first, from

@@ -14,6 +14,28 @@ use crate::rule::{Check, Statistic};
 use crate::verdict::Verdict;
 
 impl RuleSet {
+    /// The verdicts from metrics merged from parts ([`crate::partial::MetricsPlan::merge`]):
+    /// as [`RuleSet::judge`], and a rule whose metric failed to evaluate fails with the
+    /// error as its observed value.
+    pub fn judge_merged(
+        &self,
+        merged: &crate::partial::MergedMetrics,
+        schema: &SchemaRef,
+        now: SystemTime,
+        volume_history: &[u64],
+    ) -> Vec<Verdict> {
+        let mut verdicts = self.judge(&merged.row, schema, now, volume_history);
+        for (&i, error) in &merged.errors {
+            if let (Some(rule), Some(verdict)) = (self.rules().get(i), verdicts.get_mut(i)) {
+                *verdict = Verdict {
+                    rows_checked: verdict.rows_checked,
+                    ..Verdict::error(rule, error)
+                };
+            }
+        }
+        verdicts
+    }
+
     /// The verdicts of the rules from their metrics (one row, the columns of
     /// [`RuleSet::metrics`]) over rows of `schema`. Rules that need a query of their own
     /// (`sql`, `referential`) get a verdict with only the rows checked, for the caller.

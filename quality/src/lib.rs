@@ -9,6 +9,7 @@ pub mod error;
 pub mod evaluate;
 pub mod gate;
 pub mod history;
+pub mod horizon;
 mod judge;
 pub mod partial;
 pub mod quarantine;

@@ -115,10 +115,24 @@ impl Quarantine {
     ) -> Result<(RecordBatch, Option<RecordBatch>)> {
         let rows = batch.num_rows();
         let mut rejected: Vec<BooleanArray> = Vec::with_capacity(self.rules.len());
+        // A rule that cannot judge the batch (a cast of one value fails, say) rejects
+        // every row of it, with the error as the reason: nothing unjudged is committed.
+        let mut errors: Vec<Option<String>> = Vec::with_capacity(self.rules.len());
         for rule in &self.rules {
-            let verdict = rule.rejects.evaluate(batch)?.into_array(rows)?;
-            let verdict = verdict.as_boolean().clone();
-            rejected.push(verdict);
+            match rule
+                .rejects
+                .evaluate(batch)
+                .and_then(|v| v.into_array(rows))
+            {
+                Ok(verdict) => {
+                    rejected.push(verdict.as_boolean().clone());
+                    errors.push(None);
+                }
+                Err(e) => {
+                    rejected.push(BooleanArray::from(vec![true; rows]));
+                    errors.push(Some(e.to_string()));
+                }
+            }
         }
         let any = rejected
             .iter()
@@ -169,6 +183,11 @@ impl Quarantine {
                     }
                 });
                 why.push(match (&rule.column, seen) {
+                    _ if errors[i].is_some() => format!(
+                        "{}: could not be evaluated: {}",
+                        rule.name,
+                        errors[i].as_deref().unwrap_or_default()
+                    ),
                     (Some(column), Some(seen)) => {
                         format!("{}: {column} = {seen}, allowed {}", rule.name, rule.allowed)
                     }
@@ -245,6 +264,36 @@ mod tests {
                 "|        | c    | absolute              | absolute: not path LIKE '/%'                                             | job-a       |",
                 "| 800    | d    | status_known,absolute | status_known: status = 800, allowed <= 599; absolute: not path LIKE '/%' | job-a       |",
             ]
+        );
+    }
+
+    #[test]
+    fn a_rule_that_cannot_judge_a_batch_quarantines_it_with_the_error() {
+        let schema = Arc::new(Schema::new(vec![Field::new("path", DataType::Utf8, true)]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(StringArray::from(vec!["7", "/b"]))],
+        )
+        .unwrap();
+        let rules: Vec<Rule> = serde_saphyr::from_str(
+            "- {name: numeric, valid: \"CAST(path AS INT) > 0\", severity: quarantine}\n",
+        )
+        .unwrap();
+        let set = RuleSet::new(rules, &schema).unwrap();
+        let quarantine = Quarantine::new(&set, &schema).unwrap().unwrap();
+        let (kept, rejected) = quarantine.split(&batch, "job-a").unwrap();
+        assert_eq!(kept.num_rows(), 0);
+        let rejected = rejected.unwrap();
+        assert_eq!(rejected.num_rows(), 2);
+        let reason = rejected
+            .column_by_name(REASON)
+            .unwrap()
+            .as_string::<i32>()
+            .value(1)
+            .to_string();
+        assert!(
+            reason.starts_with("numeric: could not be evaluated: ") && reason.contains("/b"),
+            "{reason}"
         );
     }
 }

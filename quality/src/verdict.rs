@@ -21,7 +21,14 @@ pub struct Verdict {
     pub threshold: String,
     pub rows_checked: u64,
     pub rows_failing: u64,
+    /// Up to [`SAMPLE_SIZE`] values of failing rows (the rule's column or key, as text),
+    /// where the evaluation gathers them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sample: Vec<String>,
 }
+
+/// The most failing values a verdict keeps as its sample.
+pub const SAMPLE_SIZE: usize = 5;
 
 impl Verdict {
     pub(crate) fn new(rule: &str, severity: Severity) -> Self {
@@ -33,6 +40,16 @@ impl Verdict {
             threshold: String::new(),
             rows_checked: 0,
             rows_failing: 0,
+            sample: Vec::new(),
+        }
+    }
+
+    /// The failed verdict of `rule`, whose evaluation stopped with `error`.
+    pub(crate) fn error(rule: &crate::Rule, error: &str) -> Self {
+        Self {
+            observed: format!("error: {error}"),
+            threshold: "evaluated without error".into(),
+            ..Self::new(&rule.name, rule.severity)
         }
     }
 }
@@ -48,6 +65,7 @@ pub fn verdict_fields() -> Vec<Field> {
         Field::new("threshold", DataType::Utf8, false),
         Field::new("rows_checked", DataType::Int64, false),
         Field::new("rows_failing", DataType::Int64, false),
+        Field::new("failing_sample", DataType::Utf8, true),
     ]
 }
 
@@ -74,6 +92,11 @@ pub fn verdict_columns(verdicts: &[Verdict]) -> Vec<ArrayRef> {
         )),
         Arc::new(Int64Array::from_iter_values(
             verdicts.iter().map(|v| v.rows_failing as i64),
+        )),
+        Arc::new(StringArray::from_iter(
+            verdicts
+                .iter()
+                .map(|v| (!v.sample.is_empty()).then(|| v.sample.join(", "))),
         )),
     ]
 }

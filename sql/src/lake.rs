@@ -151,6 +151,14 @@ impl Lake {
         &self.root
     }
 
+    /// The store and path of the object at `relative` (`/`-separated) under the root.
+    pub(crate) fn object(&self, relative: &str) -> (Arc<dyn ObjectStore>, Path) {
+        let path = relative
+            .split('/')
+            .fold(self.prefix.clone(), |path, part| path.join(part));
+        (self.store.clone(), path)
+    }
+
     /// Every Delta table (a folder whose `_delta_log` holds a file) up to one level of
     /// nesting, sorted by qualified name, as the store lists them now. Folders starting with
     /// `_` or `.` are skipped; a root that does not exist holds no tables. In a local lake,

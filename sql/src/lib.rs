@@ -15,6 +15,7 @@ pub mod local_listing;
 pub mod options;
 pub mod provider;
 pub mod quality_check;
+mod quality_increment;
 pub mod quality_table;
 pub mod safety;
 pub mod session;

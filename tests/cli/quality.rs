@@ -167,3 +167,105 @@ async fn mistakes_in_a_rules_file_are_refused_with_where_they_are() {
     );
     assert!(typo.contains("rnage"), "{typo}");
 }
+
+/// Appends `rows` to the bids table at `path` as epoch `epoch` of app `more`.
+async fn append(path: &Path, epoch: i64, rows: &[(i64, i64, &str)]) {
+    use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+    let mut table = weir_lake::table::open_existing(path.to_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut writer = RecordBatchWriter::for_table(&table).unwrap();
+    writer.write(bids(rows)).await.unwrap();
+    let adds = writer.flush().await.unwrap();
+    weir_lake::table::commit_epoch(&mut table, "more", epoch, adds, None)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incremental_check_reads_only_new_files_and_equals_a_full_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let path = lake.join("bids");
+    table(
+        &path,
+        &bids_schema(),
+        &[
+            bids(&[(1, 10, "web"), (2, 20, "app")]),
+            bids(&[(3, 30, "web"), (4, 35, "web")]),
+        ],
+    )
+    .await;
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "rules:
+  - {name: cheap, range: {column: price, max: 100}}
+  - {name: channels, in_set: {column: channel, values: [web, app]}}
+  - {name: one_bid_per_auction, unique: {columns: [auction]}}
+  - {name: one_per_pair, unique: {columns: [auction, channel]}}
+  - {name: mean_price, distribution: {column: price, statistic: mean, max: 60}}
+  - {name: p90_price, distribution: {column: price, statistic: p90, max: 300}}
+  - {name: enough, volume: {min: 3}}
+  - {name: no_free_lunch, sql: \"SELECT * FROM epoch WHERE price = 0\"}
+",
+    )
+    .unwrap();
+    let verdicts = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let output = check(&lake, &rules, &args);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let read = |extra: &[&str]| -> String {
+        let mut args = vec!["--incremental"];
+        args.extend_from_slice(extra);
+        let output = check(&lake, &rules, &args);
+        assert!(output.status.success(), "{output:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        stdout.lines().last().unwrap().to_string()
+    };
+    // The first incremental check reads every file; then only what was appended.
+    assert_eq!(read(&[]), "incremental: read the files of versions 0 to 2");
+    assert_eq!(verdicts(&["--incremental"]), verdicts(&[]));
+    assert_eq!(read(&[]), "incremental: no version since the last check");
+
+    append(&path, 1, &[(3, 900, "partner"), (5, 0, "web")]).await;
+    append(&path, 2, &[(6, 50, "app")]).await;
+    assert_eq!(read(&[]), "incremental: read the files of versions 3 to 4");
+    let full = verdicts(&[]);
+    assert_eq!(verdicts(&["--incremental"]), full);
+    let failing: Vec<&str> = full
+        .iter()
+        .filter(|l| l.contains(r#""passed":false"#))
+        .map(|l| l.split('"').nth(3).unwrap())
+        .collect();
+    assert_eq!(
+        failing,
+        [
+            "cheap",
+            "channels",
+            "one_bid_per_auction",
+            "mean_price",
+            "p90_price",
+            "no_free_lunch"
+        ]
+    );
+    assert!(
+        full[0].contains(r#""sample":["900"]"#),
+        "the failing value is sampled: {}",
+        full[0]
+    );
+
+    // Compaction rewrites files without changing data: nothing new to read.
+    let compacted = weir(&["compact", "--lake", lake.to_str().unwrap(), "bids"]);
+    assert!(compacted.status.success(), "{compacted:?}");
+    assert_eq!(read(&[]), "incremental: read the files of versions 5 to 5");
+    assert_eq!(verdicts(&["--incremental"]), verdicts(&[]));
+}

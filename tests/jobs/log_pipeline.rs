@@ -47,7 +47,8 @@ const STREAMED: &str = "to_unixtime(timestamp) AS t, CAST(date AS VARCHAR) AS d,
 async fn routed_and_reference(ctx: &SessionContext, reference: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (table, condition) in [
-        ("logs.requests", "true"),
+        // Rows with a negative latency are quarantined by the requests table's rules.
+        ("logs.requests", "r.latency_ms >= 0 OR r.latency_ms IS NULL"),
         ("logs.errors", "r.status >= 500"),
         ("logs.slow", "r.latency_ms > 1000"),
     ] {
@@ -79,7 +80,7 @@ const REFERENCE_JOB: &str = r#"
 name: log-pipeline-reference
 checkpoints: {location: checkpoints}
 sources:
-  logs: {type: generator, kind: logs, log_kind: app, events: 3000, events_per_second: 1000, malformed_fraction: 0.02}
+  logs: {type: generator, kind: logs, log_kind: app, events: 3000, events_per_second: 1000, malformed_fraction: 0.02, skewed_fraction: 0.001}
 transforms:
   parsed:
     type: parse
@@ -128,10 +129,26 @@ async fn the_generated_log_pipeline_equals_a_batch_parse_and_join_at_any_paralle
         let count = |sql: &'static str| lake_count(lake.path(), sql);
         let rows = count("SELECT count(*) FROM logs.requests").await;
         let dead = count("SELECT count(*) FROM logs.dead_letters").await;
-        assert_eq!(rows + dead, 3000, "every line is a row or a dead letter");
-        assert!((30..=90).contains(&dead), "{dead} dead letters");
         let ctx = session(lake.path()).await;
         register_delta(&ctx, "raw", &reference.path().join("lake/ref/raw")).await;
+        let skewed = text(&ctx, "SELECT count(*) AS n FROM raw WHERE latency_ms < 0").await;
+        let skewed: i64 = skewed
+            .lines()
+            .nth(3)
+            .unwrap()
+            .trim_matches(|c| c == '|' || c == ' ')
+            .parse()
+            .unwrap();
+        if skewed > 0 {
+            let quarantined = count("SELECT count(*) FROM logs.requests_quarantine").await;
+            assert_eq!(quarantined, skewed, "every skewed row is quarantined");
+        }
+        assert_eq!(
+            rows + dead + skewed,
+            3000,
+            "every line is a row, a quarantined row or a dead letter"
+        );
+        assert!((30..=90).contains(&dead), "{dead} dead letters");
         let compared = routed_and_reference(&ctx, "raw").await;
         for (streamed, batch) in &compared {
             assert_eq!(streamed, batch, "parallelism {parallelism}");

@@ -20,7 +20,25 @@ const RULES: &str = "
           completeness: {column: price, max_null_fraction: 0}
         - name: enough
           volume: {min: 1, stddevs: 1000, min_history: 2}
+        - name: one_bid_per_auction
+          unique: {columns: [auction], within: 1h}
 ";
+
+/// The rows of the table at `table` whose auction an earlier row has: what a uniqueness
+/// rule on `auction` over the whole run counts, epoch by epoch.
+async fn repeated_auctions(table: &str) -> u64 {
+    let text = query_text(
+        &[("t", table)],
+        "SELECT count(*) - count(DISTINCT auction) AS repeated FROM t",
+    )
+    .await;
+    text.lines()
+        .nth(3)
+        .unwrap()
+        .trim_matches(|c| c == '|' || c == ' ')
+        .parse()
+        .unwrap()
+}
 
 /// Generated bids into `table` with the quality rules `rules`, checkpointing every 100 ms.
 fn job(dir: &Path, name: &str, table: &str, parallelism: usize, rules: &str) -> JobDefinition {
@@ -139,6 +157,13 @@ async fn every_epoch_is_judged_before_its_commit_at_any_parallelism() {
         let line = |rule: &str| totals.iter().find(|t| t.0 == rule).cloned().unwrap();
         assert_eq!(line("enough"), ("enough".into(), n, 0));
         assert_eq!(line("priced"), ("priced".into(), n, 0));
+        // Across epochs too: each auction's later bids fail, whichever epoch they are in.
+        let repeated = repeated_auctions(&table).await;
+        assert!(repeated > 0);
+        assert_eq!(
+            line("one_bid_per_auction"),
+            ("one_bid_per_auction".into(), n, repeated)
+        );
         let (cheap, channels) = (line("cheap"), line("channels"));
         assert_eq!(
             expected,
@@ -283,7 +308,13 @@ async fn a_crash_between_the_verdict_and_the_commit_keeps_each_epoch_once_with_i
                 "{point}: rule {rule} judged {checked} rows: {totals:?}"
             );
         }
-        assert_eq!(totals.len(), 4, "{point}");
+        assert_eq!(totals.len(), 5, "{point}");
+        // The keys of the uniqueness rule's horizon survived the crash.
+        let unique = totals
+            .iter()
+            .find(|t| t.0 == "one_bid_per_auction")
+            .unwrap();
+        assert_eq!(unique.2, repeated_auctions(&table).await, "{point}");
         // The volume rule's history survived the crash: only the job's first two epochs
         // were too early to judge.
         let early = verdicts_of(&table, "enough")
@@ -528,7 +559,7 @@ async fn a_change_of_verdict_is_posted_to_the_webhook_once_with_retries() {
         StartOptions::default(),
     );
     assert!(matches!(stream.wait().await, JobOutcome::Finished));
-    let (url, bodies) = webhook().await;
+    let (url, bodies_handle) = webhook().await;
     let rules = format!(
         "  alert: {{webhook: '{url}', attempts: 3}}\n  rules:\n    - {{name: enough, volume: {{min: 30000}}}}\n    - {{name: priced, completeness: {{column: price, max_null_fraction: 0}}}}\n"
     );
@@ -545,7 +576,7 @@ async fn a_change_of_verdict_is_posted_to_the_webhook_once_with_retries() {
     assert!(matches!(more.wait().await, JobOutcome::Finished));
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     assert!(matches!(checks.stop().await, JobOutcome::Stopped { .. }));
-    let bodies = bodies.lock().unwrap().clone();
+    let bodies = bodies_handle.lock().unwrap().clone();
     let changes: Vec<(String, bool, u64)> = bodies
         .iter()
         .map(|b| {
@@ -574,4 +605,46 @@ async fn a_change_of_verdict_is_posted_to_the_webhook_once_with_retries() {
         "{changes:?}"
     );
     assert!(bodies.iter().all(|b| b["table"] == "bids"), "{bodies:?}");
+
+    // A restarted job (incremental this time) compares with the verdicts in `_quality`:
+    // nothing changed, nothing is posted.
+    let posted = bodies.len();
+    let restarted = JobHandle::start(
+        quality_job(
+            dir.path(),
+            &lake,
+            "  every: 100ms\n  incremental: true\n",
+            &rules,
+        ),
+        StartOptions::default(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(matches!(restarted.stop().await, JobOutcome::Stopped { .. }));
+    assert_eq!(bodies_handle.lock().unwrap().len(), posted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freshness_on_a_sink_is_judged_against_the_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("lake/bids").display().to_string();
+    // The generator's bids are from 2026-01-01: months old by the wall clock, but the
+    // newest row of each epoch is seconds behind the stream's watermark.
+    let yaml = format!(
+        "name: fresh\nparallelism: 2\n\
+         checkpoints: {{interval: 100ms, location: {dir}/checkpoints}}\n\
+         sources:\n  bids:\n    type: generator\n    kind: bids\n    events: {EVENTS}\n    batch_size: 500\n    rate_limit: 40000\n    \
+         watermark: {{event_time: event_time, max_out_of_orderness: 2s}}\n\
+         sinks:\n  lake:\n    type: delta\n    inputs: [bids]\n    table: '{table}'\n    quality:\n      rules:\n        \
+         - {{name: fresh, freshness: {{column: event_time, max_age: 1m}}}}\n",
+        dir = dir.path().display()
+    );
+    let job = JobDefinition::from_yaml(&yaml, "fresh.yaml", |_| None).unwrap();
+    let outcome = JobHandle::start(job, StartOptions::default()).wait().await;
+    assert!(matches!(outcome, JobOutcome::Finished), "{outcome:?}");
+    let verdicts = verdicts_of(&table, "fresh");
+    assert!(verdicts.len() >= 3, "{verdicts:?}");
+    // Only an epoch judged before the first watermark arrived is judged by the wall clock.
+    let judged_by_clock = verdicts.iter().filter(|v| v["passed"] == false).count();
+    assert!(judged_by_clock <= 1, "{verdicts:?}");
+    assert_eq!(verdicts.last().unwrap()["passed"], true, "{verdicts:?}");
 }

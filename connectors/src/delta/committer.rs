@@ -27,13 +27,16 @@ use async_trait::async_trait;
 use deltalake::kernel::Add;
 use weir_engine::failpoint;
 use weir_engine::state::{state_batch, OperatorSnapshot, StateChunk, StateTable};
-use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
+use weir_engine::{
+    CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo, Watermark,
+};
 use weir_lake::epoch::EpochCommitter;
 use weir_lake::table::open_or_create;
 use weir_quality::Verdict;
 
 use super::epoch_gate::{
-    quarantined_table, verdicts_table, volume_table, EpochGate, QUARANTINED_TABLE, VERDICTS_TABLE,
+    alerts_table, keys_table, quarantined_table, verdicts_table, volume_table, EpochGate,
+    QUARANTINED_TABLE, VERDICTS_TABLE,
 };
 use super::DeltaSinkConfig;
 use crate::error::ConnectorError;
@@ -311,6 +314,18 @@ impl Operator for DeltaCommitter {
         self.commit_through(checkpoint_id).await
     }
 
+    /// The writers' combined watermark, for the quality rules' freshness; forwarded.
+    async fn on_watermark(
+        &mut self,
+        watermark: i64,
+        _: &mut Collector,
+    ) -> weir_engine::Result<Option<Watermark>> {
+        if let Some(gate) = &mut self.gate {
+            gate.observe_watermark(watermark);
+        }
+        Ok(Some(Watermark::EventTime(watermark)))
+    }
+
     /// Files written after the last barrier form one more epoch, committed by the final
     /// checkpoint taken at the end of the input.
     async fn on_end(&mut self, _: &mut Collector) -> weir_engine::Result<()> {
@@ -323,6 +338,8 @@ impl Operator for DeltaCommitter {
             verdicts_table(),
             quarantined_table(),
             volume_table(),
+            alerts_table(),
+            keys_table(),
         ]
     }
 
@@ -385,14 +402,8 @@ impl Operator for DeltaCommitter {
                 state_batch(&verdicts_table(), shard, vec![epochs, json])?,
             ));
         }
-        if let Some(volume) = self
-            .gate
-            .as_ref()
-            .map(EpochGate::snapshot)
-            .transpose()?
-            .flatten()
-        {
-            chunks.push(volume);
+        if let Some(gate) = &self.gate {
+            chunks.extend(gate.snapshot()?);
         }
         Ok(OperatorSnapshot {
             watermark: None,

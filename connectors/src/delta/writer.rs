@@ -222,7 +222,7 @@ impl Operator for DeltaFileWriter {
         _: &mut Collector,
     ) -> weir_engine::Result<()> {
         if let Some(metrics) = &mut self.metrics {
-            metrics.update(&batch).map_err(quality_error)?;
+            metrics.update(&batch);
         }
         let batch = match &mut self.quarantine {
             Some(quarantine) => {

@@ -11,6 +11,9 @@
 //! `malformed_fraction` of the lines is damaged (truncated, garbage, or a field of the wrong
 //! type), so no malformed line matches the combined format or parses as a well-typed JSON
 //! record; `event_time` is the time the line was meant to carry. A share
+//! `skewed_fraction` of the app lines is well-formed but wrong: a negative latency, as a
+//! clock skew between the hosts timing a request writes it (what quality rules catch). A
+//! share
 //! `disorder_fraction` of the lines is moved back by up to `max_disorder`. Line `i` is a pure
 //! function of `(seed, i)`.
 
@@ -70,6 +73,8 @@ pub struct LogsConfig {
     pub users: u64,
     /// Share of lines (0 to 1) that are damaged.
     pub malformed_fraction: f64,
+    /// Share of app lines (0 to 1) whose latency is negative (well-formed, but wrong).
+    pub skewed_fraction: f64,
     /// Share of lines (0 to 1) whose time is moved back.
     pub disorder_fraction: f64,
     /// How far back at most.
@@ -94,6 +99,7 @@ impl Default for LogsConfig {
                 .to_vec(),
             users: 10_000,
             malformed_fraction: 0.01,
+            skewed_fraction: 0.0,
             disorder_fraction: 0.05,
             max_disorder: Duration::from_secs(5),
         }
@@ -129,6 +135,7 @@ impl LogsConfig {
         }
         for (name, share) in [
             ("malformed_fraction", self.malformed_fraction),
+            ("skewed_fraction", self.skewed_fraction),
             ("disorder_fraction", self.disorder_fraction),
         ] {
             if !(0.0..=1.0).contains(&share) {
@@ -454,6 +461,14 @@ impl EventBatches for LogBatches {
                 LogKind::Access => self.access_line(&mut rng, time, &mut line),
                 LogKind::App => self.app_line(&mut rng, time, &mut line),
             }
+            // Drawn last and only when asked for: every other line stays as it was.
+            let skewed = config.skewed_fraction > 0.0 && rng.chance(config.skewed_fraction);
+            if skewed && config.log_kind == LogKind::App {
+                const LATENCY: &str = "\"latency_ms\":";
+                if let Some(at) = line.find(LATENCY) {
+                    line.insert(at + LATENCY.len(), '-');
+                }
+            }
             if malformed {
                 self.damage(&mut rng, &mut line);
             }
@@ -465,5 +480,46 @@ impl EventBatches for LogBatches {
             Arc::new(times.finish().with_timezone("UTC")),
         ];
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::AsArray;
+
+    use super::*;
+
+    fn lines(config: LogsConfig) -> Vec<String> {
+        let generator = LogGenerator::new(config).unwrap();
+        let batch = generator.events.batch(0, 0, 2_000).unwrap();
+        batch
+            .column(0)
+            .as_string::<i32>()
+            .iter()
+            .map(|l| l.unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn skewed_lines_differ_only_by_a_negative_latency() {
+        let config = LogsConfig {
+            log_kind: LogKind::App,
+            malformed_fraction: 0.0,
+            ..LogsConfig::default()
+        };
+        let plain = lines(config.clone());
+        let skewed = lines(LogsConfig {
+            skewed_fraction: 0.01,
+            ..config
+        });
+        let changed: Vec<(&String, &String)> =
+            plain.iter().zip(&skewed).filter(|(a, b)| a != b).collect();
+        assert!((5..=40).contains(&changed.len()), "{}", changed.len());
+        for (before, after) in changed {
+            assert_eq!(
+                after.replacen("\"latency_ms\":-", "\"latency_ms\":", 1),
+                *before
+            );
+        }
     }
 }

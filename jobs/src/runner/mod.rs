@@ -93,15 +93,27 @@ impl JobHandle {
     /// Waits until the job's first run is running and returns what it restored from
     /// (`None`: a fresh start); `Err` with the outcome if the job ended before that.
     pub async fn started(&self) -> std::result::Result<Option<RestoreInfo>, JobOutcome> {
+        // Values are cloned out of the channels, never borrowed across an await: the
+        // future is `Send`, so it can be awaited in a spawned task.
         let mut first_run = self.shared.first_run.subscribe();
         let mut outcome = self.outcome.clone();
-        tokio::select! {
-            biased;
-            run = first_run.wait_for(Option::is_some) => match run {
-                Ok(run) => Ok(run.clone().flatten()),
-                Err(_) => Err(self.wait().await),
-            },
-            ended = outcome.wait_for(Option::is_some) => Err(ended_outcome(ended.ok().and_then(|o| o.clone()))),
+        loop {
+            let run = first_run.borrow_and_update().clone();
+            if let Some(run) = run {
+                return Ok(run);
+            }
+            let ended = outcome.borrow_and_update().clone();
+            if let Some(ended) = ended {
+                return Err(ended);
+            }
+            let closed = tokio::select! {
+                biased;
+                changed = first_run.changed() => changed.is_err(),
+                changed = outcome.changed() => changed.is_err(),
+            };
+            if closed {
+                return Err(self.wait().await);
+            }
         }
     }
 
@@ -152,8 +164,15 @@ impl JobHandle {
     /// Waits until the job ended.
     pub async fn wait(&self) -> JobOutcome {
         let mut outcome = self.outcome.clone();
-        let ended = outcome.wait_for(Option::is_some).await;
-        ended_outcome(ended.ok().and_then(|o| o.clone()))
+        loop {
+            let ended = outcome.borrow_and_update().clone();
+            if let Some(ended) = ended {
+                return ended;
+            }
+            if outcome.changed().await.is_err() {
+                return ended_outcome(outcome.borrow().clone());
+            }
+        }
     }
 
     fn request(&self, request: EndRequest) {

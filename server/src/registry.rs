@@ -1,0 +1,471 @@
+//! The jobs a server hosts. Each job is a [`JobHandle`] (the lifecycle `weir run` uses:
+//! restarts, stop with a final checkpoint, cancel) plus a record in the [`JobStore`]; a
+//! watcher task per run writes how the run went (started, restored, restarting, ended)
+//! into the record and the job's history. The record says whether the job should run,
+//! so a server started again resumes exactly the jobs that were running, each from its
+//! newest checkpoint.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use weir_engine::JobMetrics;
+use weir_jobs::{JobDefinition, JobHandle, JobOutcome, JobStatus, StartOptions};
+
+use crate::error::{MistakeView, Result, ServerError};
+use crate::rates::Rates;
+use crate::record::{Desired, Ended, Graph, JobEvent, JobRecord};
+use crate::store::JobStore;
+use crate::view::{self, CheckpointView, JobDetail, JobSummary};
+
+/// How often a watcher looks for restarts.
+const RESTART_POLL: Duration = Duration::from_millis(250);
+
+/// The jobs of a server.
+#[derive(Debug)]
+pub struct Jobs {
+    store: JobStore,
+    /// Where the checkpoints of jobs whose file names no location go, one folder each.
+    checkpoints: PathBuf,
+    entries: Mutex<BTreeMap<String, Entry>>,
+    /// Set once the server stops: runs ending now end because of it, and the jobs stay
+    /// to be resumed.
+    shutting_down: AtomicBool,
+}
+
+#[derive(Debug)]
+struct Entry {
+    record: JobRecord,
+    definition: String,
+    /// The newest run, if the job ran since the server started.
+    handle: Option<JobHandle>,
+    /// Counts the runs; a watcher writes only while its run is the newest.
+    run: u64,
+    /// Becomes true once the newest run's watcher wrote how it ended.
+    recorded: watch::Receiver<bool>,
+    rates: Rates,
+}
+
+impl Entry {
+    fn is_running(&self) -> bool {
+        self.handle
+            .as_ref()
+            .is_some_and(|h| h.status() != JobStatus::Ended)
+            || !*self.recorded.borrow()
+    }
+
+    fn status(&self) -> String {
+        let ended = || match &self.record.ended {
+            Some(Ended::Finished) => "finished",
+            Some(Ended::Stopped { .. }) | None => "stopped",
+            Some(Ended::Cancelled) => "cancelled",
+            Some(Ended::Failed { .. }) => "failed",
+        };
+        let Some(handle) = &self.handle else {
+            return ended().into();
+        };
+        match handle.status() {
+            JobStatus::Starting => "starting",
+            JobStatus::Running => "running",
+            JobStatus::Restarting { .. } => "restarting",
+            JobStatus::Stopping => "stopping",
+            JobStatus::Ended if *self.recorded.borrow() => ended(),
+            JobStatus::Ended => "stopping",
+        }
+        .into()
+    }
+
+    fn metrics(&self) -> Option<Arc<JobMetrics>> {
+        self.handle.as_ref().and_then(JobHandle::metrics)
+    }
+
+    fn summary(&self) -> JobSummary {
+        let metrics = self.metrics();
+        let restarts = self.handle.as_ref().map_or(0, JobHandle::restarts);
+        view::summary(
+            &self.record,
+            self.status(),
+            metrics.as_deref(),
+            restarts,
+            &self.rates,
+        )
+    }
+}
+
+/// The environment `${VAR}` in job files reads: the server's.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl Jobs {
+    /// The jobs kept in `store`, not started yet (see [`Jobs::resume_all`]).
+    pub fn open(store: JobStore) -> Result<Arc<Self>> {
+        let checkpoints = store.root().join("checkpoints");
+        let mut entries = BTreeMap::new();
+        for (record, definition) in store.load()? {
+            let (_, recorded) = watch::channel(true);
+            entries.insert(
+                record.id.clone(),
+                Entry {
+                    record,
+                    definition,
+                    handle: None,
+                    run: 0,
+                    recorded,
+                    rates: Rates::default(),
+                },
+            );
+        }
+        Ok(Arc::new(Self {
+            store,
+            checkpoints,
+            entries: Mutex::new(entries),
+            shutting_down: AtomicBool::new(false),
+        }))
+    }
+
+    fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn event(&self, id: &str, event: &str, detail: Option<String>) {
+        if let Err(e) = self.store.append_event(id, &JobEvent::new(event, detail)) {
+            tracing::error!(job = id, "{e}");
+        }
+    }
+
+    fn save(&self, record: &JobRecord) {
+        if let Err(e) = self.store.save(record) {
+            tracing::error!(job = %record.id, "{e}");
+        }
+    }
+
+    /// Starts every job that should run (it was running when the server last stopped or
+    /// was killed), each from its newest checkpoint.
+    pub fn resume_all(self: &Arc<Self>) -> Result<()> {
+        let ids: Vec<String> = self
+            .entries()
+            .values()
+            .filter(|e| e.record.desired == Desired::Running)
+            .map(|e| e.record.id.clone())
+            .collect();
+        for id in ids {
+            self.event(&id, "resumed", Some("the server started".into()));
+            self.launch(&id)?;
+        }
+        Ok(())
+    }
+
+    /// Validates the job file `text` (named `file` in mistakes), stores it and starts it.
+    pub async fn submit(self: &Arc<Self>, text: &str, file: &str) -> Result<JobDetail> {
+        let outline = weir_jobs::validate(text, file, env)
+            .await
+            .map_err(|mistakes| {
+                ServerError::Invalid(
+                    mistakes
+                        .into_iter()
+                        .map(|m| MistakeView {
+                            location: m.location,
+                            message: m.message,
+                        })
+                        .collect(),
+                )
+            })?;
+        let job = JobDefinition::from_yaml(text, file, env)?;
+        let id = job.name.clone();
+        let server_checkpoints = job.checkpoints.location.is_none();
+        let checkpoint_location = match &job.checkpoints.location {
+            Some(location) => location.clone(),
+            None => self.checkpoints.join(&id).display().to_string(),
+        };
+        let record = JobRecord {
+            id: id.clone(),
+            kind: kind_name(&job),
+            submitted_ms: crate::record::now_ms(),
+            desired: Desired::Running,
+            ended: None,
+            checkpoint_location,
+            server_checkpoints,
+            graph: Graph::from(&outline),
+        };
+        {
+            let mut entries = self.entries();
+            if entries.contains_key(&id) {
+                return Err(ServerError::Conflict(format!(
+                    "a job named '{id}' exists: stop and delete it first, or rename the job"
+                )));
+            }
+            self.store.create(&record, text)?;
+            let (_, recorded) = watch::channel(true);
+            entries.insert(
+                id.clone(),
+                Entry {
+                    record,
+                    definition: text.to_string(),
+                    handle: None,
+                    run: 0,
+                    recorded,
+                    rates: Rates::default(),
+                },
+            );
+        }
+        self.event(&id, "submitted", None);
+        self.launch(&id)?;
+        self.detail(&id)
+    }
+
+    /// Starts a run of job `id` from its newest checkpoint, with a watcher.
+    fn launch(self: &Arc<Self>, id: &str) -> Result<()> {
+        let mut entries = self.entries();
+        let entry = entries
+            .get_mut(id)
+            .ok_or_else(|| ServerError::NoSuchJob(id.into()))?;
+        let mut job = JobDefinition::from_yaml(&entry.definition, &format!("{id}.yaml"), env)?;
+        job.checkpoints.location = Some(entry.record.checkpoint_location.clone());
+        let handle = JobHandle::start(job, StartOptions::default());
+        let (recorded_tx, recorded) = watch::channel(false);
+        entry.run += 1;
+        entry.handle = Some(handle.clone());
+        entry.recorded = recorded;
+        entry.record.ended = None;
+        entry.record.desired = Desired::Running;
+        self.save(&entry.record);
+        tokio::spawn(
+            self.clone()
+                .watch(id.to_string(), entry.run, handle, recorded_tx),
+        );
+        Ok(())
+    }
+
+    /// Writes how run `run` of job `id` goes into its record and history.
+    async fn watch(
+        self: Arc<Self>,
+        id: String,
+        run: u64,
+        handle: JobHandle,
+        recorded: watch::Sender<bool>,
+    ) {
+        match handle.started().await {
+            Ok(Some(restored)) => self.event(
+                &id,
+                "restored",
+                Some(format!(
+                    "checkpoint {} at {}",
+                    restored.checkpoint_id, restored.location
+                )),
+            ),
+            Ok(None) => self.event(&id, "started", None),
+            Err(_) => {}
+        }
+        let mut restarts = 0;
+        let outcome = loop {
+            tokio::select! {
+                outcome = handle.wait() => break outcome,
+                () = tokio::time::sleep(RESTART_POLL) => {
+                    if handle.restarts() > restarts {
+                        restarts = handle.restarts();
+                        if let JobStatus::Restarting { cause, delay, .. } = handle.status() {
+                            self.event(&id, "restarting", Some(format!("in {delay:?} after: {cause}")));
+                        }
+                    }
+                }
+            }
+        };
+        let (event, detail, ended) = match outcome {
+            JobOutcome::Finished => ("finished", None, Ended::Finished),
+            JobOutcome::Stopped { checkpoint } => (
+                "stopped",
+                Some(format!("final checkpoint {checkpoint}")),
+                Ended::Stopped { checkpoint },
+            ),
+            JobOutcome::Cancelled => ("cancelled", None, Ended::Cancelled),
+            JobOutcome::Failed { error, restarts } => {
+                let cause = error.to_string();
+                (
+                    "failed",
+                    Some(cause.clone()),
+                    Ended::Failed { cause, restarts },
+                )
+            }
+        };
+        {
+            let mut entries = self.entries();
+            if let Some(entry) = entries.get_mut(&id).filter(|e| e.run == run) {
+                // A job that finished or failed is not run again; one stopped by the
+                // server's own stop is, when it starts again.
+                if matches!(ended, Ended::Finished | Ended::Failed { .. }) {
+                    entry.record.desired = Desired::Stopped;
+                }
+                entry.record.ended = Some(ended);
+                self.save(&entry.record);
+            }
+        }
+        let event = if self.shutting_down.load(Ordering::Relaxed) && event == "stopped" {
+            "server_stopped"
+        } else {
+            event
+        };
+        self.event(&id, event, detail);
+        let _ = recorded.send(true);
+    }
+
+    /// Every job, by id.
+    pub fn list(&self) -> Vec<JobSummary> {
+        self.entries().values().map(Entry::summary).collect()
+    }
+
+    /// Job `id` in full.
+    pub fn detail(&self, id: &str) -> Result<JobDetail> {
+        let entries = self.entries();
+        let entry = entries
+            .get(id)
+            .ok_or_else(|| ServerError::NoSuchJob(id.into()))?;
+        let metrics = entry.metrics();
+        Ok(JobDetail {
+            summary: entry.summary(),
+            nodes: view::nodes(&entry.record, metrics.as_deref(), &entry.rates),
+            edges: entry.record.graph.edges.clone(),
+            checkpoints: metrics
+                .map(|m| m.checkpoints().iter().map(CheckpointView::from).collect())
+                .unwrap_or_default(),
+            events: self.store.events(id)?,
+            rows_per_second_history: view::history(&entry.record, &entry.rates),
+            definition: entry.definition.clone(),
+        })
+    }
+
+    /// The completed checkpoints of job `id`'s current run.
+    pub fn checkpoints(&self, id: &str) -> Result<Vec<CheckpointView>> {
+        Ok(self.detail(id)?.checkpoints)
+    }
+
+    /// The running handle of job `id`, with the receiver that tells when its end is
+    /// recorded; a conflict when it is not running.
+    fn running(&self, id: &str) -> Result<(JobHandle, watch::Receiver<bool>)> {
+        let mut entries = self.entries();
+        let entry = entries
+            .get_mut(id)
+            .ok_or_else(|| ServerError::NoSuchJob(id.into()))?;
+        let handle = entry
+            .handle
+            .clone()
+            .filter(|h| h.status() != JobStatus::Ended)
+            .ok_or_else(|| ServerError::Conflict(format!("job '{id}' is not running")))?;
+        entry.record.desired = Desired::Stopped;
+        self.save(&entry.record);
+        Ok((handle, entry.recorded.clone()))
+    }
+
+    /// Stops job `id` with a final checkpoint (also copied to `savepoint` when given);
+    /// returns once its end is recorded.
+    pub async fn stop(&self, id: &str, savepoint: Option<&str>) -> Result<JobDetail> {
+        let (handle, mut recorded) = self.running(id)?;
+        match savepoint {
+            Some(location) => handle.stop_with_savepoint(location).await,
+            None => handle.stop().await,
+        };
+        let _ = recorded.wait_for(|done| *done).await;
+        self.detail(id)
+    }
+
+    /// Cancels job `id` at once; it resumes from its last completed checkpoint.
+    pub async fn cancel(&self, id: &str) -> Result<JobDetail> {
+        let (handle, mut recorded) = self.running(id)?;
+        handle.cancel();
+        handle.wait().await;
+        let _ = recorded.wait_for(|done| *done).await;
+        self.detail(id)
+    }
+
+    /// Starts job `id` again (stopped, cancelled, failed or finished) from its newest
+    /// checkpoint.
+    pub async fn resume(self: &Arc<Self>, id: &str) -> Result<JobDetail> {
+        {
+            let entries = self.entries();
+            let entry = entries
+                .get(id)
+                .ok_or_else(|| ServerError::NoSuchJob(id.into()))?;
+            if entry.is_running() {
+                return Err(ServerError::Conflict(format!("job '{id}' is running")));
+            }
+        }
+        self.event(id, "resumed", None);
+        self.launch(id)?;
+        self.detail(id)
+    }
+
+    /// Forgets job `id`, which must not be running; the checkpoints the server kept for
+    /// it go too (a location the job file named is left alone).
+    pub fn delete(&self, id: &str) -> Result<()> {
+        let mut entries = self.entries();
+        let entry = entries
+            .get(id)
+            .ok_or_else(|| ServerError::NoSuchJob(id.into()))?;
+        if entry.is_running() {
+            return Err(ServerError::Conflict(format!(
+                "job '{id}' is running: stop or cancel it first"
+            )));
+        }
+        let checkpoints = entry
+            .record
+            .server_checkpoints
+            .then(|| PathBuf::from(&entry.record.checkpoint_location));
+        self.store.remove(id)?;
+        entries.remove(id);
+        if let Some(folder) = checkpoints.filter(|f| Path::new(f).exists()) {
+            std::fs::remove_dir_all(&folder)
+                .map_err(|e| ServerError::Store(format!("removing {}: {e}", folder.display())))?;
+        }
+        Ok(())
+    }
+
+    /// Samples every running job's counters, for rates.
+    pub fn sample(&self) {
+        for entry in self.entries().values_mut() {
+            if let Some(metrics) = entry.metrics() {
+                entry.rates.sample(&metrics);
+            }
+        }
+    }
+
+    /// Each job's id, kind, status, restarts and counters, for `/metrics`.
+    pub fn counters(&self) -> Vec<(JobSummary, Option<Arc<JobMetrics>>)> {
+        self.entries()
+            .values()
+            .map(|e| (e.summary(), e.metrics()))
+            .collect()
+    }
+
+    /// Stops every running job with a final checkpoint, side by side, leaving them to be
+    /// resumed when the server starts again.
+    pub async fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Relaxed);
+        let running: Vec<(JobHandle, watch::Receiver<bool>)> = self
+            .entries()
+            .values()
+            .filter_map(|e| {
+                let handle = e.handle.clone()?;
+                (handle.status() != JobStatus::Ended).then(|| (handle, e.recorded.clone()))
+            })
+            .collect();
+        let stops = running
+            .into_iter()
+            .map(|(handle, mut recorded)| async move {
+                handle.stop().await;
+                let _ = recorded.wait_for(|done| *done).await;
+            });
+        futures::future::join_all(stops).await;
+    }
+}
+
+fn kind_name(job: &JobDefinition) -> String {
+    match job.kind {
+        weir_jobs::JobKind::Stream => "stream",
+        weir_jobs::JobKind::Compact => "compact",
+        weir_jobs::JobKind::Quality => "quality",
+    }
+    .into()
+}

@@ -1,0 +1,197 @@
+//! What the API answers about jobs: a summary per job for lists, and the details of one
+//! (its graph with per-node counters, checkpoints, history and rate over time).
+
+use serde::Serialize;
+use utoipa::ToSchema;
+use weir_engine::runtime::metrics::CheckpointStats;
+use weir_engine::{JobMetrics, DEAD_LETTER_PORT, LATE_PORT};
+
+use crate::rates::Rates;
+use crate::record::{Desired, GraphEdge, JobEvent, JobRecord};
+
+/// A completed checkpoint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckpointView {
+    pub id: u64,
+    /// From its trigger to its manifest being written.
+    pub duration_ms: f64,
+    /// The longest time one subtask stopped processing for it.
+    pub max_pause_ms: f64,
+    /// Bytes of all the state files it consists of.
+    pub state_bytes: u64,
+    /// Bytes it wrote (the rest are shared with earlier checkpoints).
+    pub written_bytes: u64,
+}
+
+impl From<&CheckpointStats> for CheckpointView {
+    fn from(c: &CheckpointStats) -> Self {
+        Self {
+            id: c.checkpoint_id,
+            duration_ms: c.duration.as_secs_f64() * 1000.0,
+            max_pause_ms: c.max_pause.as_secs_f64() * 1000.0,
+            state_bytes: c.state_bytes,
+            written_bytes: c.written_bytes,
+        }
+    }
+}
+
+/// One job in a list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobSummary {
+    pub id: String,
+    /// `stream`, `compact` or `quality`.
+    pub kind: String,
+    /// `starting`, `running`, `restarting`, `stopping`, `finished`, `stopped`,
+    /// `cancelled` or `failed`.
+    pub status: String,
+    /// Whether the server runs it again when it starts.
+    pub desired: Desired,
+    /// Rows its sources emit per second, over the last seconds.
+    pub rows_per_second: f64,
+    /// Restarts after failures in its current run.
+    pub restarts: u32,
+    pub last_checkpoint: Option<CheckpointView>,
+    /// When it was submitted (RFC 3339).
+    pub submitted: String,
+    /// Why it failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// A node of a running job, with its counters summed over its subtasks.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NodeView {
+    pub name: String,
+    /// `source`, `transform` or `sink`.
+    pub role: String,
+    pub kind: String,
+    pub parallelism: usize,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub rows_in_per_second: f64,
+    pub rows_out_per_second: f64,
+    /// Rows sent to its `dead_letters` output.
+    pub dead_letters: u64,
+    /// Rows sent to its `late` output.
+    pub late_rows: u64,
+    /// Rows emitted on an output nothing reads (counted, logged, never silently lost).
+    pub unconsumed_rows: u64,
+    /// The lowest event-time watermark its subtasks sent (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<String>,
+    /// How far the watermark is behind the wall clock, in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark_lag_ms: Option<i64>,
+}
+
+/// Rows per second at a time.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RatePoint {
+    /// ms since the Unix epoch.
+    pub time_ms: i64,
+    pub rows_per_second: f64,
+}
+
+/// One job in full.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobDetail {
+    #[serde(flatten)]
+    pub summary: JobSummary,
+    pub nodes: Vec<NodeView>,
+    pub edges: Vec<GraphEdge>,
+    /// The completed checkpoints of its current run, oldest first.
+    pub checkpoints: Vec<CheckpointView>,
+    /// Its history, oldest first.
+    pub events: Vec<JobEvent>,
+    /// Rows per second of its sources over the last minutes, one point a second.
+    pub rows_per_second_history: Vec<RatePoint>,
+    /// The job file as submitted.
+    pub definition: String,
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// The names of the record's source nodes.
+pub(crate) fn sources(record: &JobRecord) -> Vec<String> {
+    record
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.role == "source")
+        .map(|n| n.name.clone())
+        .collect()
+}
+
+pub(crate) fn summary(
+    record: &JobRecord,
+    status: String,
+    metrics: Option<&JobMetrics>,
+    restarts: u32,
+    rates: &Rates,
+) -> JobSummary {
+    let failure = match &record.ended {
+        Some(crate::record::Ended::Failed { cause, .. }) => Some(cause.clone()),
+        _ => None,
+    };
+    JobSummary {
+        id: record.id.clone(),
+        kind: record.kind.clone(),
+        status,
+        desired: record.desired,
+        rows_per_second: sources(record).iter().map(|s| rates.node(s).rows_out).sum(),
+        restarts,
+        last_checkpoint: metrics.and_then(|m| m.checkpoints().last().map(CheckpointView::from)),
+        submitted: rfc3339(record.submitted_ms),
+        failure,
+    }
+}
+
+pub(crate) fn nodes(
+    record: &JobRecord,
+    metrics: Option<&JobMetrics>,
+    rates: &Rates,
+) -> Vec<NodeView> {
+    let now = crate::record::now_ms();
+    record
+        .graph
+        .nodes
+        .iter()
+        .map(|n| {
+            let counters = metrics.and_then(|m| m.node(&n.name));
+            let rate = rates.node(&n.name);
+            let watermark = counters
+                .and_then(|c| c.watermark())
+                .filter(|w| *w != i64::MAX);
+            NodeView {
+                name: n.name.clone(),
+                role: n.role.clone(),
+                kind: n.kind.clone(),
+                parallelism: n.parallelism,
+                rows_in: counters.map_or(0, |c| c.rows_in()),
+                rows_out: counters.map_or(0, |c| c.rows_out()),
+                rows_in_per_second: rate.rows_in,
+                rows_out_per_second: rate.rows_out,
+                dead_letters: counters.map_or(0, |c| c.port_rows(DEAD_LETTER_PORT)),
+                late_rows: counters.map_or(0, |c| c.port_rows(LATE_PORT)),
+                unconsumed_rows: counters.map_or(0, |c| c.rows_unconsumed()),
+                watermark: watermark.map(rfc3339),
+                watermark_lag_ms: watermark.map(|w| (now - w).max(0)),
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn history(record: &JobRecord, rates: &Rates) -> Vec<RatePoint> {
+    rates
+        .history(&sources(record))
+        .into_iter()
+        .map(|(time_ms, rows_per_second)| RatePoint {
+            time_ms,
+            rows_per_second,
+        })
+        .collect()
+}
