@@ -52,6 +52,9 @@ pub struct JobDefinition {
     /// A `quality` job's lake, table, schedule and rules.
     #[serde(default)]
     pub quality: Option<QualityCheckConfig>,
+    /// When `weir server` runs the job (see [`crate::schedule`]); `weir run` runs it once.
+    #[serde(default)]
+    pub schedule: Option<crate::schedule::Schedule>,
 }
 
 /// The kinds of job a job file can define, by `kind:`; the one place a new kind is
@@ -257,6 +260,9 @@ impl JobDefinition {
                 "job name '{}' must be letters, digits, '_' or '-'",
                 self.name
             ));
+        }
+        if let Some(Err(message)) = self.schedule.as_ref().map(|s| s.check()) {
+            return invalid(message);
         }
         if let Some(problem) = self.restart.problem() {
             return invalid(problem);

@@ -13,6 +13,7 @@ mod interpolate;
 mod located;
 pub mod quality;
 pub mod runner;
+pub mod schedule;
 pub mod sinks;
 pub mod sources;
 pub mod transforms;

@@ -25,8 +25,8 @@ use std::time::Duration;
 pub use error::{Result, ServerError};
 use weir_sql::{Lake, Limits};
 
-/// How often the jobs' counters are sampled for their rates.
-const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// How often the jobs' counters are sampled for their rates, and schedules looked at.
+const TICK_EVERY: Duration = Duration::from_secs(1);
 
 /// How a server runs.
 #[derive(Debug, Clone)]
@@ -67,13 +67,16 @@ impl Server {
             .await
             .map_err(|e| ServerError::Startup(format!("binding {}: {e}", config.bind)))?;
         jobs.resume_all()?;
-        let sampled = Arc::downgrade(&jobs);
+        let ticked = Arc::downgrade(&jobs);
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(SAMPLE_EVERY);
+            let mut every = tokio::time::interval(TICK_EVERY);
             loop {
                 every.tick().await;
-                match sampled.upgrade() {
-                    Some(jobs) => jobs.sample(),
+                match ticked.upgrade() {
+                    Some(jobs) => {
+                        jobs.sample();
+                        jobs.tick();
+                    }
                     None => break,
                 }
             }

@@ -98,6 +98,11 @@ pub struct JobRecord {
     /// checkpoints are then deleted with the job.
     pub server_checkpoints: bool,
     pub graph: Graph,
+    /// For a scheduled job: the newest run time the scheduler handled (ran, queued or
+    /// skipped), in ms since the Unix epoch; the runs missed while the server was down
+    /// are the ones after it.
+    #[serde(default)]
+    pub last_due_ms: Option<i64>,
 }
 
 /// Something that happened to a job.
@@ -106,7 +111,8 @@ pub struct JobEvent {
     /// When, in ms since the Unix epoch.
     pub time_ms: i64,
     /// `submitted`, `started`, `restored`, `restarting`, `finished`, `stopped`,
-    /// `cancelled`, `failed`, `resumed` or `server_stopped`.
+    /// `cancelled`, `failed`, `resumed`, `server_stopped`, and for scheduled jobs
+    /// `scheduled`, `scheduled_run`, `skipped` and `missed`.
     pub event: String,
     /// The cause, checkpoint or location, where there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

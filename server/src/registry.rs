@@ -4,6 +4,12 @@
 //! into the record and the job's history. The record says whether the job should run,
 //! so a server started again resumes exactly the jobs that were running, each from its
 //! newest checkpoint.
+//!
+//! A job with a `schedule:` runs at its times instead of at once: the server ticks every
+//! second, starts a run when one is due and none is going (a due time during a run is
+//! recorded as `skipped`, never queued), and on start reports the runs missed while it
+//! was down and runs them per the schedule's `catch_up`. Its record keeps the newest due
+//! time handled.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,8 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use weir_engine::JobMetrics;
+use weir_jobs::schedule::{CatchUp, Schedule};
 use weir_jobs::{JobDefinition, JobHandle, JobOutcome, JobStatus, StartOptions};
 
 use crate::error::{MistakeView, Result, ServerError};
@@ -23,6 +31,8 @@ use crate::view::{self, CheckpointView, JobDetail, JobSummary};
 
 /// How often a watcher looks for restarts.
 const RESTART_POLL: Duration = Duration::from_millis(250);
+/// The most missed runs a restarted server counts for one scheduled job.
+const MISSED_COUNTED: usize = 10_000;
 
 /// The jobs of a server.
 #[derive(Debug)]
@@ -47,6 +57,13 @@ struct Entry {
     /// Becomes true once the newest run's watcher wrote how it ended.
     recorded: watch::Receiver<bool>,
     rates: Rates,
+    /// The job's schedule, when it has one.
+    schedule: Option<Schedule>,
+    /// A scheduled job's next run time, while its schedule is active.
+    next_due: Option<DateTime<Utc>>,
+    /// Runs owed to a scheduled job (missed ones to catch up, a due one), started one at
+    /// a time.
+    pending_runs: usize,
 }
 
 impl Entry {
@@ -64,6 +81,19 @@ impl Entry {
             Some(Ended::Cancelled) => "cancelled",
             Some(Ended::Failed { .. }) => "failed",
         };
+        let idle = self
+            .handle
+            .as_ref()
+            .is_none_or(|h| h.status() == JobStatus::Ended)
+            && *self.recorded.borrow();
+        if idle && self.schedule.is_some() {
+            // Between runs: waiting for the next, or paused.
+            return match self.record.desired {
+                Desired::Running => "scheduled",
+                Desired::Stopped => "stopped",
+            }
+            .into();
+        }
         let Some(handle) = &self.handle else {
             return ended().into();
         };
@@ -88,10 +118,32 @@ impl Entry {
         view::summary(
             &self.record,
             self.status(),
+            self.next_due.map(|d| d.timestamp_millis()),
             metrics.as_deref(),
             restarts,
             &self.rates,
         )
+    }
+}
+
+impl Entry {
+    /// A job not running yet.
+    fn new(record: JobRecord, definition: String) -> Self {
+        let (_, recorded) = watch::channel(true);
+        let schedule = JobDefinition::from_yaml(&definition, &format!("{}.yaml", record.id), env)
+            .ok()
+            .and_then(|job| job.schedule);
+        Self {
+            record,
+            definition,
+            handle: None,
+            run: 0,
+            recorded,
+            rates: Rates::default(),
+            schedule,
+            next_due: None,
+            pending_runs: 0,
+        }
     }
 }
 
@@ -106,18 +158,7 @@ impl Jobs {
         let checkpoints = store.root().join("checkpoints");
         let mut entries = BTreeMap::new();
         for (record, definition) in store.load()? {
-            let (_, recorded) = watch::channel(true);
-            entries.insert(
-                record.id.clone(),
-                Entry {
-                    record,
-                    definition,
-                    handle: None,
-                    run: 0,
-                    recorded,
-                    rates: Rates::default(),
-                },
-            );
+            entries.insert(record.id.clone(), Entry::new(record, definition));
         }
         Ok(Arc::new(Self {
             store,
@@ -144,19 +185,107 @@ impl Jobs {
     }
 
     /// Starts every job that should run (it was running when the server last stopped or
-    /// was killed), each from its newest checkpoint.
+    /// was killed), each from its newest checkpoint; a scheduled job's missed runs are
+    /// reported and owed per its `catch_up`.
     pub fn resume_all(self: &Arc<Self>) -> Result<()> {
-        let ids: Vec<String> = self
-            .entries()
-            .values()
-            .filter(|e| e.record.desired == Desired::Running)
-            .map(|e| e.record.id.clone())
-            .collect();
-        for id in ids {
+        let now = Utc::now();
+        let mut resumed = Vec::new();
+        let mut missed = Vec::new();
+        {
+            let mut entries = self.entries();
+            for entry in entries.values_mut() {
+                if entry.record.desired != Desired::Running {
+                    continue;
+                }
+                let Some(schedule) = entry.schedule.clone() else {
+                    resumed.push(entry.record.id.clone());
+                    continue;
+                };
+                let since = entry
+                    .record
+                    .last_due_ms
+                    .unwrap_or(entry.record.submitted_ms);
+                let since = DateTime::from_timestamp_millis(since).unwrap_or(now);
+                let due = schedule.due_between(since, now, MISSED_COUNTED);
+                if let (Some(first), Some(last)) = (due.first(), due.last()) {
+                    entry.pending_runs = match schedule.catch_up {
+                        CatchUp::Latest => 1,
+                        CatchUp::All => due.len(),
+                        CatchUp::None => 0,
+                    };
+                    entry.record.last_due_ms = Some(last.timestamp_millis());
+                    self.save(&entry.record);
+                    missed.push((
+                        entry.record.id.clone(),
+                        format!(
+                            "{} runs missed while the server was down ({first} to {last}); running {}",
+                            due.len(),
+                            entry.pending_runs
+                        ),
+                    ));
+                }
+                entry.next_due = schedule.next_after(now);
+            }
+        }
+        for (id, detail) in missed {
+            self.event(&id, "missed", Some(detail));
+        }
+        for id in resumed {
             self.event(&id, "resumed", Some("the server started".into()));
             self.launch(&id)?;
         }
         Ok(())
+    }
+
+    /// Starts the runs of scheduled jobs that are due (one at a time per job; a due time
+    /// during a run is skipped). Called every second.
+    pub fn tick(self: &Arc<Self>) {
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = Utc::now();
+        let mut skipped = Vec::new();
+        let mut due = Vec::new();
+        {
+            let mut entries = self.entries();
+            for entry in entries.values_mut() {
+                let Some(schedule) = entry.schedule.clone() else {
+                    continue;
+                };
+                if entry.record.desired != Desired::Running {
+                    continue;
+                }
+                if let Some(at) = entry.next_due.filter(|at| *at <= now) {
+                    entry.next_due = schedule.next_after(now);
+                    entry.record.last_due_ms = Some(at.timestamp_millis());
+                    self.save(&entry.record);
+                    if entry.is_running() {
+                        skipped.push((entry.record.id.clone(), at));
+                    } else {
+                        entry.pending_runs += 1;
+                    }
+                }
+                if entry.pending_runs > 0 && !entry.is_running() {
+                    entry.pending_runs -= 1;
+                    due.push(entry.record.id.clone());
+                }
+            }
+        }
+        for (id, at) in skipped {
+            self.event(
+                &id,
+                "skipped",
+                Some(format!(
+                    "the run due at {at} was skipped: the previous run is still going"
+                )),
+            );
+        }
+        for id in due {
+            self.event(&id, "scheduled_run", None);
+            if let Err(e) = self.launch(&id) {
+                tracing::error!(job = %id, "a scheduled run did not start: {e}");
+            }
+        }
     }
 
     /// Validates the job file `text` (named `file` in mistakes), stores it and starts it.
@@ -190,8 +319,9 @@ impl Jobs {
             checkpoint_location,
             server_checkpoints,
             graph: Graph::from(&outline),
+            last_due_ms: None,
         };
-        {
+        let first_run = {
             let mut entries = self.entries();
             if entries.contains_key(&id) {
                 return Err(ServerError::Conflict(format!(
@@ -199,21 +329,26 @@ impl Jobs {
                 )));
             }
             self.store.create(&record, text)?;
-            let (_, recorded) = watch::channel(true);
-            entries.insert(
-                id.clone(),
-                Entry {
-                    record,
-                    definition: text.to_string(),
-                    handle: None,
-                    run: 0,
-                    recorded,
-                    rates: Rates::default(),
-                },
-            );
-        }
+            let mut entry = Entry::new(record, text.to_string());
+            // An interval runs at once, a cron pattern at its next time.
+            entry.next_due = match &entry.schedule {
+                Some(schedule) if schedule.every.is_some() => Some(Utc::now()),
+                Some(schedule) => schedule.next_after(Utc::now()),
+                None => None,
+            };
+            let first_run = entry.schedule.as_ref().map(|_| entry.next_due);
+            entries.insert(id.clone(), entry);
+            first_run
+        };
         self.event(&id, "submitted", None);
-        self.launch(&id)?;
+        match first_run {
+            Some(next) => {
+                let next = next.map_or("never".into(), |at| at.to_string());
+                self.event(&id, "scheduled", Some(format!("first run at {next}")));
+                self.tick();
+            }
+            None => self.launch(&id)?,
+        }
         self.detail(&id)
     }
 
@@ -294,9 +429,12 @@ impl Jobs {
         {
             let mut entries = self.entries();
             if let Some(entry) = entries.get_mut(&id).filter(|e| e.run == run) {
-                // A job that finished or failed is not run again; one stopped by the
-                // server's own stop is, when it starts again.
-                if matches!(ended, Ended::Finished | Ended::Failed { .. }) {
+                // A job that finished or failed is not run again (a scheduled one runs
+                // at its next time); one stopped by the server's own stop is, when it
+                // starts again.
+                if entry.schedule.is_none()
+                    && matches!(ended, Ended::Finished | Ended::Failed { .. })
+                {
                     entry.record.desired = Desired::Stopped;
                 }
                 entry.record.ended = Some(ended);
@@ -342,9 +480,10 @@ impl Jobs {
         Ok(self.detail(id)?.checkpoints)
     }
 
-    /// The running handle of job `id`, with the receiver that tells when its end is
-    /// recorded; a conflict when it is not running.
-    fn running(&self, id: &str) -> Result<(JobHandle, watch::Receiver<bool>)> {
+    /// Marks job `id` as not to run (a scheduled job's schedule paused); its running
+    /// handle, if a run is going, with the receiver that tells when its end is recorded.
+    /// A conflict when an unscheduled job is not running.
+    fn halt(&self, id: &str) -> Result<Option<(JobHandle, watch::Receiver<bool>)>> {
         let mut entries = self.entries();
         let entry = entries
             .get_mut(id)
@@ -352,48 +491,70 @@ impl Jobs {
         let handle = entry
             .handle
             .clone()
-            .filter(|h| h.status() != JobStatus::Ended)
-            .ok_or_else(|| ServerError::Conflict(format!("job '{id}' is not running")))?;
+            .filter(|h| h.status() != JobStatus::Ended);
+        let paused = entry.schedule.is_some() && entry.record.desired == Desired::Running;
+        if handle.is_none() && !paused {
+            return Err(ServerError::Conflict(format!("job '{id}' is not running")));
+        }
         entry.record.desired = Desired::Stopped;
+        entry.next_due = None;
+        entry.pending_runs = 0;
         self.save(&entry.record);
-        Ok((handle, entry.recorded.clone()))
+        Ok(handle.map(|h| (h, entry.recorded.clone())))
     }
 
-    /// Stops job `id` with a final checkpoint (also copied to `savepoint` when given);
-    /// returns once its end is recorded.
+    /// Stops job `id` with a final checkpoint (also copied to `savepoint` when given),
+    /// and a scheduled job's schedule; returns once its end is recorded.
     pub async fn stop(&self, id: &str, savepoint: Option<&str>) -> Result<JobDetail> {
-        let (handle, mut recorded) = self.running(id)?;
-        match savepoint {
-            Some(location) => handle.stop_with_savepoint(location).await,
-            None => handle.stop().await,
-        };
-        let _ = recorded.wait_for(|done| *done).await;
+        if let Some((handle, mut recorded)) = self.halt(id)? {
+            match savepoint {
+                Some(location) => handle.stop_with_savepoint(location).await,
+                None => handle.stop().await,
+            };
+            let _ = recorded.wait_for(|done| *done).await;
+        } else {
+            self.event(id, "stopped", Some("the schedule is paused".into()));
+        }
         self.detail(id)
     }
 
-    /// Cancels job `id` at once; it resumes from its last completed checkpoint.
+    /// Cancels job `id` at once (and a scheduled job's schedule); it resumes from its
+    /// last completed checkpoint.
     pub async fn cancel(&self, id: &str) -> Result<JobDetail> {
-        let (handle, mut recorded) = self.running(id)?;
-        handle.cancel();
-        handle.wait().await;
-        let _ = recorded.wait_for(|done| *done).await;
+        if let Some((handle, mut recorded)) = self.halt(id)? {
+            handle.cancel();
+            handle.wait().await;
+            let _ = recorded.wait_for(|done| *done).await;
+        } else {
+            self.event(id, "cancelled", Some("the schedule is paused".into()));
+        }
         self.detail(id)
     }
 
     /// Starts job `id` again (stopped, cancelled, failed or finished) from its newest
-    /// checkpoint.
+    /// checkpoint; a scheduled job's schedule starts again with a run now.
     pub async fn resume(self: &Arc<Self>, id: &str) -> Result<JobDetail> {
-        {
-            let entries = self.entries();
+        let scheduled = {
+            let mut entries = self.entries();
             let entry = entries
-                .get(id)
+                .get_mut(id)
                 .ok_or_else(|| ServerError::NoSuchJob(id.into()))?;
             if entry.is_running() {
                 return Err(ServerError::Conflict(format!("job '{id}' is running")));
             }
-        }
+            if entry.schedule.is_some() {
+                entry.record.desired = Desired::Running;
+                entry.next_due = Some(Utc::now());
+                self.save(&entry.record);
+            }
+            entry.schedule.is_some()
+        };
         self.event(id, "resumed", None);
-        self.launch(id)?;
+        if scheduled {
+            self.tick();
+        } else {
+            self.launch(id)?;
+        }
         self.detail(id)
     }
 

@@ -162,6 +162,7 @@ mod tests {
             checkpoint_location: "c".into(),
             server_checkpoints: true,
             graph: Graph::default(),
+            last_due_ms: None,
         };
         store.create(&record, "name: bids\n").unwrap();
         store

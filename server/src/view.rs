@@ -42,7 +42,7 @@ pub struct JobSummary {
     /// `stream`, `compact` or `quality`.
     pub kind: String,
     /// `starting`, `running`, `restarting`, `stopping`, `finished`, `stopped`,
-    /// `cancelled` or `failed`.
+    /// `cancelled` or `failed`; `scheduled` for a scheduled job waiting for its next run.
     pub status: String,
     /// Whether the server runs it again when it starts.
     pub desired: Desired,
@@ -53,6 +53,9 @@ pub struct JobSummary {
     pub last_checkpoint: Option<CheckpointView>,
     /// When it was submitted (RFC 3339).
     pub submitted: String,
+    /// A scheduled job's next run (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<String>,
     /// Why it failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
@@ -129,6 +132,7 @@ pub(crate) fn sources(record: &JobRecord) -> Vec<String> {
 pub(crate) fn summary(
     record: &JobRecord,
     status: String,
+    next_run_ms: Option<i64>,
     metrics: Option<&JobMetrics>,
     restarts: u32,
     rates: &Rates,
@@ -146,6 +150,7 @@ pub(crate) fn summary(
         restarts,
         last_checkpoint: metrics.and_then(|m| m.checkpoints().last().map(CheckpointView::from)),
         submitted: rfc3339(record.submitted_ms),
+        next_run: next_run_ms.map(rfc3339),
         failure,
     }
 }

@@ -409,3 +409,80 @@ async fn a_server_refuses_what_it_cannot_serve_and_says_why() {
         "{output:?}"
     );
 }
+
+/// How many of `job`'s events are `event`.
+fn count(job: &Value, event: &str) -> usize {
+    events(job).iter().filter(|e| *e == event).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_jobs_run_at_their_times_skip_overlaps_and_catch_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    crate::support::lake_fixture::lake(&lake).await;
+    let checks = dir.path().join("checks.yaml");
+    std::fs::write(
+        &checks,
+        format!(
+            "name: checks\nkind: quality\nschedule: {{every: 1s}}\n\
+             quality:\n  lake: '{}'\n  table: bids\n  rules:\n    - {{name: priced, range: {{column: price, min: 1}}}}\n",
+            lake.display()
+        ),
+    )
+    .unwrap();
+    // A run of 3 s, due every second.
+    let slow = bids_job(dir.path(), "slow", &lake.join("slow"), 6_000, 2_000);
+    let text = std::fs::read_to_string(&slow).unwrap();
+    std::fs::write(&slow, format!("{text}schedule: {{every: 1s}}\n")).unwrap();
+
+    let server = ServerProcess::start(&lake, &[]);
+    for job in [&checks, &slow] {
+        let submitted = server.weir(&["submit", job.to_str().unwrap()]);
+        assert!(submitted.status.success(), "{submitted:?}");
+    }
+    let checked = server.wait_for("checks", "scheduled", |j| count(j, "finished") >= 3);
+    assert!(checked["next_run"].is_string(), "{checked:#}");
+    let slow_job = server.wait_for("slow", "scheduled", |j| count(j, "finished") >= 1);
+    assert!(count(&slow_job, "skipped") >= 1, "{slow_job:#}");
+    let quality = lake.join("_quality");
+    let evaluations = query_text(
+        &[("q", quality.to_str().unwrap())],
+        "SELECT count(DISTINCT time) >= 3 AS runs FROM q WHERE \"table\" = 'bids'",
+    )
+    .await;
+    assert!(evaluations.contains("| true |"), "{evaluations}");
+
+    // Down for 3 s: the missed runs are reported, and one runs (catch_up: latest).
+    server.kill();
+    std::thread::sleep(Duration::from_secs(3));
+    let server = ServerProcess::start(&lake, &[]);
+    let caught_up = server.wait_for("checks", "scheduled", |j| {
+        events(j)
+            .iter()
+            .rev()
+            .take_while(|e| *e != "missed")
+            .any(|e| e == "finished")
+    });
+    let missed = caught_up["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|e| e["event"] == "missed")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        missed.contains("runs missed while the server was down") && missed.ends_with("running 1"),
+        "{missed}"
+    );
+
+    // Stopping pauses the schedule; resuming runs it again at once.
+    let stopped = server.json(&["stop", "checks"]);
+    assert_eq!(stopped["status"], "stopped", "{stopped:#}");
+    let runs = count(&stopped, "finished");
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(count(&server.json(&["job", "checks"]), "finished"), runs);
+    server.json(&["resume", "checks"]);
+    server.wait_for("checks", "scheduled", |j| count(j, "finished") > runs);
+}
