@@ -197,6 +197,7 @@ fn print_detail(job: &Value) {
                 format!("{:.0}", n["rows_out_per_second"].as_f64().unwrap_or(0.0)),
                 text(&n["dead_letters"]),
                 text(&n["late_rows"]),
+                format!("{:.0}%", 100.0 * n["backpressure"].as_f64().unwrap_or(0.0)),
                 n["watermark_lag_ms"]
                     .as_i64()
                     .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),

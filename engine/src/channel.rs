@@ -7,8 +7,9 @@
 //! the capacity takes the whole capacity. Control messages take no row permits; the number
 //! of messages is bounded separately.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
@@ -20,6 +21,8 @@ pub struct ChannelMetrics {
     capacity_rows: usize,
     rows_in_flight: AtomicUsize,
     max_rows_in_flight: AtomicUsize,
+    /// Nanoseconds senders waited because the channel was full.
+    blocked_nanos: AtomicU64,
 }
 
 impl ChannelMetrics {
@@ -34,6 +37,14 @@ impl ChannelMetrics {
     /// The largest value `rows_in_flight` ever had.
     pub fn max_rows_in_flight(&self) -> usize {
         self.max_rows_in_flight.load(Ordering::Relaxed)
+    }
+    /// How long senders waited because the channel was full (backpressure).
+    pub fn blocked(&self) -> Duration {
+        Duration::from_nanos(self.blocked_nanos.load(Ordering::Relaxed))
+    }
+    fn add_blocked(&self, since: Instant) {
+        self.blocked_nanos
+            .fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
@@ -109,17 +120,27 @@ pub fn channel(
 pub struct Disconnected;
 
 impl Sender {
-    /// Sends a message, waiting while the channel is full.
+    /// Sends a message, waiting while the channel is full (the wait is counted in
+    /// [`ChannelMetrics::blocked`]).
     pub async fn send(&self, message: Message) -> Result<(), Disconnected> {
         let permit = match &message {
             Message::Data(batch) if batch.num_rows() > 0 => {
                 let rows = batch.num_rows().min(self.metrics.capacity_rows);
-                let permit = self
-                    .rows
-                    .clone()
-                    .acquire_many_owned(rows as u32)
-                    .await
-                    .map_err(|_| Disconnected)?;
+                let permit = match self.rows.clone().try_acquire_many_owned(rows as u32) {
+                    Ok(permit) => permit,
+                    Err(tokio::sync::TryAcquireError::Closed) => return Err(Disconnected),
+                    Err(tokio::sync::TryAcquireError::NoPermits) => {
+                        let since = Instant::now();
+                        let permit = self
+                            .rows
+                            .clone()
+                            .acquire_many_owned(rows as u32)
+                            .await
+                            .map_err(|_| Disconnected)?;
+                        self.metrics.add_blocked(since);
+                        permit
+                    }
+                };
                 let now = self
                     .metrics
                     .rows_in_flight
@@ -136,10 +157,18 @@ impl Sender {
             }
             _ => None,
         };
-        self.tx
-            .send(Envelope { message, permit })
-            .await
-            .map_err(|_| Disconnected)
+        let slot = match self.tx.try_reserve() {
+            Ok(slot) => slot,
+            Err(mpsc::error::TrySendError::Closed(())) => return Err(Disconnected),
+            Err(mpsc::error::TrySendError::Full(())) => {
+                let since = Instant::now();
+                let slot = self.tx.reserve().await.map_err(|_| Disconnected)?;
+                self.metrics.add_blocked(since);
+                slot
+            }
+        };
+        slot.send(Envelope { message, permit });
+        Ok(())
     }
 }
 
@@ -167,6 +196,22 @@ mod tests {
     fn batch(rows: i64) -> Message {
         let a = Int64Array::from_iter_values(0..rows);
         Message::Data(RecordBatch::try_from_iter([("a", Arc::new(a) as _)]).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_sender_waiting_on_a_full_channel_counts_the_wait() {
+        let (tx, mut rx, metrics) = channel(10, 100);
+        tx.send(batch(10)).await.unwrap();
+        assert_eq!(metrics.blocked(), Duration::ZERO);
+        let sender = tokio::spawn(async move { tx.send(batch(5)).await.unwrap() });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(rx.recv().await.unwrap());
+        sender.await.unwrap();
+        assert!(
+            metrics.blocked() >= Duration::from_millis(40),
+            "{:?}",
+            metrics.blocked()
+        );
     }
 
     #[tokio::test]

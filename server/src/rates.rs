@@ -18,6 +18,8 @@ const WINDOW: Duration = Duration::from_secs(5);
 struct Counters {
     rows_in: u64,
     rows_out: u64,
+    /// Nanoseconds its subtasks waited on full output channels.
+    blocked_ns: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -33,11 +35,13 @@ pub struct Rates {
     samples: VecDeque<Sample>,
 }
 
-/// A node's rows per second, in and out.
+/// A node's rows per second, in and out, and the seconds per second its subtasks
+/// waited on full output channels (summed over them).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct NodeRate {
     pub rows_in: f64,
     pub rows_out: f64,
+    pub blocked: f64,
 }
 
 fn per_second(newer: u64, older: u64, seconds: f64) -> f64 {
@@ -58,6 +62,7 @@ impl Rates {
                     Counters {
                         rows_in: n.rows_in(),
                         rows_out: n.rows_out(),
+                        blocked_ns: metrics.blocked_sending(&n.name).as_nanos() as u64,
                     },
                 )
             })
@@ -91,6 +96,7 @@ impl Rates {
         NodeRate {
             rows_in: per_second(new.rows_in, old.rows_in, seconds),
             rows_out: per_second(new.rows_out, old.rows_out, seconds),
+            blocked: per_second(new.blocked_ns, old.blocked_ns, seconds) / 1e9,
         }
     }
 

@@ -79,6 +79,11 @@ pub struct NodeView {
     pub late_rows: u64,
     /// Rows emitted on an output nothing reads (counted, logged, never silently lost).
     pub unconsumed_rows: u64,
+    /// How long its subtasks waited on full output channels, in all (ms).
+    pub backpressure_ms: u64,
+    /// The share of the last seconds its subtasks spent waiting on full output channels
+    /// (0 to 1): near 1, what is downstream is the bottleneck.
+    pub backpressure: f64,
     /// The lowest event-time watermark its subtasks sent (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watermark: Option<String>,
@@ -183,6 +188,9 @@ pub(crate) fn nodes(
                 dead_letters: counters.map_or(0, |c| c.port_rows(DEAD_LETTER_PORT)),
                 late_rows: counters.map_or(0, |c| c.port_rows(LATE_PORT)),
                 unconsumed_rows: counters.map_or(0, |c| c.rows_unconsumed()),
+                backpressure_ms: metrics
+                    .map_or(0, |m| m.blocked_sending(&n.name).as_millis() as u64),
+                backpressure: (rate.blocked / n.parallelism.max(1) as f64).clamp(0.0, 1.0),
                 watermark: watermark.map(rfc3339),
                 watermark_lag_ms: watermark.map(|w| (now - w).max(0)),
             }

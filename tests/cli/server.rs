@@ -191,6 +191,13 @@ async fn a_server_keeps_its_jobs_through_sigkill_and_sigterm() {
         .map(|n| n["name"].as_str().unwrap())
         .collect();
     assert_eq!(nodes, ["bids", "lake"]);
+    for node in running["nodes"].as_array().unwrap() {
+        assert!(node["backpressure_ms"].is_u64(), "{node}");
+        assert!(
+            (0.0..=1.0).contains(&node["backpressure"].as_f64().unwrap()),
+            "{node}"
+        );
+    }
     let listed = server.weir(&["jobs"]);
     let table_text = String::from_utf8_lossy(&listed.stdout);
     assert!(

@@ -127,6 +127,17 @@ impl JobMetrics {
             .map(|n| n.as_ref())
     }
 
+    /// How long the subtasks of node `name` waited on full output channels, summed
+    /// (backpressure from downstream).
+    pub fn blocked_sending(&self, name: &str) -> Duration {
+        let prefix = format!("{name}[");
+        self.channels
+            .iter()
+            .filter(|c| c.from.starts_with(&prefix))
+            .map(|c| c.metrics.blocked())
+            .sum()
+    }
+
     /// Every checkpoint completed so far, oldest first.
     pub fn checkpoints(&self) -> Vec<CheckpointStats> {
         self.checkpoints

@@ -131,6 +131,22 @@ impl Collector for JobsCollector {
         )?;
         family(
             &mut encoder,
+            "weir_node_backpressure_seconds",
+            "How long a node's subtasks waited on full output channels",
+            MetricType::Counter,
+            jobs.iter()
+                .filter_map(|(job, metrics)| Some((job.id.as_str(), metrics.as_ref()?)))
+                .flat_map(|(id, metrics)| {
+                    metrics.nodes.iter().map(move |n| {
+                        (
+                            vec![("job", id), ("node", n.name.as_str())],
+                            ConstCounter::new(metrics.blocked_sending(&n.name).as_secs_f64()),
+                        )
+                    })
+                }),
+        )?;
+        family(
+            &mut encoder,
             "weir_node_watermark_lag_seconds",
             "How far a node's event-time watermark is behind the wall clock",
             MetricType::Gauge,
