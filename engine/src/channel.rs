@@ -120,27 +120,31 @@ pub fn channel(
 pub struct Disconnected;
 
 impl Sender {
+    /// Awaits `future`, counting in [`ChannelMetrics::blocked`] how long it took once its
+    /// first poll found it not ready. The future is awaited as is, so the task's
+    /// cooperative budget and wake-ups are the channel's own.
+    async fn waited<F: std::future::Future>(&self, future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx)));
+        if let std::task::Poll::Ready(output) = first.await {
+            return output;
+        }
+        let since = Instant::now();
+        let output = future.await;
+        self.metrics.add_blocked(since);
+        output
+    }
+
     /// Sends a message, waiting while the channel is full (the wait is counted in
     /// [`ChannelMetrics::blocked`]).
     pub async fn send(&self, message: Message) -> Result<(), Disconnected> {
         let permit = match &message {
             Message::Data(batch) if batch.num_rows() > 0 => {
                 let rows = batch.num_rows().min(self.metrics.capacity_rows);
-                let permit = match self.rows.clone().try_acquire_many_owned(rows as u32) {
-                    Ok(permit) => permit,
-                    Err(tokio::sync::TryAcquireError::Closed) => return Err(Disconnected),
-                    Err(tokio::sync::TryAcquireError::NoPermits) => {
-                        let since = Instant::now();
-                        let permit = self
-                            .rows
-                            .clone()
-                            .acquire_many_owned(rows as u32)
-                            .await
-                            .map_err(|_| Disconnected)?;
-                        self.metrics.add_blocked(since);
-                        permit
-                    }
-                };
+                let permit = self
+                    .waited(self.rows.clone().acquire_many_owned(rows as u32))
+                    .await
+                    .map_err(|_| Disconnected)?;
                 let now = self
                     .metrics
                     .rows_in_flight
@@ -157,18 +161,9 @@ impl Sender {
             }
             _ => None,
         };
-        let slot = match self.tx.try_reserve() {
-            Ok(slot) => slot,
-            Err(mpsc::error::TrySendError::Closed(())) => return Err(Disconnected),
-            Err(mpsc::error::TrySendError::Full(())) => {
-                let since = Instant::now();
-                let slot = self.tx.reserve().await.map_err(|_| Disconnected)?;
-                self.metrics.add_blocked(since);
-                slot
-            }
-        };
-        slot.send(Envelope { message, permit });
-        Ok(())
+        self.waited(self.tx.send(Envelope { message, permit }))
+            .await
+            .map_err(|_| Disconnected)
     }
 }
 

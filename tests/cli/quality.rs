@@ -268,4 +268,19 @@ async fn an_incremental_check_reads_only_new_files_and_equals_a_full_one() {
     assert!(compacted.status.success(), "{compacted:?}");
     assert_eq!(read(&[]), "incremental: read the files of versions 5 to 5");
     assert_eq!(verdicts(&["--incremental"]), verdicts(&[]));
+
+    // A delete removes rows the kept metrics counted: the next check is a full one.
+    let table = weir_lake::table::open_existing(path.to_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    table.delete().with_predicate("auction = 3").await.unwrap();
+    assert_eq!(read(&[]), "incremental: read the files of versions 0 to 6");
+    let full = verdicts(&[]);
+    assert_eq!(verdicts(&["--incremental"]), full);
+    assert!(
+        full[2].contains(r#""rule":"one_bid_per_auction","severity":"warn","passed":true"#),
+        "{}",
+        full[2]
+    );
 }
