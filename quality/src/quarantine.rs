@@ -35,6 +35,8 @@ struct RowRule {
     rejects: Arc<dyn PhysicalExpr>,
     /// The column the rule looks at, for the reason; `None` for a SQL condition.
     column: Option<String>,
+    /// The columns a SQL condition reads, whose values the reason shows.
+    inputs: Vec<String>,
     /// What the rule allows, for the reason.
     allowed: String,
 }
@@ -78,10 +80,19 @@ impl Quarantine {
                 Check::Valid { expression } => (None, expression.clone()),
                 _ => continue,
             };
+            let mut inputs: Vec<String> = match column {
+                Some(_) => Vec::new(),
+                None => datafusion::physical_expr::utils::collect_columns(&rejects)
+                    .into_iter()
+                    .map(|c| c.name().to_string())
+                    .collect(),
+            };
+            inputs.sort();
             row_rules.push(RowRule {
                 name: rule.name.clone(),
                 rejects,
                 column,
+                inputs,
                 allowed,
             });
         }
@@ -152,14 +163,19 @@ impl Quarantine {
         let out = filter_record_batch(batch, &any)?;
         let mut failed_rules = Vec::with_capacity(out.num_rows());
         let mut reasons = Vec::with_capacity(out.num_rows());
-        let texts: Vec<Option<ArrayRef>> = self
+        // Per rule, the columns its reason shows, as text.
+        let texts: Vec<Vec<(&str, ArrayRef)>> = self
             .rules
             .iter()
             .map(|rule| {
                 rule.column
-                    .as_ref()
-                    .and_then(|c| out.column_by_name(c))
-                    .and_then(|c| cast(c, &DataType::Utf8).ok())
+                    .iter()
+                    .chain(&rule.inputs)
+                    .filter_map(|c| {
+                        let values = cast(out.column_by_name(c)?, &DataType::Utf8).ok()?;
+                        Some((c.as_str(), values))
+                    })
+                    .collect()
             })
             .collect();
         let picked: Vec<BooleanArray> = rejected
@@ -174,22 +190,36 @@ impl Quarantine {
                     continue;
                 }
                 names.push(rule.name.as_str());
-                let seen = texts[i].as_ref().map(|t| {
-                    let t = t.as_string::<i32>();
-                    if t.is_null(row) {
-                        "null".to_string()
-                    } else {
-                        t.value(row).to_string()
-                    }
-                });
-                why.push(match (&rule.column, seen) {
+                let seen: Vec<(&str, String)> = texts[i]
+                    .iter()
+                    .map(|(column, values)| {
+                        let values = values.as_string::<i32>();
+                        let value = if values.is_null(row) {
+                            "null".to_string()
+                        } else {
+                            values.value(row).to_string()
+                        };
+                        (*column, value)
+                    })
+                    .collect();
+                why.push(match (&rule.column, seen.as_slice()) {
                     _ if errors[i].is_some() => format!(
                         "{}: could not be evaluated: {}",
                         rule.name,
                         errors[i].as_deref().unwrap_or_default()
                     ),
-                    (Some(column), Some(seen)) => {
+                    (Some(column), [(_, seen)]) => {
                         format!("{}: {column} = {seen}, allowed {}", rule.name, rule.allowed)
+                    }
+                    (None, seen) if !seen.is_empty() => {
+                        let values: Vec<String> =
+                            seen.iter().map(|(c, v)| format!("{c} = {v}")).collect();
+                        format!(
+                            "{}: not {} ({})",
+                            rule.name,
+                            rule.allowed,
+                            values.join(", ")
+                        )
                     }
                     _ => format!("{}: not {}", rule.name, rule.allowed),
                 });
@@ -260,9 +290,9 @@ mod tests {
         assert_eq!(
             lines[3..6],
             [
-                "| 700    | /b   | status_known          | status_known: status = 700, allowed <= 599                               | job-a       |",
-                "|        | c    | absolute              | absolute: not path LIKE '/%'                                             | job-a       |",
-                "| 800    | d    | status_known,absolute | status_known: status = 800, allowed <= 599; absolute: not path LIKE '/%' | job-a       |",
+                "| 700    | /b   | status_known          | status_known: status = 700, allowed <= 599                                          | job-a       |",
+                "|        | c    | absolute              | absolute: not path LIKE '/%' (path = c)                                             | job-a       |",
+                "| 800    | d    | status_known,absolute | status_known: status = 800, allowed <= 599; absolute: not path LIKE '/%' (path = d) | job-a       |",
             ]
         );
     }
