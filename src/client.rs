@@ -9,6 +9,8 @@ use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use serde_json::Value;
 
+use crate::terminal::aligned;
+
 /// Where the server is.
 #[derive(Debug, Args)]
 pub struct Connection {
@@ -122,32 +124,6 @@ fn text(value: &Value) -> String {
     }
 }
 
-/// Rows as aligned columns under `header`.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].chars().count())
-                .chain([header[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    let mut out = line(header.to_vec());
-    for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
-}
-
 fn summary_row(job: &Value) -> Vec<String> {
     let checkpoint = &job["last_checkpoint"];
     vec![
@@ -178,7 +154,7 @@ const SUMMARY: [&str; 6] = [
 ];
 
 fn print_detail(job: &Value) {
-    print!("{}", table(&SUMMARY, &[summary_row(job)]));
+    print!("{}", aligned(&SUMMARY, &[summary_row(job)]));
     if let Some(failure) = job["failure"].as_str() {
         println!("failure: {failure}");
     }
@@ -207,7 +183,7 @@ fn print_detail(job: &Value) {
     println!();
     print!(
         "{}",
-        table(
+        aligned(
             &[
                 "node",
                 "role",
@@ -237,7 +213,7 @@ fn print_detail(job: &Value) {
         })
         .collect();
     println!();
-    print!("{}", table(&["time", "event", "detail"], &events));
+    print!("{}", aligned(&["time", "event", "detail"], &events));
 }
 
 /// `ms` since the Unix epoch as `HH:MM:SS` UTC.
@@ -301,7 +277,7 @@ pub async fn jobs(args: JobsArgs) -> Result<ExitCode> {
             .flatten()
             .map(summary_row)
             .collect();
-        print!("{}", table(&SUMMARY, &rows));
+        print!("{}", aligned(&SUMMARY, &rows));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -351,18 +327,9 @@ pub async fn stop(args: StopArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn cancel(args: JobArgs) -> Result<ExitCode> {
-    let path = format!("/jobs/{}/cancel", args.id);
-    let job = args
-        .connection
-        .send(reqwest::Method::POST, &path, None)
-        .await?;
-    ended(&args.connection, &job);
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn resume(args: JobArgs) -> Result<ExitCode> {
-    let path = format!("/jobs/{}/resume", args.id);
+/// `weir cancel ID` or `weir resume ID`: `action` is the request's last path segment.
+pub async fn act(args: JobArgs, action: &str) -> Result<ExitCode> {
+    let path = format!("/jobs/{}/{action}", args.id);
     let job = args
         .connection
         .send(reqwest::Method::POST, &path, None)

@@ -115,7 +115,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Jobs(args) => runtime.block_on(client::jobs(args)),
         Command::Job(args) => runtime.block_on(client::job(args)),
         Command::Stop(args) => runtime.block_on(client::stop(args)),
-        Command::Cancel(args) => runtime.block_on(client::cancel(args)),
-        Command::Resume(args) => runtime.block_on(client::resume(args)),
+        Command::Cancel(args) => runtime.block_on(client::act(args, "cancel")),
+        Command::Resume(args) => runtime.block_on(client::act(args, "resume")),
     }
 }

@@ -109,10 +109,10 @@ fn report(table: &str, version: i64, verdicts: &[Verdict]) -> String {
         "threshold",
         "failing",
     ];
-    let rows: Vec<[String; 6]> = verdicts
+    let rows: Vec<Vec<String>> = verdicts
         .iter()
         .map(|v| {
-            [
+            vec![
                 v.rule.clone(),
                 v.severity.to_string(),
                 if v.passed { "pass" } else { "FAIL" }.to_string(),
@@ -122,27 +122,7 @@ fn report(table: &str, version: i64, verdicts: &[Verdict]) -> String {
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].chars().count())
-                .chain([header[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    let mut out = line(header.to_vec());
-    for row in &rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
+    let mut out = crate::terminal::aligned(&header, &rows);
     let failed = verdicts.iter().filter(|v| !v.passed).count();
     out.push_str(&format!(
         "{table} at version {version}: {} of {} rules passed\n",

@@ -98,12 +98,11 @@ pub async fn append(uri: &str, judged: &Judged<'_>, verdicts: &[Verdict]) -> Res
     }
 }
 
-/// Each rule's verdict in the latest evaluation of `table` that judged it (whether it
-/// passed), from the quality table at `uri` (none when there is no quality table yet):
-/// what alerts compare a new evaluation with.
-pub async fn last_verdicts(uri: &str, table: &str) -> Result<Vec<(String, bool)>> {
+/// A session with the quality table at `uri` registered as `quality`; `None` when there
+/// is no quality table yet.
+async fn quality_session(uri: &str) -> Result<Option<SessionContext>> {
     let Some(quality) = open_existing(uri).await.map_err(|e| failed("opening", e))? else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let ctx = SessionContext::new();
     let provider = quality
@@ -112,6 +111,16 @@ pub async fn last_verdicts(uri: &str, table: &str) -> Result<Vec<(String, bool)>
         .map_err(|e| failed("reading", e))?;
     ctx.register_table("quality", provider)
         .map_err(|e| failed("reading", e))?;
+    Ok(Some(ctx))
+}
+
+/// Each rule's verdict in the latest evaluation of `table` that judged it (whether it
+/// passed), from the quality table at `uri` (none when there is no quality table yet):
+/// what alerts compare a new evaluation with.
+pub async fn last_verdicts(uri: &str, table: &str) -> Result<Vec<(String, bool)>> {
+    let Some(ctx) = quality_session(uri).await? else {
+        return Ok(Vec::new());
+    };
     let frame = ctx
         .sql(
             "SELECT rule, last_value(passed ORDER BY time) AS passed FROM quality \
@@ -136,16 +145,9 @@ pub async fn last_verdicts(uri: &str, table: &str) -> Result<Vec<(String, bool)>
 /// The rows checked by the earlier evaluations of `rule` on `table`, oldest first, from
 /// the quality table at `uri` (none when there is no quality table yet).
 pub async fn volume_history(uri: &str, table: &str, rule: &str) -> Result<Vec<u64>> {
-    let Some(quality) = open_existing(uri).await.map_err(|e| failed("opening", e))? else {
+    let Some(ctx) = quality_session(uri).await? else {
         return Ok(Vec::new());
     };
-    let ctx = SessionContext::new();
-    let provider = quality
-        .table_provider()
-        .await
-        .map_err(|e| failed("reading", e))?;
-    ctx.register_table("quality", provider)
-        .map_err(|e| failed("reading", e))?;
     let frame = ctx
         .sql("SELECT rows_checked FROM quality WHERE \"table\" = $1 AND rule = $2 ORDER BY time")
         .await?
