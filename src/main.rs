@@ -1,5 +1,6 @@
 //! The `weir` command line.
 
+mod backfill;
 mod client;
 mod compact;
 mod demo;
@@ -42,6 +43,9 @@ enum Command {
     /// Run SQL over the lake's Delta tables, read-only: queries, EXPLAIN, SHOW, DESCRIBE,
     /// time travel with table_version / table_timestamp, history with table_history.
     Sql(sql::SqlArgs),
+    /// Run a bounded job once per date from --from to --to with ${DATE} set, each run
+    /// replacing its date's partition of the Delta tables it writes; resumable.
+    Backfill(backfill::BackfillArgs),
     /// Compact a lake table: merge small files into files of a target size, or cluster
     /// the rows on up to four columns so filters skip most files, in one commit.
     Compact(compact::CompactArgs),
@@ -101,6 +105,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Sql(args) => runtime.block_on(sql::run(args)).map(|()| ExitCode::SUCCESS),
         Command::Validate(args) => runtime.block_on(validate::run(args)),
+        Command::Backfill(args) => runtime.block_on(backfill::run(args)),
         Command::Vacuum(args) => runtime
             .block_on(vacuum::run(args))
             .map(|()| ExitCode::SUCCESS),

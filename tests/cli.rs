@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+#[path = "cli/backfill.rs"]
+mod backfill;
 #[path = "cli/compact.rs"]
 mod compact;
 #[path = "cli/quality.rs"]

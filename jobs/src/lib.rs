@@ -6,6 +6,7 @@
 //! [`build_graph`] turns it into a [`weir_engine::JobGraph`] to run with
 //! [`JobDefinition::runtime_config`].
 
+pub mod backfill;
 mod build;
 pub mod definition;
 pub mod error;

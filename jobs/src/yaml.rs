@@ -68,7 +68,7 @@ pub(crate) fn parse(text: &str, file: &str, variables: HashMap<String, String>) 
 /// Reads the job file at `path`: its name for messages, and its text. Reads at most
 /// [`MAX_JOB_FILE_BYTES`] (and one byte more, to refuse a larger file), whatever the
 /// file's size.
-pub(crate) fn read_job_file(path: &Path) -> Result<(String, String)> {
+pub fn read_job_file(path: &Path) -> Result<(String, String)> {
     let label = path.display().to_string();
     let mut text = String::new();
     File::open(path)

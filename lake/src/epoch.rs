@@ -18,7 +18,7 @@ use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use delta_kernel::table_properties::TableProperties;
 use deltalake::kernel::transaction::{CommitData, TransactionError};
-use deltalake::kernel::{Action, Add, Metadata, MetadataExt as _, StructType, Transaction};
+use deltalake::kernel::{Action, Add, Metadata, MetadataExt as _, Remove, StructType, Transaction};
 use deltalake::logstore::{CommitOrBytes, LogStoreRef};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::DeltaTable;
@@ -27,6 +27,7 @@ use object_store::ObjectStoreExt as _;
 use serde_json::Value;
 
 use crate::error::{LakeError, Result};
+use crate::replace::PartitionReplace;
 use crate::schema::new_columns;
 
 /// How often a commit is tried again after losing its version to a concurrent writer.
@@ -176,11 +177,49 @@ impl EpochCommitter {
         evolve_to: Option<&SchemaRef>,
         info: HashMap<String, Value>,
     ) -> Result<Option<u64>> {
+        self.commit_epoch(epoch, adds, None, evolve_to, info).await
+    }
+
+    /// Commits `epoch` as one transaction that removes every file of the partition
+    /// `replace` the table holds and adds `adds` (all of which must belong to that
+    /// partition), so the partition then holds exactly the new files: Delta's
+    /// `replaceWhere` on partition columns. `None` when the table already holds the epoch.
+    /// The partition's files are listed again on every attempt, so files a concurrent
+    /// writer added to it before the commit are removed too.
+    pub async fn commit_replacing(
+        &mut self,
+        epoch: i64,
+        adds: Vec<Add>,
+        replace: &PartitionReplace,
+        info: HashMap<String, Value>,
+    ) -> Result<Option<u64>> {
+        replace.check(self.metadata.partition_columns(), &adds, &self.uri)?;
+        self.commit_epoch(epoch, adds, Some(replace), None, info)
+            .await
+    }
+
+    async fn commit_epoch(
+        &mut self,
+        epoch: i64,
+        adds: Vec<Add>,
+        replace: Option<&PartitionReplace>,
+        evolve_to: Option<&SchemaRef>,
+        info: HashMap<String, Value>,
+    ) -> Result<Option<u64>> {
         for attempt in 1..=COMMIT_ATTEMPTS {
             if self.refresh().await?.is_some_and(|done| done >= epoch) {
                 return Ok(None);
             }
-            let (bytes, metadata) = self.commit_bytes(epoch, &adds, evolve_to, info.clone())?;
+            let removes = match replace {
+                Some(replace) => {
+                    replace
+                        .removes(self.log_store.clone(), self.version)
+                        .await?
+                }
+                None => Vec::new(),
+            };
+            let (bytes, metadata) =
+                self.commit_bytes(epoch, &adds, removes, replace, evolve_to, info.clone())?;
             let version = self.version + 1;
             match self.write_entry(version, bytes).await {
                 Ok(()) => {
@@ -217,21 +256,27 @@ impl EpochCommitter {
     }
 
     /// The log entry of the commit, and the table's new metadata when the commit widens
-    /// its schema.
+    /// its schema. With `replace`, the commit is an overwrite of that partition.
     fn commit_bytes(
         &self,
         epoch: i64,
         adds: &[Add],
+        removes: Vec<Remove>,
+        replace: Option<&PartitionReplace>,
         evolve_to: Option<&SchemaRef>,
         info: HashMap<String, Value>,
     ) -> Result<(Bytes, Option<Metadata>)> {
         let partition_columns = self.metadata.partition_columns().to_vec();
         let operation = DeltaOperation::Write {
-            mode: SaveMode::Append,
+            mode: match replace {
+                Some(_) => SaveMode::Overwrite,
+                None => SaveMode::Append,
+            },
             partition_by: (!partition_columns.is_empty()).then_some(partition_columns),
-            predicate: None,
+            predicate: replace.map(PartitionReplace::predicate),
         };
-        let mut actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
+        let mut actions: Vec<Action> = removes.into_iter().map(Action::Remove).collect();
+        actions.extend(adds.iter().cloned().map(Action::Add));
         let widened = match evolve_to {
             Some(stream) => self.widened_metadata(stream)?,
             None => None,

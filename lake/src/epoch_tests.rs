@@ -281,3 +281,113 @@ async fn a_writer_idle_past_the_log_retention_refuses_to_commit() {
     );
     assert_eq!(rows(&path).await, (1..=12).chain([100]).collect::<Vec<_>>());
 }
+
+fn dated_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("n", DataType::Int64, false),
+        Field::new("date", DataType::Utf8, false),
+    ]))
+}
+
+/// Writes the row (`n`, `date`) as a file of the table partitioned by date, not committed.
+async fn stage_dated(table: &DeltaTable, n: i64, date: &str) -> Vec<Add> {
+    let batch = RecordBatch::try_new(
+        dated_schema(),
+        vec![
+            Arc::new(Int64Array::from(vec![n])),
+            Arc::new(arrow::array::StringArray::from(vec![date])),
+        ],
+    )
+    .unwrap();
+    let mut writer = RecordBatchWriter::for_table(table).unwrap();
+    writer.write(batch).await.unwrap();
+    writer.flush().await.unwrap()
+}
+
+fn partition(date: &str) -> PartitionReplace {
+    PartitionReplace::new([("date".to_string(), date.to_string())].into()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacing_commit_swaps_exactly_one_partition_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t").display().to_string();
+    let table = open_or_create(&path, &dated_schema(), &["date".to_string()])
+        .await
+        .unwrap();
+    let mut first = EpochCommitter::open(&table, "day-1").await.unwrap();
+    let mut adds = stage_dated(&table, 1, "2026-11-01").await;
+    adds.extend(stage_dated(&table, 2, "2026-11-01").await);
+    adds.extend(stage_dated(&table, 20, "2026-11-02").await);
+    assert_eq!(first.commit(1, adds, None).await.unwrap(), Some(1));
+
+    // Replacing 2026-11-01 leaves 2026-11-02 alone, whoever wrote either.
+    let mut again = EpochCommitter::open(&table, "day-1-again").await.unwrap();
+    let new = stage_dated(&table, 10, "2026-11-01").await;
+    let info = HashMap::new();
+    assert_eq!(
+        again
+            .commit_replacing(1, new.clone(), &partition("2026-11-01"), info.clone())
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert_eq!(rows(&path).await, vec![10, 20]);
+    // The same epoch again (a restored run): nothing is removed or added.
+    assert_eq!(
+        again
+            .commit_replacing(1, new, &partition("2026-11-01"), info.clone())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(rows(&path).await, vec![10, 20]);
+    // An empty run empties the partition.
+    assert_eq!(
+        again
+            .commit_replacing(2, Vec::new(), &partition("2026-11-02"), info.clone())
+            .await
+            .unwrap(),
+        Some(3)
+    );
+    assert_eq!(rows(&path).await, vec![10]);
+
+    let entry = std::fs::read_to_string(
+        std::path::Path::new(&path).join("_delta_log/00000000000000000002.json"),
+    )
+    .unwrap();
+    assert_eq!(entry.matches("\"remove\"").count(), 2, "{entry}");
+    assert_eq!(entry.matches("\"add\"").count(), 1, "{entry}");
+    assert!(
+        entry.contains(r#""predicate":"date = '2026-11-01'""#),
+        "{entry}"
+    );
+    assert!(entry.contains(r#""mode":"Overwrite""#), "{entry}");
+
+    let outside = again
+        .commit_replacing(
+            3,
+            stage_dated(&table, 30, "2026-11-03").await,
+            &partition("2026-11-01"),
+            info.clone(),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        outside.contains("include partition date = 2026-11-03 while the run replaces partition date = '2026-11-01'"),
+        "{outside}"
+    );
+    let not_partitioned =
+        PartitionReplace::new([("n".to_string(), "1".to_string())].into()).unwrap();
+    let refused = again
+        .commit_replacing(3, Vec::new(), &not_partitioned, info)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("the table is not partitioned by `n` (its partition columns: [date])"),
+        "{refused}"
+    );
+    assert_eq!(rows(&path).await, vec![10]);
+}

@@ -8,6 +8,7 @@
 pub mod compact;
 pub mod epoch;
 pub mod error;
+pub mod replace;
 pub mod s3;
 pub mod schema;
 pub mod table;
@@ -15,4 +16,5 @@ pub mod vacuum;
 
 pub use compact::{Compact, CompactMetrics};
 pub use error::{LakeError, Result};
+pub use replace::PartitionReplace;
 pub use vacuum::{Vacuum, VacuumMetrics};

@@ -32,6 +32,7 @@ use weir_engine::{
 };
 use weir_lake::epoch::EpochCommitter;
 use weir_lake::table::open_or_create;
+use weir_lake::PartitionReplace;
 use weir_quality::Verdict;
 
 use super::epoch_gate::{
@@ -79,6 +80,9 @@ impl OperatorPlan for DeltaCommitterPlan {
             staged: BTreeMap::new(),
             last_checkpoint: 0,
             next_epoch: None,
+            replace: PartitionReplace::new(self.config.replace_partition.clone()),
+            ended: false,
+            replaced: false,
         }))
     }
 }
@@ -115,6 +119,14 @@ struct DeltaCommitter {
     /// is above every epoch of this app id the table holds, so every epoch this run
     /// produces is committed exactly once, however the run started.
     next_epoch: Option<u64>,
+    /// The partition the run replaces: its epochs are then all committed together, in
+    /// one replacing commit at the end of the input.
+    replace: Option<PartitionReplace>,
+    /// Whether this run reached the end of its input (and staged its last epoch).
+    ended: bool,
+    /// Whether the run's replacing commit is in the table (found on a restore): nothing
+    /// more is committed.
+    replaced: bool,
 }
 
 impl DeltaCommitter {
@@ -165,6 +177,19 @@ impl DeltaCommitter {
     /// Moves the files received since the last barrier into a new epoch, committed by
     /// checkpoint `checkpoint`.
     async fn stage(&mut self, checkpoint: u64) -> weir_engine::Result<()> {
+        if self.replaced {
+            if self.pending.is_empty() && self.pending_quarantined.is_empty() {
+                return Ok(());
+            }
+            return Err(ConnectorError::Delta(format!(
+                "rows arrived for table {} after this run replaced its partition {}",
+                self.config.table,
+                self.replace
+                    .as_ref()
+                    .map_or(String::new(), PartitionReplace::predicate)
+            ))
+            .into());
+        }
         let epoch = match self.next_epoch {
             Some(epoch) => epoch,
             None => self.start_epochs(0).await?,
@@ -237,16 +262,26 @@ impl DeltaCommitter {
             gate.commit_quarantined(&self.config, epoch, &quarantined)
                 .await?;
         }
-        if !adds.is_empty() {
+        if !adds.is_empty() || self.replace.is_some() {
             let files = adds.len();
             let evolve_to = self.config.schema_evolution.then(|| self.rows.clone());
             failpoint::hit("delta_before_commit")?;
-            let committed = self
-                .committer()
-                .await?
-                .commit_with_info(epoch as i64, adds, evolve_to.as_ref(), info)
-                .await
-                .map_err(ConnectorError::from)?;
+            let replace = self.replace.clone();
+            let committer = self.committer().await?;
+            let committed = match &replace {
+                Some(replace) => {
+                    committer
+                        .commit_replacing(epoch as i64, adds, replace, info)
+                        .await
+                }
+                None => {
+                    committer
+                        .commit_with_info(epoch as i64, adds, evolve_to.as_ref(), info)
+                        .await
+                }
+            }
+            .map_err(ConnectorError::from)?;
+            self.replaced = replace.is_some();
             match committed {
                 Some(version) => {
                     tracing::info!(table = %self.config.table, epoch, version, files, "committed to Delta")
@@ -310,7 +345,11 @@ impl Operator for DeltaCommitter {
     /// The first completed checkpoint also creates the table, rows or not (the first
     /// barrier opened it), so a sink that has written nothing yet (a dead-letter table,
     /// say) is still a table to query.
+    /// A sink replacing a partition commits only once the input ended.
     async fn on_checkpoint_complete(&mut self, checkpoint_id: u64) -> weir_engine::Result<()> {
+        if self.replace.is_some() && !self.ended {
+            return Ok(());
+        }
         self.commit_through(checkpoint_id).await
     }
 
@@ -329,6 +368,7 @@ impl Operator for DeltaCommitter {
     /// Files written after the last barrier form one more epoch, committed by the final
     /// checkpoint taken at the end of the input.
     async fn on_end(&mut self, _: &mut Collector) -> weir_engine::Result<()> {
+        self.ended = true;
         self.stage(self.last_checkpoint + 1).await
     }
 
@@ -479,7 +519,14 @@ impl Operator for DeltaCommitter {
                 }
             }
         }
-        self.commit_through(self.last_checkpoint).await?;
+        if self.replace.is_none() {
+            self.commit_through(self.last_checkpoint).await?;
+        } else if restored > 0 && self.committed_epoch().await? >= restored {
+            // Epochs of a replacing run are committed only together, by the commit of
+            // its newest: the table holding that one means the run's commit is done.
+            self.replaced = true;
+            self.staged.clear();
+        }
         self.start_epochs(restored).await?;
         Ok(())
     }

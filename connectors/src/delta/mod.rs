@@ -62,6 +62,13 @@ pub struct DeltaSinkConfig {
     /// verdicts go into the commit info under `weir.quality`.
     #[serde(default)]
     pub quality: Option<Gate>,
+    /// A partition this run replaces (a value per partition column, as
+    /// `replace_partition: {date: 2026-11-01}`), as Delta's `replaceWhere`: the sink then
+    /// commits once, at the end of the input, removing every file of that partition and
+    /// adding the run's files in the same commit, so running it again is idempotent.
+    /// Every row must belong to the partition. Only for bounded jobs (backfills).
+    #[serde(default)]
+    pub replace_partition: std::collections::BTreeMap<String, String>,
 }
 
 fn default_target_file_size() -> u64 {
@@ -77,6 +84,7 @@ impl DeltaSinkConfig {
             schema_evolution: false,
             app_id: app_id.into(),
             quality: None,
+            replace_partition: Default::default(),
         }
     }
 }
@@ -99,6 +107,17 @@ struct WriterFactory(Arc<DeltaSinkConfig>);
 impl OperatorFactory for WriterFactory {
     fn plan(&self, ctx: &PlanContext<'_>) -> weir_engine::Result<Arc<dyn OperatorPlan>> {
         let input = ctx.single_input()?.clone();
+        for column in self.0.replace_partition.keys() {
+            if !self.0.partition_by.is_empty() && !self.0.partition_by.contains(column) {
+                return Err(weir_engine::EngineError::config(
+                    ctx.node,
+                    format!(
+                        "replace_partition names '{column}', which is not one of partition_by [{}]",
+                        self.0.partition_by.join(", ")
+                    ),
+                ));
+            }
+        }
         for column in &self.0.partition_by {
             if input.index_of(column).is_err() {
                 return Err(weir_engine::EngineError::config(
