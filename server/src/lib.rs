@@ -9,6 +9,7 @@
 //! a server asked to stop stops every job with a final checkpoint first.
 
 pub mod api;
+pub mod backfills;
 pub mod error;
 pub mod rates;
 pub mod record;

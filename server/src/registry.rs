@@ -23,6 +23,9 @@ use weir_engine::JobMetrics;
 use weir_jobs::schedule::{CatchUp, Schedule};
 use weir_jobs::{JobDefinition, JobHandle, JobOutcome, JobStatus, StartOptions};
 
+use weir_jobs::backfill::{Backfill, BackfillProgress, DateReport};
+
+use crate::backfills::{self, BackfillRequest, BackfillView, Backfills};
 use crate::error::{MistakeView, Result, ServerError};
 use crate::rates::Rates;
 use crate::record::{Desired, Ended, Graph, JobEvent, JobRecord};
@@ -44,6 +47,7 @@ pub struct Jobs {
     /// Set once the server stops: runs ending now end because of it, and the jobs stay
     /// to be resumed.
     shutting_down: AtomicBool,
+    backfills: Backfills,
 }
 
 #[derive(Debug)]
@@ -165,6 +169,7 @@ impl Jobs {
             checkpoints,
             entries: Mutex::new(entries),
             shutting_down: AtomicBool::new(false),
+            backfills: Backfills::default(),
         }))
     }
 
@@ -234,7 +239,133 @@ impl Jobs {
             self.event(&id, "resumed", Some("the server started".into()));
             self.launch(&id)?;
         }
+        self.resume_backfills()
+    }
+
+    /// Starts again every backfill a stop or a kill interrupted.
+    fn resume_backfills(self: &Arc<Self>) -> Result<()> {
+        let ids: Vec<String> = self.entries().keys().cloned().collect();
+        for id in ids {
+            for file in backfills::progress_files(&self.store.backfills(&id))? {
+                let progress =
+                    BackfillProgress::load(&file).map_err(|e| ServerError::Store(e.to_string()))?;
+                let Some(progress) = progress.filter(|p| !p.is_over()) else {
+                    continue;
+                };
+                let request = BackfillRequest {
+                    from: progress.from,
+                    to: progress.to,
+                    parallel: progress.parallel,
+                    fresh: false,
+                };
+                self.event(
+                    &id,
+                    "backfill_resumed",
+                    Some(format!(
+                        "{} to {}: the server started",
+                        request.from, request.to
+                    )),
+                );
+                if let Err(e) = self.backfill(&id, request) {
+                    self.event(&id, "backfill_failed", Some(e.to_string()));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Starts a backfill of job `id`'s file over the dates of `request` (see
+    /// [`weir_jobs::backfill`]); its dates' changes go into the job's history.
+    pub fn backfill(self: &Arc<Self>, id: &str, request: BackfillRequest) -> Result<BackfillView> {
+        let (text, checkpoints) = {
+            let entries = self.entries();
+            let entry = entries
+                .get(id)
+                .ok_or_else(|| ServerError::NoSuchJob(id.into()))?;
+            (
+                entry.definition.clone(),
+                entry.record.checkpoint_location.clone(),
+            )
+        };
+        let backfill = Backfill::new(
+            &text,
+            &format!("{id}.yaml"),
+            &request.from,
+            &request.to,
+            request.parallel,
+            Arc::new(env),
+        )
+        .map_err(|e| ServerError::BadRequest(e.to_string()))?;
+        let dates = backfill.dates();
+        let file = backfills::progress_file(
+            &self.store.backfills(id),
+            &dates[0],
+            &dates[dates.len() - 1],
+        );
+        let backfill = backfill
+            .with_checkpoints(&format!("{}/backfill", checkpoints.trim_end_matches('/')))
+            .with_progress_file(file);
+        let range = format!("{} to {}", request.from, request.to);
+        let jobs = Arc::downgrade(self);
+        let job = id.to_string();
+        let report: DateReport = Arc::new(move |date, progress| {
+            if let Some(jobs) = jobs.upgrade() {
+                let state = backfills::state_name(progress.state);
+                let detail = match &progress.error {
+                    Some(error) => format!("{date} {state} (run {}): {error}", progress.runs),
+                    None => format!("{date} {state} (run {})", progress.runs),
+                };
+                jobs.event(&job, "backfill_date", Some(detail));
+            }
+        });
+        let jobs = Arc::downgrade(self);
+        let job = id.to_string();
+        let finished_range = range.clone();
+        let finished = Box::new(
+            move |outcome: std::result::Result<BackfillProgress, String>| {
+                let Some(jobs) = jobs.upgrade() else { return };
+                match outcome {
+                    Ok(progress) => {
+                        let (done, failed, running, pending) = progress.counts();
+                        let event = if progress.is_over() {
+                            "backfill_finished"
+                        } else {
+                            "backfill_stopped"
+                        };
+                        jobs.event(
+                            &job,
+                            event,
+                            Some(format!(
+                                "{finished_range}: {done} done, {failed} failed, {} not finished",
+                                running + pending
+                            )),
+                        );
+                    }
+                    Err(e) => jobs.event(
+                        &job,
+                        "backfill_failed",
+                        Some(format!("{finished_range}: {e}")),
+                    ),
+                }
+            },
+        );
+        let view = self
+            .backfills
+            .start(backfill, request.fresh, report, finished)?;
+        self.event(
+            id,
+            "backfill_started",
+            Some(format!("{range}, {} at a time", request.parallel)),
+        );
+        Ok(view)
+    }
+
+    /// Job `id`'s backfills with their progress.
+    pub fn backfills(&self, id: &str) -> Result<Vec<BackfillView>> {
+        if !self.entries().contains_key(id) {
+            return Err(ServerError::NoSuchJob(id.into()));
+        }
+        self.backfills.list(&self.store.backfills(id))
     }
 
     /// Starts the runs of scheduled jobs that are due (one at a time per job; a due time
@@ -570,6 +701,11 @@ impl Jobs {
                 "job '{id}' is running: stop or cancel it first"
             )));
         }
+        if self.backfills.any_active_in(&self.store.backfills(id)) {
+            return Err(ServerError::Conflict(format!(
+                "a backfill of job '{id}' is running: wait for it to end"
+            )));
+        }
         let checkpoints = entry
             .record
             .server_checkpoints
@@ -618,7 +754,7 @@ impl Jobs {
                 handle.stop().await;
                 let _ = recorded.wait_for(|done| *done).await;
             });
-        futures::future::join_all(stops).await;
+        futures::future::join(futures::future::join_all(stops), self.backfills.shutdown()).await;
     }
 }
 

@@ -67,6 +67,11 @@ impl JobStore {
         self.root.join("jobs").join(id)
     }
 
+    /// The folder of job `id`'s backfill progress files.
+    pub fn backfills(&self, id: &str) -> PathBuf {
+        self.job(id).join("backfills")
+    }
+
     /// Stores a new job: its file as submitted and its record.
     pub fn create(&self, record: &JobRecord, definition: &str) -> Result<()> {
         let folder = self.job(&record.id);

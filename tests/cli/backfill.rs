@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use super::server::{events, http, ServerProcess};
 use super::support::delta::query_text;
 
 const DATES: [&str; 5] = [
@@ -233,4 +234,116 @@ fn a_backfill_refuses_jobs_a_second_run_would_add_to() {
         "{stderr}"
     );
     assert!(!dir.path().join("lake").exists());
+}
+
+/// Job `daily` as a server holds it: absolute paths, and `${DATE}` defaulting to
+/// 2026-10-29 for the run the submission starts.
+fn server_job(dir: &Path) -> String {
+    daily_job(dir);
+    std::fs::copy(
+        dir.join(format!("in/{}.jsonl", DATES[0])),
+        dir.join("in/2026-10-29.jsonl"),
+    )
+    .unwrap();
+    let root = dir.display().to_string();
+    std::fs::read_to_string(dir.join("job.yaml"))
+        .unwrap()
+        .replace("${DATE}", "${DATE:-2026-10-29}")
+        .replace("in/", &format!("{root}/in/"))
+        .replace("lake/daily", &format!("{root}/lake/daily"))
+        .replace("  location: checkpoints\n", "")
+}
+
+/// The server's backfills of job `daily` once the first one is over.
+fn wait_for_backfill(server: &ServerProcess) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, body) = http(server.url(), "GET", "/api/v1/jobs/daily/backfills", "", &[]);
+        assert_eq!(status, 200, "{body}");
+        let backfills: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if backfills[0]["active"] == false && backfills[0]["done"] == DATES.len() {
+            return backfills;
+        }
+        assert!(std::time::Instant::now() < deadline, "{backfills:#}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_backfill_killed_half_way_resumes_when_the_server_starts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let job = server_job(dir.path());
+    // The submitted run commits first; the second date of the backfill second, and the
+    // server aborts right after that commit, before the date is recorded done.
+    let server = ServerProcess::start_with_env(
+        &lake,
+        &["--insecure-no-auth"],
+        &[("WEIR_FAILPOINTS", "delta_after_commit:3")],
+    );
+    let (status, body) = http(server.url(), "POST", "/api/v1/jobs", &job, &[]);
+    assert_eq!(status, 201, "{body}");
+    server.wait_for("daily", "finished", |_| true);
+    let request = format!(
+        r#"{{"from": "{}", "to": "{}", "parallel": 1}}"#,
+        DATES[0], DATES[4]
+    );
+    let refused = http(
+        server.url(),
+        "POST",
+        "/api/v1/jobs/daily/backfills",
+        r#"{"from": "2026-11-01", "to": "2026-10-01"}"#,
+        &[],
+    );
+    assert_eq!(refused.0, 400, "{}", refused.1);
+    assert!(
+        refused.1.contains("is before its first date"),
+        "{}",
+        refused.1
+    );
+    let unknown = http(
+        server.url(),
+        "POST",
+        "/api/v1/jobs/daily/backfills",
+        r#"{"from": "2026-11-01", "to": "2026-11-02", "dates": 3}"#,
+        &[],
+    );
+    assert_eq!(unknown.0, 400, "{}", unknown.1);
+    assert!(unknown.1.contains("unknown field `dates`"), "{}", unknown.1);
+    let (status, body) = http(
+        server.url(),
+        "POST",
+        "/api/v1/jobs/daily/backfills",
+        &request,
+        &[],
+    );
+    assert_eq!(status, 202, "{body}");
+    server.wait_exit();
+
+    let server = ServerProcess::start_with_env(&lake, &["--insecure-no-auth"], &[]);
+    let backfills = wait_for_backfill(&server);
+    for date in backfills[0]["dates"].as_array().unwrap() {
+        assert_eq!(date["runs"], 1, "{backfills:#}");
+    }
+    let job = server.json(&["job", "daily"]);
+    let history = events(&job);
+    for event in [
+        "backfill_started",
+        "backfill_resumed",
+        "backfill_date",
+        "backfill_finished",
+    ] {
+        assert!(history.iter().any(|e| e == event), "{event}: {history:?}");
+    }
+    // The submitted run's date and every date of the backfill, each written once.
+    let mut expected: BTreeMap<String, (usize, usize)> =
+        DATES.iter().map(|d| (d.to_string(), (1, 0))).collect();
+    expected.insert("2026-10-29".into(), (1, 0));
+    assert_eq!(commits_per_date(dir.path()), expected);
+    let per_date = per_date(dir.path()).await;
+    assert!(
+        per_date
+            .ends_with(&expected_per_date()[expected_per_date().find("| 2026-10-30").unwrap()..]),
+        "{per_date}"
+    );
 }

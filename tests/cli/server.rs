@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::support::delta::query_text;
 
 /// A `weir server` process and what it wrote to stderr.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
     url: String,
     stderr: Arc<Mutex<String>>,
@@ -24,10 +24,16 @@ struct ServerProcess {
 impl ServerProcess {
     /// Starts `weir server` on a free port with `args`; waits until it listens.
     fn start(lake: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(lake, args, &[])
+    }
+
+    /// [`ServerProcess::start`] with the variables `env` set for the server.
+    pub(crate) fn start_with_env(lake: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
             .args(["server", "--bind", "127.0.0.1:0", "--lake"])
             .arg(lake)
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -53,7 +59,7 @@ impl ServerProcess {
     }
 
     /// Runs a `weir` command against this server.
-    fn weir(&self, args: &[&str]) -> Output {
+    pub(crate) fn weir(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_weir"))
             .args(args)
             .args(["--server", &self.url])
@@ -62,7 +68,7 @@ impl ServerProcess {
     }
 
     /// A successful `weir ... --json` answer.
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();
         all.push("--json");
         let output = self.weir(&all);
@@ -71,7 +77,7 @@ impl ServerProcess {
     }
 
     /// Waits until job `id` has `status` (and `also` holds), returning it.
-    fn wait_for(&self, id: &str, status: &str, also: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_for(&self, id: &str, status: &str, also: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let job = self.json(&["job", id]);
@@ -88,6 +94,16 @@ impl ServerProcess {
 
     fn kill(self) {
         drop(self);
+    }
+
+    /// The server's address, `http://host:port`.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Waits for the server to exit by itself (an aborting failpoint).
+    pub(crate) fn wait_exit(mut self) {
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits for the exit; the exit code and stderr.
@@ -114,7 +130,13 @@ impl Drop for ServerProcess {
 }
 
 /// A request to `url` (`http://host:port`): the status and the body.
-fn http(url: &str, method: &str, path: &str, body: &str, headers: &[&str]) -> (u16, String) {
+pub(crate) fn http(
+    url: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[&str],
+) -> (u16, String) {
     let address = url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).unwrap();
     let mut request = format!(
@@ -158,7 +180,7 @@ fn has_checkpoint(job: &Value) -> bool {
     !job["last_checkpoint"].is_null()
 }
 
-fn events(job: &Value) -> Vec<String> {
+pub(crate) fn events(job: &Value) -> Vec<String> {
     job["events"]
         .as_array()
         .unwrap()

@@ -220,8 +220,9 @@ impl Backfill {
     pub fn load_progress(&self, fresh: bool) -> Result<BackfillProgress> {
         let mut progress = match BackfillProgress::load(&self.progress)? {
             Some(kept) if kept.dates.keys().eq(self.dates.iter()) => kept,
-            _ => BackfillProgress::new(&self.job, &self.dates),
+            _ => BackfillProgress::new(&self.job, &self.dates, self.parallel),
         };
+        progress.parallel = self.parallel;
         if fresh {
             for date in progress.dates.values_mut() {
                 date.state = DateState::Pending;

@@ -60,15 +60,19 @@ pub struct BackfillProgress {
     /// The first and last date (`YYYY-MM-DD`, inclusive).
     pub from: String,
     pub to: String,
+    /// How many dates run at a time.
+    #[serde(default = "one")]
+    pub parallel: usize,
     /// By date (`YYYY-MM-DD`, so in date order).
     pub dates: BTreeMap<String, DateProgress>,
 }
 
 impl BackfillProgress {
-    /// A backfill of `job` over `dates` with nothing done.
-    pub fn new(job: &str, dates: &[String]) -> Self {
+    /// A backfill of `job` over `dates`, `parallel` at a time, with nothing done.
+    pub fn new(job: &str, dates: &[String], parallel: usize) -> Self {
         Self {
             job: job.to_string(),
+            parallel,
             from: dates.first().cloned().unwrap_or_default(),
             to: dates.last().cloned().unwrap_or_default(),
             dates: dates
@@ -119,6 +123,10 @@ impl BackfillProgress {
             .values()
             .all(|d| matches!(d.state, DateState::Done | DateState::Failed))
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 fn failed(path: &Path, doing: &str, e: impl std::fmt::Display) -> JobError {

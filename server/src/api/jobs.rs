@@ -10,7 +10,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::AppState;
-use crate::error::{ErrorBody, Result};
+use crate::backfills::{BackfillRequest, BackfillView};
+use crate::error::{ErrorBody, Result, ServerError};
 use crate::view::{CheckpointView, JobDetail, JobSummary};
 
 /// How a submitted job file is named in its mistakes.
@@ -130,4 +131,39 @@ pub async fn checkpoints(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<CheckpointView>>> {
     Ok(Json(state.jobs.checkpoints(&id)?))
+}
+
+/// Starts a backfill: the job's file run once per date from `from` to `to` with
+/// `${DATE}` set, each run replacing its date's partition; resumes an interrupted one.
+#[utoipa::path(
+    post, path = "/api/v1/jobs/{id}/backfills",
+    request_body = BackfillRequest,
+    responses(
+        (status = 202, description = "Started", body = BackfillView),
+        (status = 400, description = "Dates or job file unfit for a backfill", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The same backfill is running", body = ErrorBody),
+    )
+)]
+pub async fn start_backfill(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse> {
+    let request: BackfillRequest = serde_json::from_slice(&body)
+        .map_err(|e| ServerError::BadRequest(format!("the backfill request: {e}")))?;
+    let view = state.jobs.backfill(&id, request)?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// A job's backfills with each date's state.
+#[utoipa::path(
+    get, path = "/api/v1/jobs/{id}/backfills",
+    responses((status = 200, body = [BackfillView]), (status = 404, body = ErrorBody))
+)]
+pub async fn backfills(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<BackfillView>>> {
+    Ok(Json(state.jobs.backfills(&id)?))
 }

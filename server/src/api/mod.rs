@@ -50,6 +50,8 @@ pub struct AppState {
         jobs::resume,
         jobs::delete,
         jobs::checkpoints,
+        jobs::start_backfill,
+        jobs::backfills,
         sql::query,
         sql::tables,
         sql::table,
@@ -103,6 +105,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/resume", post(jobs::resume))
         .route("/jobs/{id}/checkpoints", get(jobs::checkpoints))
+        .route(
+            "/jobs/{id}/backfills",
+            get(jobs::backfills).post(jobs::start_backfill),
+        )
         .route("/sql", post(sql::query))
         .route("/tables", get(sql::tables))
         .route("/tables/{name}", get(sql::table))
