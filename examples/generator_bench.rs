@@ -20,6 +20,7 @@ fn run(config: &GeneratorConfig, runtime: &tokio::runtime::Runtime) -> (f64, f64
     let plan = config.plan().expect("generator");
     let mut reader = plan
         .create(&SubtaskInfo {
+            gauges: Default::default(),
             node: "generator".into(),
             index: 0,
             parallelism: 1,

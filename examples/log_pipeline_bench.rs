@@ -90,6 +90,7 @@ async fn write_logs(path: &Path, kind: LogKind, lines: u64) -> u64 {
     })
     .expect("generator");
     let subtask = SubtaskInfo {
+        gauges: Default::default(),
         node: "logs".into(),
         index: 0,
         parallelism: 1,

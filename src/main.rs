@@ -10,6 +10,7 @@ mod live_status;
 mod log;
 mod quality;
 mod run;
+mod run_metrics;
 mod server;
 mod sql;
 mod sql_input;

@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// a terminal a status line is redrawn every second instead.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     progress: Duration,
+    /// Serve the job's metrics in Prometheus' format at http://ADDRESS/metrics (as
+    /// `weir server` does), e.g. 127.0.0.1:9464; port 0 picks a free one.
+    #[arg(long, value_name = "ADDRESS")]
+    metrics_bind: Option<std::net::SocketAddr>,
 }
 
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
@@ -57,6 +61,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let interval = job.checkpoints.interval;
     let handle = JobHandle::start(job, StartOptions { restore_from });
     let name = handle.job().name.clone();
+    if let Some(address) = args.metrics_bind {
+        let bound = crate::run_metrics::serve(address, handle.clone()).await?;
+        eprintln!("weir: metrics of job '{name}' at http://{bound}/metrics");
+    }
     let started = Instant::now();
     let stopper = handle.clone();
     let signalled = tokio::spawn(async move {

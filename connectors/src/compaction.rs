@@ -17,7 +17,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
-use weir_engine::{Source, SourceBatch, SourcePlan, SubtaskInfo};
+use weir_engine::{NodeGauges, Source, SourceBatch, SourcePlan, SubtaskInfo};
 use weir_lake::{Compact, CompactMetrics, LakeError, Vacuum};
 
 use crate::background::AbortOnDrop;
@@ -132,6 +132,7 @@ impl SourcePlan for CompactionPlan {
             next_check: Instant::now(),
             running: None,
             waited: false,
+            gauges: subtask.gauges.clone(),
         }))
     }
 }
@@ -148,7 +149,16 @@ struct CompactionSource {
     running: Option<AbortOnDrop<Checked>>,
     /// Whether a check found no table yet (said once).
     waited: bool,
+    /// Counts [`COMPACTION_RUNS`], [`COMPACTION_FILES_REMOVED`], [`COMPACTION_FILES_ADDED`].
+    gauges: NodeGauges,
 }
+
+/// The source's figure: compactions committed.
+pub const COMPACTION_RUNS: &str = "compaction_runs";
+/// The source's figure: files the compactions removed.
+pub const COMPACTION_FILES_REMOVED: &str = "compaction_files_removed";
+/// The source's figure: files the compactions added.
+pub const COMPACTION_FILES_ADDED: &str = "compaction_files_added";
 
 async fn check(config: Arc<CompactionConfig>) -> Checked {
     let started = std::time::Instant::now();
@@ -209,6 +219,11 @@ impl Source for CompactionSource {
             let Some(version) = metrics.version else {
                 continue;
             };
+            self.gauges.add(COMPACTION_RUNS, 1);
+            self.gauges
+                .add(COMPACTION_FILES_REMOVED, metrics.files_removed as i64);
+            self.gauges
+                .add(COMPACTION_FILES_ADDED, metrics.files_added as i64);
             tracing::info!(
                 table = %self.config.table,
                 version,

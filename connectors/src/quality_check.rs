@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::time::Instant;
-use weir_engine::{Source, SourceBatch, SourcePlan, SubtaskInfo};
+use weir_engine::{NodeGauges, Source, SourceBatch, SourcePlan, SubtaskInfo};
 use weir_quality::alert::{Alert, AlertMessage};
 use weir_quality::verdict::{verdict_columns, verdict_fields};
 use weir_quality::{Rule, Severity};
@@ -87,6 +87,7 @@ impl SourcePlan for QualityCheckPlan {
             next_check: Instant::now(),
             running: None,
             done: false,
+            gauges: subtask.gauges.clone(),
         }))
     }
 }
@@ -99,7 +100,14 @@ struct QualityCheckSource {
     running: Option<AbortOnDrop<std::result::Result<TableCheck, SqlError>>>,
     /// Whether the one check of a job without `every` is done.
     done: bool,
+    /// Counts [`QUALITY_RULES_PASSED`] and [`QUALITY_RULES_FAILED`] over its checks.
+    gauges: NodeGauges,
 }
+
+/// The source's figure: verdicts that passed, over its checks.
+pub const QUALITY_RULES_PASSED: &str = "quality_rules_passed";
+/// The source's figure: verdicts that failed, over its checks.
+pub const QUALITY_RULES_FAILED: &str = "quality_rules_failed";
 
 async fn check(config: Arc<QualityCheckConfig>) -> std::result::Result<TableCheck, SqlError> {
     let lake = Lake::open(&config.lake)?;
@@ -167,6 +175,11 @@ impl Source for QualityCheckSource {
             alert.send(&message).await;
         }
         let passed = checked.verdicts.iter().filter(|v| v.passed).count();
+        self.gauges.add(QUALITY_RULES_PASSED, passed as i64);
+        self.gauges.add(
+            QUALITY_RULES_FAILED,
+            (checked.verdicts.len() - passed) as i64,
+        );
         tracing::info!(
             table = %checked.table,
             version = checked.version,

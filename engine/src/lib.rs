@@ -16,6 +16,7 @@ pub mod error;
 pub mod event_time;
 pub mod expr;
 pub mod failpoint;
+pub mod gauges;
 pub mod graph;
 pub mod keys;
 pub mod message;
@@ -29,6 +30,7 @@ pub mod state;
 pub mod watermark;
 
 pub use error::{EngineError, Result};
+pub use gauges::NodeGauges;
 pub use graph::{GraphBuilder, Input, JobGraph, Node, Partitioning, Stream};
 pub use message::{CheckpointBarrier, Message, Watermark};
 pub use operator::{

@@ -24,6 +24,8 @@ pub struct SubtaskInfo {
     pub parallelism: usize,
     /// Number of key groups; keyed state is split by key group.
     pub max_parallelism: usize,
+    /// Where the subtask reports figures of its own (shared by the node's subtasks).
+    pub gauges: crate::gauges::NodeGauges,
 }
 
 /// Output ports of a node: port 0 is the main output, others are side outputs.

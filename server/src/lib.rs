@@ -11,6 +11,7 @@
 pub mod api;
 pub mod backfills;
 pub mod error;
+pub mod prometheus;
 pub mod rates;
 pub mod record;
 pub mod registry;

@@ -27,6 +27,7 @@ use weir_jobs::backfill::{Backfill, BackfillProgress, DateReport};
 
 use crate::backfills::{self, BackfillRequest, BackfillView, Backfills};
 use crate::error::{MistakeView, Result, ServerError};
+use crate::prometheus::JobCounters;
 use crate::rates::Rates;
 use crate::record::{Desired, Ended, Graph, JobEvent, JobRecord};
 use crate::store::JobStore;
@@ -728,14 +729,6 @@ impl Jobs {
         }
     }
 
-    /// Each job's id, kind, status, restarts and counters, for `/metrics`.
-    pub fn counters(&self) -> Vec<(JobSummary, Option<Arc<JobMetrics>>)> {
-        self.entries()
-            .values()
-            .map(|e| (e.summary(), e.metrics()))
-            .collect()
-    }
-
     /// Stops every running job with a final checkpoint, side by side, leaving them to be
     /// resumed when the server starts again.
     pub async fn shutdown(&self) {
@@ -758,7 +751,18 @@ impl Jobs {
     }
 }
 
-fn kind_name(job: &JobDefinition) -> String {
+impl JobCounters for Jobs {
+    /// Each job's id, kind, status, restarts and counters.
+    fn counters(&self) -> Vec<(JobSummary, Option<Arc<JobMetrics>>)> {
+        self.entries()
+            .values()
+            .map(|e| (e.summary(), e.metrics()))
+            .collect()
+    }
+}
+
+/// A job's kind as the API names it: `stream`, `compact` or `quality`.
+pub fn kind_name(job: &JobDefinition) -> String {
     match job.kind {
         weir_jobs::JobKind::Stream => "stream",
         weir_jobs::JobKind::Compact => "compact",

@@ -2,8 +2,12 @@
 //! (its graph with per-node counters, checkpoints, history and rate over time).
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
-use weir_engine::runtime::metrics::CheckpointStats;
+
+use weir_connectors::delta::{DELTA_COMMITS, DELTA_VERSION, QUARANTINED_ROWS};
+use weir_connectors::kafka::source::KAFKA_LAG_PREFIX;
+use weir_engine::runtime::metrics::{CheckpointStats, NodeMetrics};
 use weir_engine::{JobMetrics, DEAD_LETTER_PORT, LATE_PORT};
 
 use crate::rates::Rates;
@@ -73,6 +77,9 @@ pub struct NodeView {
     pub rows_out: u64,
     pub rows_in_per_second: f64,
     pub rows_out_per_second: f64,
+    /// Arrow bytes of the rows received and emitted.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
     /// Rows sent to its `dead_letters` output.
     pub dead_letters: u64,
     /// Rows sent to its `late` output.
@@ -90,6 +97,58 @@ pub struct NodeView {
     /// How far the watermark is behind the wall clock, in ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watermark_lag_ms: Option<i64>,
+    /// Rows its `quarantine` rules sent to the quarantine table (a Delta sink).
+    pub quarantined_rows: u64,
+    /// The newest table version it committed and its commits in this run (a Delta sink).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta_version: Option<i64>,
+    pub delta_commits: u64,
+    /// Messages behind the end of each partition it reads (a Kafka source; looked up
+    /// every 5 s).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kafka_lag: Vec<PartitionLag>,
+    /// Every figure the node reports about itself, by name (the above and others, such
+    /// as a compaction's runs and files or a quality check's verdicts).
+    pub figures: BTreeMap<String, i64>,
+}
+
+/// The consumer lag of one Kafka partition.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PartitionLag {
+    pub topic: String,
+    pub partition: i32,
+    pub lag: i64,
+}
+
+impl PartitionLag {
+    /// The lags among a node's `figures`.
+    pub fn from_figures(figures: &BTreeMap<String, i64>) -> Vec<Self> {
+        figures
+            .iter()
+            .filter_map(|(name, lag)| {
+                let (topic, partition) = name.strip_prefix(KAFKA_LAG_PREFIX)?.rsplit_once('/')?;
+                Some(Self {
+                    topic: topic.to_string(),
+                    partition: partition.parse().ok()?,
+                    lag: *lag,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The engine nodes a job file's node runs as: itself, or a sink's writer and committer.
+pub fn parts<'a>(metrics: &'a JobMetrics, name: &str) -> Vec<&'a NodeMetrics> {
+    if let Some(node) = metrics.node(name) {
+        return vec![node];
+    }
+    [
+        weir_connectors::writer_node(name),
+        format!("{name}_committer"),
+    ]
+    .iter()
+    .filter_map(|part| metrics.node(part))
+    .collect()
 }
 
 /// Rows per second at a time.
@@ -117,7 +176,8 @@ pub struct JobDetail {
     pub definition: String,
 }
 
-fn rfc3339(ms: i64) -> String {
+/// `ms` since the Unix epoch as an RFC 3339 time in UTC, to the millisecond.
+pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()
@@ -171,7 +231,12 @@ pub(crate) fn nodes(
         .nodes
         .iter()
         .map(|n| {
-            let counters = metrics.and_then(|m| m.node(&n.name));
+            let parts = metrics.map(|m| parts(m, &n.name)).unwrap_or_default();
+            // The part rows enter by (a sink's writer), and the figures of all parts.
+            let counters = parts.first().copied();
+            let figures: BTreeMap<String, i64> =
+                parts.iter().flat_map(|p| p.gauges.values()).collect();
+            let figure = |name: &str| figures.get(name).copied();
             let rate = rates.node(&n.name);
             let watermark = counters
                 .and_then(|c| c.watermark())
@@ -185,6 +250,8 @@ pub(crate) fn nodes(
                 rows_out: counters.map_or(0, |c| c.rows_out()),
                 rows_in_per_second: rate.rows_in,
                 rows_out_per_second: rate.rows_out,
+                bytes_in: counters.map_or(0, |c| c.bytes_in()),
+                bytes_out: counters.map_or(0, |c| c.bytes_out()),
                 dead_letters: counters.map_or(0, |c| c.port_rows(DEAD_LETTER_PORT)),
                 late_rows: counters.map_or(0, |c| c.port_rows(LATE_PORT)),
                 unconsumed_rows: counters.map_or(0, |c| c.rows_unconsumed()),
@@ -193,6 +260,11 @@ pub(crate) fn nodes(
                 backpressure: (rate.blocked / n.parallelism.max(1) as f64).clamp(0.0, 1.0),
                 watermark: watermark.map(rfc3339),
                 watermark_lag_ms: watermark.map(|w| (now - w).max(0)),
+                quarantined_rows: figure(QUARANTINED_ROWS).unwrap_or(0) as u64,
+                delta_version: figure(DELTA_VERSION),
+                delta_commits: figure(DELTA_COMMITS).unwrap_or(0) as u64,
+                kafka_lag: PartitionLag::from_figures(&figures),
+                figures,
             }
         })
         .collect()

@@ -176,6 +176,23 @@ fn bids_job(dir: &Path, name: &str, table: &Path, events: u64, rate: u64) -> std
     path
 }
 
+/// `/metrics` of the server at `url`, parsed as Prometheus text: each sample's name with
+/// its labels, and its value. Every line must be a comment or a sample.
+pub(crate) fn scrape(url: &str) -> std::collections::BTreeMap<String, f64> {
+    let (status, text) = http(url, "GET", "/metrics", "", &[]);
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(|line| {
+            let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+            (
+                name.to_string(),
+                value.parse().unwrap_or_else(|_| panic!("{line}")),
+            )
+        })
+        .collect()
+}
+
 fn has_checkpoint(job: &Value) -> bool {
     !job["last_checkpoint"].is_null()
 }
@@ -226,11 +243,38 @@ async fn a_server_keeps_its_jobs_through_sigkill_and_sigterm() {
         table_text.starts_with("id    kind    status   rows/s"),
         "{table_text}"
     );
-    let (status, metrics) = http(&server.url, "GET", "/metrics", "", &[]);
-    assert_eq!(status, 200);
+    // The sink's own figures: its commits and table version, with bytes through it.
+    let committed = server.wait_for("bids", "running", |job| {
+        job["nodes"][1]["delta_commits"].as_u64() >= Some(2)
+    });
+    let sink = &committed["nodes"][1];
+    assert!(sink["delta_version"].as_i64() >= Some(2), "{sink}");
+    assert!(sink["bytes_in"].as_u64() > Some(0), "{sink}");
+    assert!(sink["rows_in"].as_u64() > Some(0), "{sink}");
+
+    // Prometheus text whose counters move between scrapes.
+    let first = scrape(&server.url);
+    std::thread::sleep(Duration::from_millis(600));
+    let second = scrape(&server.url);
+    let source_rows = r#"weir_node_rows_out_total{job="bids",node="bids"}"#;
     assert!(
-        metrics.contains("weir_node_rows_out_total{job=\"bids\",node=\"bids\"}"),
-        "{metrics}"
+        second[source_rows] > first[source_rows],
+        "{first:?}\n{second:?}"
+    );
+    for name in [
+        r#"weir_node_bytes_in_total{job="bids",node="lake_writer"}"#,
+        r#"weir_delta_commits_total{job="bids",node="lake_committer"}"#,
+        r#"weir_delta_table_version{job="bids",node="lake_committer"}"#,
+        r#"weir_job_checkpoints_total{job="bids"}"#,
+    ] {
+        assert!(
+            second.get(name).is_some_and(|v| *v > 0.0),
+            "{name}: {second:?}"
+        );
+    }
+    assert_eq!(
+        second[r#"weir_job_checkpoint_failures_total{job="bids"}"#],
+        0.0
     );
 
     // Killed mid-stream: started again, it resumes the job from its newest checkpoint.
@@ -514,4 +558,54 @@ async fn scheduled_jobs_run_at_their_times_skip_overlaps_and_catch_up() {
     assert_eq!(count(&server.json(&["job", "checks"]), "finished"), runs);
     server.json(&["resume", "checks"]);
     server.wait_for("checks", "scheduled", |j| count(j, "finished") > runs);
+}
+
+#[test]
+fn weir_run_serves_the_servers_metrics_with_metrics_bind() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = bids_job(
+        dir.path(),
+        "solo",
+        &dir.path().join("lake/bids"),
+        40_000,
+        10_000,
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--progress", "0s", "--metrics-bind", "127.0.0.1:0"])
+        .arg(&job)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let url = loop {
+        line.clear();
+        assert!(
+            lines.read_line(&mut line).unwrap() > 0,
+            "no metrics address"
+        );
+        if let Some(rest) = line.split(" at http://").nth(1) {
+            break format!("http://{}", rest.trim().trim_end_matches("/metrics"));
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let metrics = scrape(&url);
+        let commits = r#"weir_delta_commits_total{job="solo",node="lake_committer"}"#;
+        if metrics.get(commits).is_some_and(|c| *c >= 1.0) {
+            break metrics;
+        }
+        assert!(Instant::now() < deadline, "{metrics:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        metrics[r#"weir_job_up{job="solo",kind="stream",status="running"}"#],
+        1.0
+    );
+    assert!(metrics[r#"weir_node_rows_in_total{job="solo",node="lake_writer"}"#] > 0.0);
+    assert!(metrics[r#"weir_node_bytes_out_total{job="solo",node="bids"}"#] > 0.0);
 }

@@ -28,7 +28,8 @@ use deltalake::kernel::Add;
 use weir_engine::failpoint;
 use weir_engine::state::{state_batch, OperatorSnapshot, StateChunk, StateTable};
 use weir_engine::{
-    CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo, Watermark,
+    CheckpointBarrier, Collector, NodeGauges, Operator, OperatorPlan, OutputPort, SubtaskInfo,
+    Watermark,
 };
 use weir_lake::epoch::EpochCommitter;
 use weir_lake::table::open_or_create;
@@ -69,8 +70,9 @@ impl OperatorPlan for DeltaCommitterPlan {
         Vec::new()
     }
 
-    fn create(&self, _: &SubtaskInfo) -> weir_engine::Result<Box<dyn Operator>> {
+    fn create(&self, subtask: &SubtaskInfo) -> weir_engine::Result<Box<dyn Operator>> {
         Ok(Box::new(DeltaCommitter {
+            gauges: subtask.gauges.clone(),
             config: self.config.clone(),
             rows: self.rows.clone(),
             committer: None,
@@ -127,7 +129,16 @@ struct DeltaCommitter {
     /// Whether the run's replacing commit is in the table (found on a restore): nothing
     /// more is committed.
     replaced: bool,
+    /// Reports [`DELTA_VERSION`], [`DELTA_COMMITS`] and [`DELTA_COMMIT_MICROS`].
+    gauges: NodeGauges,
 }
+
+/// The committer's figure: the newest table version it committed.
+pub const DELTA_VERSION: &str = "delta_version";
+/// The committer's figure: how many commits it made.
+pub const DELTA_COMMITS: &str = "delta_commits";
+/// The committer's figure: microseconds its commits took, summed.
+pub const DELTA_COMMIT_MICROS: &str = "delta_commit_us";
 
 impl DeltaCommitter {
     /// The table's epoch committer; opens the table (creating it when missing) on first
@@ -267,6 +278,7 @@ impl DeltaCommitter {
             let evolve_to = self.config.schema_evolution.then(|| self.rows.clone());
             failpoint::hit("delta_before_commit")?;
             let replace = self.replace.clone();
+            let started = std::time::Instant::now();
             let committer = self.committer().await?;
             let committed = match &replace {
                 Some(replace) => {
@@ -284,6 +296,10 @@ impl DeltaCommitter {
             self.replaced = replace.is_some();
             match committed {
                 Some(version) => {
+                    self.gauges.set(DELTA_VERSION, version as i64);
+                    self.gauges.add(DELTA_COMMITS, 1);
+                    self.gauges
+                        .add(DELTA_COMMIT_MICROS, started.elapsed().as_micros() as i64);
                     tracing::info!(table = %self.config.table, epoch, version, files, "committed to Delta")
                 }
                 // Only after a restore: the epoch was committed before the job stopped.

@@ -33,8 +33,9 @@ use weir_quality::quarantine::Quarantine;
 use weir_quality::RuleSet;
 
 use crate::error::ConnectorError;
+pub use committer::{DELTA_COMMITS, DELTA_COMMIT_MICROS, DELTA_VERSION};
 pub use source::{DeltaSource, DeltaSourceConfig, DeltaStart};
-pub use writer::staged_files_schema;
+pub use writer::{staged_files_schema, QUARANTINED_ROWS};
 
 /// Settings of a Delta sink.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

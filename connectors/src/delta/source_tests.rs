@@ -65,6 +65,7 @@ fn subtasks(plan: &DeltaSource, parallelism: usize, chunks: &[StateChunk]) -> Ve
         .map(|index| {
             let mut source = plan
                 .create(&SubtaskInfo {
+                    gauges: Default::default(),
                     node: "table".into(),
                     index,
                     parallelism,

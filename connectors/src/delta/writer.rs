@@ -14,7 +14,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter, WriteMode};
-use weir_engine::{CheckpointBarrier, Collector, Operator, OperatorPlan, OutputPort, SubtaskInfo};
+use weir_engine::{
+    CheckpointBarrier, Collector, NodeGauges, Operator, OperatorPlan, OutputPort, SubtaskInfo,
+};
 use weir_lake::table::open_or_create;
 use weir_quality::partial::{MetricsPlan, PartialMetrics};
 use weir_quality::quarantine::{quarantine_table, Quarantine};
@@ -52,7 +54,7 @@ impl OperatorPlan for DeltaWriterPlan {
         }]
     }
 
-    fn create(&self, _: &SubtaskInfo) -> weir_engine::Result<Box<dyn Operator>> {
+    fn create(&self, subtask: &SubtaskInfo) -> weir_engine::Result<Box<dyn Operator>> {
         let metrics = match &self.metrics {
             Some(plan) => Some(plan.start().map_err(quality_error)?),
             None => None,
@@ -73,6 +75,7 @@ impl OperatorPlan for DeltaWriterPlan {
             writer: None,
             metrics,
             quarantine,
+            gauges: subtask.gauges.clone(),
         }))
     }
 }
@@ -89,6 +92,8 @@ struct DeltaFileWriter {
     /// The quality rules' metrics over the rows written since the last hand-over.
     metrics: Option<PartialMetrics>,
     quarantine: Option<QuarantineWriter>,
+    /// Counts the rows quarantined (`quarantined_rows`).
+    gauges: NodeGauges,
 }
 
 /// The writer of the rows `quarantine` rules reject, into the quarantine table.
@@ -99,6 +104,9 @@ struct QuarantineWriter {
     /// Opened with the first rejected row (creating the table if needed).
     writer: Option<OpenWriter>,
 }
+
+/// The writer's figure counting the rows `quarantine` rules rejected.
+pub const QUARANTINED_ROWS: &str = "quarantined_rows";
 
 /// Closes `writer`'s open files and returns their `add` actions as JSON.
 async fn flush(writer: &mut OpenWriter, table: &str) -> weir_engine::Result<Vec<String>> {
@@ -231,6 +239,8 @@ impl Operator for DeltaFileWriter {
                     .split(&batch, &self.config.app_id)
                     .map_err(quality_error)?;
                 if let Some(rejected) = rejected {
+                    self.gauges
+                        .add(QUARANTINED_ROWS, rejected.num_rows() as i64);
                     let schema = rejected.schema();
                     write(
                         &mut quarantine.writer,

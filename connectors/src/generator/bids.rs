@@ -237,6 +237,7 @@ mod tests {
         let mut bids = Vec::new();
         for index in 0..parallelism {
             let info = SubtaskInfo {
+                gauges: Default::default(),
                 node: "bids".into(),
                 index,
                 parallelism,

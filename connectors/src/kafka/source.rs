@@ -1,6 +1,7 @@
 //! The Kafka source: one consumer per subtask on its assigned partitions.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 use weir_engine::state::{state_batch, StateChunk, StateTable};
-use weir_engine::{Source, SourceBatch, SourcePlan, SubtaskInfo};
+use weir_engine::{NodeGauges, Source, SourceBatch, SourcePlan, SubtaskInfo};
 
 use super::assignment::{partition_id, subtask_of};
 use super::{KafkaSourceConfig, StartOffset};
@@ -216,6 +217,9 @@ impl SourcePlan for KafkaSource {
             needs_assign: true,
             read_failures: InPlaceRetry::default(),
             dropped: 0,
+            gauges: subtask.gauges.clone(),
+            next_lag_check: Instant::now(),
+            lag_checking: Arc::default(),
         }))
     }
 }
@@ -370,7 +374,24 @@ struct KafkaReader {
     dropped: u64,
     /// Consecutive failed reads; the read is retried in place until these run out.
     read_failures: InPlaceRetry,
+    /// Where the lag of each partition is reported ([`lag_gauge`]).
+    gauges: NodeGauges,
+    next_lag_check: Instant,
+    /// Set while a look-up of end offsets runs (at most one at a time).
+    lag_checking: Arc<AtomicBool>,
 }
+
+/// How often a subtask looks up its partitions' end offsets for their lag.
+const LAG_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// The node figure of the consumer lag of `topic`/`partition`: messages in the partition
+/// after the next one the source hands out, as of the last look (every 5 s).
+pub fn lag_gauge(topic: &str, partition: i32) -> String {
+    format!("{KAFKA_LAG_PREFIX}{topic}/{partition}")
+}
+
+/// The prefix of the figures [`lag_gauge`] names.
+pub const KAFKA_LAG_PREFIX: &str = "kafka_lag/";
 
 impl KafkaReader {
     /// Resolves unknown offsets (and end offsets when bounded), creating the consumer
@@ -449,10 +470,36 @@ impl KafkaReader {
         Ok(())
     }
 
+    /// Every [`LAG_CHECK_EVERY`], looks up the end offsets of this subtask's partitions in
+    /// the background and reports how far behind them the source is.
+    fn check_lag(&mut self, consumer: &Arc<StreamConsumer>) {
+        if Instant::now() < self.next_lag_check || self.lag_checking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.next_lag_check = Instant::now() + LAG_CHECK_EVERY;
+        let positions: Vec<(String, i32, i64)> = self
+            .partitions
+            .iter()
+            .filter_map(|c| Some((c.topic.clone(), c.partition, c.next?)))
+            .collect();
+        let (consumer, gauges) = (consumer.clone(), self.gauges.clone());
+        let checking = self.lag_checking.clone();
+        tokio::task::spawn_blocking(move || {
+            for (topic, partition, next) in positions {
+                // A failed look-up leaves the last figure; reading goes on regardless.
+                if let Ok((_, end)) = consumer.fetch_watermarks(&topic, partition, LOOKUP_TIMEOUT) {
+                    gauges.set(&lag_gauge(&topic, partition), (end - next).max(0));
+                }
+            }
+            checking.store(false, Ordering::Release);
+        });
+    }
+
     /// Receives what is available now (waiting for the first message), grouped per
     /// partition.
     async fn receive(&mut self) -> Result<()> {
         let consumer = self.consumer.clone().expect("connected");
+        self.check_lag(&consumer);
         let mut groups: BTreeMap<usize, Received> = BTreeMap::new();
         let mut count = 0;
         let first = tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await;

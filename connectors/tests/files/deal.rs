@@ -24,6 +24,7 @@ async fn read_by_subtask(dir: &Path, parallelism: usize) -> Vec<Vec<RecordBatch>
     for index in 0..parallelism {
         let mut reader = plan
             .create(&SubtaskInfo {
+                gauges: Default::default(),
                 node: "files".into(),
                 index,
                 parallelism,

@@ -64,6 +64,7 @@ fn open(config: &EnrichConfig) -> Result<Arc<EnrichPlan>, String> {
 
 fn subtask() -> SubtaskInfo {
     SubtaskInfo {
+        gauges: Default::default(),
         node: "enriched".into(),
         index: 0,
         parallelism: 1,

@@ -22,6 +22,7 @@ use crate::committing_sink::{Committed, CommittingSink};
 
 fn subtask(index: usize, parallelism: usize) -> SubtaskInfo {
     SubtaskInfo {
+        gauges: Default::default(),
         node: "files".into(),
         index,
         parallelism,

@@ -14,6 +14,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 pub fn reader(plan: &dyn SourcePlan, index: usize, parallelism: usize) -> Box<dyn Source> {
     let info = SubtaskInfo {
+        gauges: Default::default(),
         node: "generator".into(),
         index,
         parallelism,

@@ -239,6 +239,10 @@ impl Coordinator {
             Err(e) => Err(e),
         };
         if let Err(e) = &result {
+            self.links
+                .metrics
+                .checkpoint_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::error!(checkpoint = p.id, error = %e, "checkpoint failed");
         }
         let reply = |r: &Result<()>| match r {
@@ -327,6 +331,10 @@ impl Coordinator {
                 reason,
             } => {
                 if let Some(p) = self.pending.take_if(|p| p.id == checkpoint_id) {
+                    self.links
+                        .metrics
+                        .checkpoint_failures
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::error!(checkpoint = p.id, %reason, "checkpoint failed");
                     for request in p.requests {
                         let _ = request

@@ -5,6 +5,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arrow::array::Array as _;
+use arrow::record_batch::RecordBatch;
+
 use crate::channel::ChannelMetrics;
 
 /// Counters of one node, summed over its subtasks.
@@ -13,6 +16,9 @@ pub struct NodeMetrics {
     pub name: String,
     rows_in: AtomicU64,
     rows_out: AtomicU64,
+    /// Arrow bytes of the rows in and out (see [`batch_bytes`]).
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
     rows_unconsumed: AtomicU64,
     /// Rows emitted per output port (connected or not), in the order the plan declared
     /// the ports: the main output first, then side outputs (`dead_letters`, `late`, ...).
@@ -20,6 +26,8 @@ pub struct NodeMetrics {
     /// The event-time watermark each subtask last sent downstream, in ms since the epoch
     /// (`i64::MIN`: none yet).
     watermarks: Vec<AtomicI64>,
+    /// Figures the node's subtasks report about themselves.
+    pub gauges: crate::gauges::NodeGauges,
 }
 
 impl NodeMetrics {
@@ -62,11 +70,17 @@ impl NodeMetrics {
             .find(|(name, _)| name == port)
             .map_or(0, |(_, count)| count.load(Ordering::Relaxed))
     }
-    pub(crate) fn add_in(&self, rows: usize) {
-        self.rows_in.fetch_add(rows as u64, Ordering::Relaxed);
+    pub(crate) fn add_in(&self, batch: &RecordBatch) {
+        self.rows_in
+            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        self.bytes_in
+            .fetch_add(batch_bytes(batch), Ordering::Relaxed);
     }
-    pub(crate) fn add_out(&self, rows: usize) {
-        self.rows_out.fetch_add(rows as u64, Ordering::Relaxed);
+    pub(crate) fn add_out(&self, batch: &RecordBatch) {
+        self.rows_out
+            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        self.bytes_out
+            .fetch_add(batch_bytes(batch), Ordering::Relaxed);
     }
     pub(crate) fn add_unconsumed(&self, rows: usize) {
         self.rows_unconsumed
@@ -80,11 +94,33 @@ impl NodeMetrics {
     pub fn rows_out(&self) -> u64 {
         self.rows_out.load(Ordering::Relaxed)
     }
+    /// Arrow bytes of the rows received (for sources: read).
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in.load(Ordering::Relaxed)
+    }
+    /// Arrow bytes of the rows emitted on connected outputs.
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out.load(Ordering::Relaxed)
+    }
     /// Rows emitted on an output port nothing reads (e.g. an unconnected late-data output);
     /// they are counted and logged, never silently lost.
     pub fn rows_unconsumed(&self) -> u64 {
         self.rows_unconsumed.load(Ordering::Relaxed)
     }
+}
+
+/// The bytes of `batch`'s rows in Arrow's memory layout: its columns' buffers as far as
+/// the batch's slice reaches (a slice of a larger batch counts its own rows only).
+pub fn batch_bytes(batch: &RecordBatch) -> u64 {
+    batch
+        .columns()
+        .iter()
+        .map(|column| {
+            let data = column.to_data();
+            data.get_slice_memory_size()
+                .unwrap_or_else(|_| column.get_array_memory_size()) as u64
+        })
+        .sum()
 }
 
 /// One channel between two subtasks.
@@ -116,6 +152,7 @@ pub struct JobMetrics {
     pub nodes: Vec<Arc<NodeMetrics>>,
     pub channels: Vec<ChannelInfo>,
     pub(crate) checkpoints: Mutex<Vec<CheckpointStats>>,
+    pub(crate) checkpoint_failures: AtomicU64,
 }
 
 impl JobMetrics {
@@ -136,6 +173,12 @@ impl JobMetrics {
             .filter(|c| c.from.starts_with(&prefix))
             .map(|c| c.metrics.blocked())
             .sum()
+    }
+
+    /// Checkpoints that failed (declined by a subtask, or their files or completion
+    /// failed).
+    pub fn checkpoint_failures(&self) -> u64 {
+        self.checkpoint_failures.load(Ordering::Relaxed)
     }
 
     /// Every checkpoint completed so far, oldest first.

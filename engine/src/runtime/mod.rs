@@ -287,6 +287,7 @@ impl JobGraph {
             nodes: node_metrics.clone(),
             channels,
             checkpoints: Default::default(),
+            checkpoint_failures: Default::default(),
         });
         let (report_tx, reports) = mpsc::channel::<Report>(1024);
         let (checkpoints, requests) = mpsc::channel::<Request>(16);
@@ -333,6 +334,7 @@ impl JobGraph {
                 node_inputs.into_iter().zip(node_routers).enumerate()
             {
                 let info = SubtaskInfo {
+                    gauges: node_metrics[n].gauges.clone(),
                     node: node.name.clone(),
                     index,
                     parallelism: node.parallelism,
@@ -436,6 +438,7 @@ impl JobGraph {
                 NodeKind::Source { .. } => Ok(Vec::new()),
                 NodeKind::Operator { plan } => {
                     let operator = plan.create(&SubtaskInfo {
+                        gauges: Default::default(),
                         node: node.name.clone(),
                         index: 0,
                         parallelism: node.parallelism,

@@ -46,7 +46,7 @@ pub(crate) async fn run_operator(
         match message {
             Message::Data(batch) => {
                 watermarks.on_data(channel);
-                metrics.add_in(batch.num_rows());
+                metrics.add_in(&batch);
                 operator
                     .process_batch(inputs.input_of(channel), batch, &mut out)
                     .await?;

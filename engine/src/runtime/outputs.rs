@@ -59,7 +59,7 @@ impl Outputs {
                 }
                 continue;
             }
-            self.metrics.add_out(rows);
+            self.metrics.add_out(&batch);
             let last = routers.len() - 1;
             for router in &mut routers[..last] {
                 router.send_data(batch.clone()).await?;

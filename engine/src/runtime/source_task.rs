@@ -91,7 +91,7 @@ pub(crate) async fn run_source(
             outputs.broadcast(Message::End).await?;
             return link.finished(snapshot(&mut *source, &watermarks)?).await;
         };
-        metrics.add_in(batch.num_rows());
+        metrics.add_in(&batch);
         let watermark = match &mut watermarks {
             Some((w, column)) => {
                 let now = Instant::now();

@@ -152,6 +152,7 @@ mod tests {
 
     fn subtask(index: usize, parallelism: usize) -> SubtaskInfo {
         SubtaskInfo {
+            gauges: Default::default(),
             node: "m".into(),
             index,
             parallelism,

@@ -39,6 +39,7 @@ fn subtasks(config: &dyn OperatorFactory, parallelism: usize) -> Subtasks {
     let operators = (0..parallelism)
         .map(|index| {
             plan.create(&SubtaskInfo {
+                gauges: Default::default(),
                 node: "window".into(),
                 index,
                 parallelism,

@@ -262,6 +262,7 @@ impl Subtasks {
         let operators = (0..parallelism)
             .map(|index| {
                 plan.create(&SubtaskInfo {
+                    gauges: Default::default(),
                     node: "top".into(),
                     index,
                     parallelism,

@@ -4,7 +4,6 @@
 //! JSON, unknown fields) gets a 400 saying why.
 
 mod jobs;
-mod metrics;
 mod sql;
 
 use std::sync::Arc;
@@ -115,7 +114,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(openapi_json));
     Router::new()
         .nest("/api/v1", api)
-        .route("/metrics", get(metrics::metrics))
+        .merge(crate::prometheus::router(state.jobs.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -1,0 +1,32 @@
+//! Figures a node reports about itself beyond rows and watermarks: a Delta sink's newest
+//! table version and its commits, a Kafka source's lag per partition, rows quarantined.
+//! Shared by the node's subtasks and read by whoever watches the job (the server's job
+//! view, `/metrics`). Values are per run of the job, as the row counters are.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A node's named figures. Clones share the same values.
+#[derive(Debug, Clone, Default)]
+pub struct NodeGauges(Arc<Mutex<BTreeMap<String, i64>>>);
+
+impl NodeGauges {
+    fn values_mut(&self) -> MutexGuard<'_, BTreeMap<String, i64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets figure `name` to `value`.
+    pub fn set(&self, name: &str, value: i64) {
+        self.values_mut().insert(name.to_string(), value);
+    }
+
+    /// Adds `value` to figure `name` (a counter; a missing figure counts from 0).
+    pub fn add(&self, name: &str, value: i64) {
+        *self.values_mut().entry(name.to_string()).or_default() += value;
+    }
+
+    /// Every figure, by name.
+    pub fn values(&self) -> BTreeMap<String, i64> {
+        self.values_mut().clone()
+    }
+}
