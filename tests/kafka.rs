@@ -425,3 +425,46 @@ async fn the_kafka_sink_delivers_every_row_once_per_key_partition() {
     }
     assert_eq!(got, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_source_reports_its_consumer_lag_per_partition() {
+    let topic = unique_topic("lag");
+    create_topic(&topic, 2).await;
+    for partition in 0..2 {
+        let payloads: Vec<Vec<u8>> = (0..3_000).map(|i| message("k", i)).collect();
+        produce(&topic, partition, &payloads).await;
+    }
+    let mut following = config(&topic);
+    following.bounded = false;
+    let out: Committed = Default::default();
+    let job = graph(KafkaSource::new(following).await.unwrap(), 1, &out)
+        .start(&RuntimeConfig::default())
+        .await
+        .unwrap();
+    let lag = |partition: i32| {
+        let figures = job.metrics().node("kafka").unwrap().gauges.values();
+        figures
+            .get(&weir_connectors::kafka::source::lag_gauge(
+                &topic, partition,
+            ))
+            .copied()
+    };
+    // The first look-up is made before anything is read: every message is behind.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while lag(0).is_none() || lag(1).is_none() {
+        assert!(std::time::Instant::now() < deadline, "no lag reported");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!((lag(0), lag(1)), (Some(3_000), Some(3_000)));
+    // Everything read, the next look-up (every 5 s) finds the source caught up.
+    while lag(0) != Some(0) || lag(1) != Some(0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lag {:?}",
+            (lag(0), lag(1))
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(job.metrics().node("kafka").unwrap().rows_in(), 6_000);
+    job.cancel();
+}
