@@ -31,6 +31,9 @@ pub const MAX_DATES: usize = 3_660;
 /// The variables a backfill sets for each date.
 pub const DATE_VARIABLES: [&str; 3] = ["DATE", "DATE_START", "DATE_END"];
 
+/// Looks up the job file's other variables (the environment, usually).
+pub type Variables = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// How a date's state changed, for whoever watches the backfill (a log, a job history).
 pub type DateReport = Arc<dyn Fn(&str, &DateProgress) + Send + Sync>;
 
@@ -83,7 +86,7 @@ pub struct Backfill {
     parallel: usize,
     checkpoints: String,
     progress: PathBuf,
-    env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    env: Variables,
 }
 
 impl Backfill {
@@ -101,7 +104,7 @@ impl Backfill {
         from: &str,
         to: &str,
         parallel: usize,
-        env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+        env: Variables,
     ) -> Result<Self> {
         let dates = dates(from, to)?;
         let refuse = |message: String| JobError::Definition {
