@@ -112,7 +112,9 @@ pub struct JobEvent {
     pub time_ms: i64,
     /// `submitted`, `started`, `restored`, `restarting`, `finished`, `stopped`,
     /// `cancelled`, `failed`, `resumed`, `server_stopped`, and for scheduled jobs
-    /// `scheduled`, `scheduled_run`, `skipped` and `missed`.
+    /// `scheduled`, `scheduled_run`, `skipped` and `missed`; for backfills `backfill_started`,
+    /// `backfill_date`, `backfill_finished`, `backfill_stopped`, `backfill_resumed` and
+    /// `backfill_failed`.
     pub event: String,
     /// The cause, checkpoint or location, where there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -220,6 +220,7 @@ impl SourcePlan for KafkaSource {
             gauges: subtask.gauges.clone(),
             next_lag_check: Instant::now(),
             lag_checking: Arc::default(),
+            offset_lookup: None,
         }))
     }
 }
@@ -379,6 +380,8 @@ struct KafkaReader {
     next_lag_check: Instant,
     /// Set while a look-up of end offsets runs (at most one at a time).
     lag_checking: Arc<AtomicBool>,
+    /// The look-up of start and end offsets of an assignment, while it runs.
+    offset_lookup: Option<tokio::task::JoinHandle<Result<Vec<OffsetLookup>>>>,
 }
 
 /// How often a subtask looks up its partitions' end offsets for their lag.
@@ -408,24 +411,36 @@ impl KafkaReader {
                 created
             }
         };
-        let lookups: Vec<OffsetLookup> = self
-            .partitions
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.next.is_none() || (self.config.bounded && c.end.is_none()))
-            .map(|(cursor, c)| OffsetLookup {
-                cursor,
-                topic: c.topic.clone(),
-                partition: c.partition,
-                start: None,
-                end: None,
-            })
-            .collect();
-        let (config, client) = (self.config.clone(), consumer.clone());
+        // One look-up at a time: a call cancelled while it runs (the source task's select)
+        // leaves it here for the next call to await, instead of starting another that
+        // would pile up on a slow broker.
+        let lookup = match &mut self.offset_lookup {
+            Some(lookup) => lookup,
+            None => {
+                let lookups: Vec<OffsetLookup> = self
+                    .partitions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.next.is_none() || (self.config.bounded && c.end.is_none()))
+                    .map(|(cursor, c)| OffsetLookup {
+                        cursor,
+                        topic: c.topic.clone(),
+                        partition: c.partition,
+                        start: None,
+                        end: None,
+                    })
+                    .collect();
+                let (config, client) = (self.config.clone(), consumer.clone());
+                self.offset_lookup
+                    .insert(tokio::task::spawn_blocking(move || {
+                        look_up_offsets(&client, &config, lookups)
+                    }))
+            }
+        };
+        let joined = lookup.await;
+        self.offset_lookup = None;
         let resolved =
-            tokio::task::spawn_blocking(move || look_up_offsets(&client, &config, lookups))
-                .await
-                .map_err(|e| ConnectorError::Kafka(format!("offset lookup stopped: {e}")))??;
+            joined.map_err(|e| ConnectorError::Kafka(format!("offset lookup stopped: {e}")))??;
         for found in resolved {
             let cursor = &mut self.partitions[found.cursor];
             cursor.next = cursor.next.or(found.start);
