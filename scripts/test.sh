@@ -3,7 +3,8 @@
 # toolchain is installed and started here, idempotently, and stopped on exit: a
 # Kafka-protocol broker (tansu) unless WEIR_KAFKA_BROKERS names one already running, an
 # S3 server (moto) unless WEIR_S3_ENDPOINT names one, DuckDB's Python package (the SQL
-# benchmark's reference) and deltalake's (the compaction benchmark's anchor).
+# benchmark's reference) and deltalake's (the compaction benchmark's anchor), and Debian's
+# chromium (the console's tests drive it headless) and wrk (the server benchmark's load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,21 @@ source scripts/s3.sh
 trap 'kafka_stop; s3_stop' EXIT
 kafka_start
 s3_start
+# Installs the Debian packages named that are missing (once), refreshing the package
+# lists when an install without them fails.
+apt_install() {
+    local missing=() sudo=""
+    for package in "$@"; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    echo "installing ${missing[*]} with apt-get (once)"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y -qq "${missing[@]}" >/dev/null ||
+        { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; }
+}
+apt_install chromium wrk
 if ! python3 -c 'import duckdb' 2>/dev/null; then
     echo "installing duckdb with pip (once)"
     python3 -m pip install --quiet duckdb
@@ -39,4 +55,5 @@ cargo run --locked --quiet --example quality_bench -- --rows 50000 --runs 1 >/de
 cargo run --locked --quiet --example delta_bench -- --mb 4 --events 100000 --commits 5 >/dev/null
 # Also checks that weir and DuckDB give the same rows for every exact query.
 cargo run --locked --quiet --example sql_bench -- --rows 200000 --runs 1 --dir "${TMPDIR:-/tmp}/weir-sql-bench" >/dev/null
-echo "examples: 14 passed, 0 failed"
+cargo run --locked --quiet --example server_bench -- --events 20000 --rounds 1 --seconds 1 >/dev/null
+echo "examples: 15 passed, 0 failed"

@@ -52,6 +52,9 @@ impl JobCounters for RunCounters {
                 .and_then(|m| m.checkpoints().last().map(CheckpointView::from)),
             submitted: self.started.clone(),
             next_run: None,
+            watermark_lag_ms: metrics
+                .as_deref()
+                .and_then(weir_server::view::watermark_lag_ms),
             failure: None,
         };
         vec![(summary, metrics)]

@@ -6,6 +6,8 @@ use std::process::Command;
 mod backfill;
 #[path = "cli/compact.rs"]
 mod compact;
+#[path = "cli/console.rs"]
+mod console;
 #[path = "cli/quality.rs"]
 mod quality;
 #[path = "cli/server.rs"]

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod backfills;
+pub mod console;
 pub mod error;
 pub mod prometheus;
 pub mod rates;

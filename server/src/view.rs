@@ -60,6 +60,10 @@ pub struct JobSummary {
     /// A scheduled job's next run (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_run: Option<String>,
+    /// How far its lowest event-time watermark is behind the wall clock, in ms (none
+    /// before a watermark, or once the input ended).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark_lag_ms: Option<i64>,
     /// Why it failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
@@ -216,8 +220,20 @@ pub(crate) fn summary(
         last_checkpoint: metrics.and_then(|m| m.checkpoints().last().map(CheckpointView::from)),
         submitted: rfc3339(record.submitted_ms),
         next_run: next_run_ms.map(rfc3339),
+        watermark_lag_ms: metrics.and_then(watermark_lag_ms),
         failure,
     }
+}
+
+/// How far the lowest watermark any node of the job sent is behind the wall clock.
+pub fn watermark_lag_ms(metrics: &JobMetrics) -> Option<i64> {
+    let lowest = metrics
+        .nodes
+        .iter()
+        .filter_map(|n| n.watermark())
+        .filter(|w| *w != i64::MAX)
+        .min()?;
+    Some((crate::record::now_ms() - lowest).max(0))
 }
 
 pub(crate) fn nodes(

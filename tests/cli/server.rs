@@ -23,7 +23,7 @@ pub(crate) struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `weir server` on a free port with `args`; waits until it listens.
-    fn start(lake: &Path, args: &[&str]) -> Self {
+    pub(crate) fn start(lake: &Path, args: &[&str]) -> Self {
         Self::start_with_env(lake, args, &[])
     }
 
@@ -161,7 +161,13 @@ pub(crate) fn http(
 }
 
 /// A generated-bids job into the Delta table `table`, checkpointing every 200 ms.
-fn bids_job(dir: &Path, name: &str, table: &Path, events: u64, rate: u64) -> std::path::PathBuf {
+pub(crate) fn bids_job(
+    dir: &Path,
+    name: &str,
+    table: &Path,
+    events: u64,
+    rate: u64,
+) -> std::path::PathBuf {
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(
         &path,

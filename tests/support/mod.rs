@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests; each test file uses a part of them.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod committing_sink;
 pub mod delta;
 pub mod kafka;
