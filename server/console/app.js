@@ -106,6 +106,12 @@ function lineChart(series, { width = 640, height = 180, unit = "", bars = false,
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
   let x0 = Math.min(...xs), x1 = Math.max(...xs);
   if (x0 === x1) { x0 -= 1; x1 += 1; }
+  const count = Math.max(...series.map((s) => s.points.length));
+  if (bars && count > 1) {
+    // Half a bar's room at either end, so the first and last bars fit.
+    const half = (x1 - x0) / (count - 1) / 2;
+    x0 -= half; x1 += half;
+  }
   const y1 = Math.max(...ys, 0) * 1.1 || 1;
   const sx = (x) => pad.left + ((x - x0) / (x1 - x0)) * (width - pad.left - pad.right);
   const sy = (y) => height - pad.bottom - (y / y1) * (height - pad.top - pad.bottom);
@@ -121,7 +127,7 @@ function lineChart(series, { width = 640, height = 180, unit = "", bars = false,
   series.forEach((s, i) => {
     const color = s.color || COLORS[i % COLORS.length];
     if (bars) {
-      const w = Math.max(2, (width - pad.left - pad.right) / Math.max(1, s.points.length) / series.length - 2);
+      const w = Math.max(2, (width - pad.left - pad.right) / Math.max(1, count) / series.length - 2);
       s.points.forEach(([x, y]) => root.append(svg("rect", { x: sx(x) - w / 2 + i * w, y: sy(y), width: w, height: sy(0) - sy(y), fill: color })));
     } else {
       const d = s.points.map(([x, y], j) => `${j ? "L" : "M"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ");
@@ -334,9 +340,40 @@ function table(headers, rows, numeric = []) {
     el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c, i) => el("td", { class: numeric.includes(i) ? "num" : undefined }, c))))));
 }
 
+// Sample rows of the tables where a job's dead letters, late rows and quarantined rows
+// went: sinks reading a `dead_letters` or `late` output, and the quarantine tables of
+// sinks that quarantined rows. Looked up again every 10 s.
+function samplesOf(job, panel, fetched) {
+  const wanted = [];
+  for (const node of job.nodes) {
+    const lakeTable = job.sink_tables[node.name];
+    if (!lakeTable) continue;
+    const input = job.edges.find((e) => e.to === node.name);
+    const port = input && input.from.includes(".") ? input.from.split(".").pop() : null;
+    if (port === "dead_letters" || port === "late") wanted.push([`${port === "late" ? "Late rows" : "Dead letters"} (${lakeTable})`, lakeTable]);
+    if (node.quarantined_rows > 0) wanted.push([`Quarantined rows (${lakeTable}_quarantine)`, `${lakeTable}_quarantine`]);
+  }
+  panel.hidden = wanted.length === 0;
+  for (const [title, name] of wanted) {
+    if (fetched.has(name) && Date.now() - fetched.get(name) < 10000) continue;
+    fetched.set(name, Date.now());
+    api("POST", "/sql", JSON.stringify({ query: `SELECT * FROM ${name} LIMIT 5` }), { "Content-Type": "application/json" })
+      .then((result) => {
+        const box = el("div", { "data-samples": name }, el("h2", {}, title),
+          result.rows.length ? table(result.columns.map((c) => c.name), result.rows.map((r) => result.columns.map((c) => r[c.name] === null ? "NULL" : String(r[c.name]).slice(0, 120))))
+            : el("p", { class: "muted" }, "No rows yet."));
+        const old = panel.querySelector(`[data-samples="${CSS.escape(name)}"]`);
+        if (old) old.replaceWith(box); else panel.append(box);
+      })
+      .catch(() => fetched.delete(name));
+  }
+}
+
 function jobPage(main, id) {
   const head = el("h1", {}, id);
   const body = el("div");
+  const samples = el("section", { class: "panel scroll", id: "samples", hidden: true });
+  const sampled = new Map();
   main.append(head, body);
   const checkpointsSeen = [];
   every(POLL_MS, async () => {
@@ -377,9 +414,11 @@ function jobPage(main, id) {
       backfills.length ? el("section", { class: "panel scroll" }, el("h2", {}, "Backfills"),
         table(["range", "parallel", "done", "failed", "running", "pending", "dates"], backfills.map((b) => [`${b.from} → ${b.to}`, b.parallel, b.done, b.failed, b.running, b.pending,
           el("span", { class: "timeline" }, b.dates.map((d) => el("span", { class: d.state === "done" ? "pass" : d.state === "failed" ? "fail" : undefined, title: `${d.date}: ${d.state}${d.error ? ` (${d.error})` : ""}` })))]), [1, 2, 3, 4, 5])) : null,
+      samples,
       el("section", { class: "panel scroll" }, el("h2", {}, "History: restarts, errors and runs (newest first)"),
         table(["time", "event", "detail"], history.map((e) => [new Date(e.time_ms).toLocaleString(), badge(e.event), el("span", { class: ["failed", "restarting"].includes(e.event) ? "error" : undefined }, e.detail || "")]))),
       el("section", { class: "panel" }, el("h2", {}, "Job file"), el("pre", { class: "code" }, job.definition))].filter(Boolean));
+    samplesOf(job, samples, sampled);
   });
 }
 

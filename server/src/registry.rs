@@ -604,6 +604,7 @@ impl Jobs {
             events: self.store.events(id)?,
             rows_per_second_history: view::history(&entry.record, &entry.rates),
             definition: entry.definition.clone(),
+            sink_tables: Default::default(),
         })
     }
 

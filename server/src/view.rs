@@ -178,6 +178,9 @@ pub struct JobDetail {
     pub rows_per_second_history: Vec<RatePoint>,
     /// The job file as submitted.
     pub definition: String,
+    /// The lake table each Delta sink writes, by sink (sinks writing outside the lake are
+    /// left out), for the console to query samples of.
+    pub sink_tables: BTreeMap<String, String>,
 }
 
 /// `ms` since the Unix epoch as an RFC 3339 time in UTC, to the millisecond.

@@ -151,6 +151,22 @@ impl Lake {
         &self.root
     }
 
+    /// The name the lake's SQL gives the table at `location` (a path or URL, as a job
+    /// file's Delta sink names it): `schema.name` or `name`; `None` for a location outside
+    /// the lake or nested deeper than the lake lists.
+    pub fn table_name_of(&self, location: &str) -> Option<String> {
+        let url = match Url::parse(location) {
+            Ok(url) if url.scheme().len() > 1 => url,
+            _ => local_url(std::path::Path::new(location)).ok()?,
+        };
+        let path = url.path().trim_end_matches('/').to_string() + "/";
+        let relative = path.strip_prefix(self.root.path())?.trim_end_matches('/');
+        let same_store =
+            url.scheme() == self.root.scheme() && url.host_str() == self.root.host_str();
+        let parts: Vec<&str> = relative.split('/').collect();
+        (same_store && !relative.is_empty() && parts.len() <= 2).then(|| parts.join("."))
+    }
+
     /// The store and path of the object at `relative` (`/`-separated) under the root.
     pub(crate) fn object(&self, relative: &str) -> (Arc<dyn ObjectStore>, Path) {
         let path = relative

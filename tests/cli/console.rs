@@ -16,7 +16,8 @@ fn shots() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("console")
 }
 
-/// A bounded bids job into `lake/bids` whose gate judges each epoch (one rule that fails).
+/// A bounded bids job into `lake/bids` whose gate judges each epoch (a warn rule that
+/// fails, one that passes) and quarantines the most expensive bids.
 fn gated_job(dir: &Path, lake: &Path) -> PathBuf {
     let path = dir.join("gated.yaml");
     std::fs::write(
@@ -26,7 +27,8 @@ fn gated_job(dir: &Path, lake: &Path) -> PathBuf {
              sources:\n  bids: {{type: generator, kind: bids, events: 20000, batch_size: 500, rate_limit: 10000}}\n\
              sinks:\n  lake:\n    type: delta\n    inputs: [bids]\n    table: '{}'\n    quality:\n      rules:\n        \
              - {{name: cheap, severity: warn, valid: \"price < 1000\"}}\n        \
-             - {{name: has_bidder, severity: warn, completeness: {{column: bidder, max_null_fraction: 0}}}}\n",
+             - {{name: has_bidder, severity: warn, completeness: {{column: bidder, max_null_fraction: 0}}}}\n        \
+             - {{name: not_huge, severity: quarantine, valid: \"price < 9000\"}}\n",
             lake.join("bids").display()
         ),
     )
@@ -131,13 +133,25 @@ async fn the_console_shows_jobs_tables_and_sql_in_a_real_browser() {
     let history = browser.eval("document.body.innerText").await;
     assert!(text(&history).contains("stopped"), "{history}");
 
+    // Samples of the rows a gate quarantined, from the quarantine table.
+    browser.goto(&format!("{url}/#/jobs/gated")).await;
+    let samples = browser
+        .wait_for("document.querySelector('#samples [data-samples=bids_quarantine] tbody tr') && document.getElementById('samples').innerText")
+        .await;
+    assert!(
+        text(&samples).starts_with("Quarantined rows (bids_quarantine)"),
+        "{samples}"
+    );
+    assert!(text(&samples).contains("not_huge"), "{samples}");
+    browser.screenshot(&shots().join("job-finished.png")).await;
+
     // SQL: rows for a query run with Ctrl-Enter, an error for DDL.
     browser.goto(&format!("{url}/#/sql")).await;
     browser
         .wait_for("document.querySelectorAll('.sql li button').length >= 2")
         .await;
     browser
-        .eval("{ const e = document.getElementById('sql-editor'); e.value = 'SELECT count(*) AS bids FROM bids'; e.focus(); true }")
+        .eval("{ const e = document.getElementById('sql-editor'); e.value = 'SELECT (SELECT count(*) FROM bids) + (SELECT count(*) FROM bids_quarantine) AS bids'; e.focus(); true }")
         .await;
     browser.press_ctrl("Enter", 13).await;
     let count = browser

@@ -1,5 +1,6 @@
 //! `/api/v1/jobs`: submit, list, show, stop, cancel, resume and delete jobs.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -8,6 +9,8 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
+use weir_jobs::sinks::SinkConfig;
+use weir_jobs::JobDefinition;
 
 use super::AppState;
 use crate::backfills::{BackfillRequest, BackfillView};
@@ -58,7 +61,25 @@ pub async fn show(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<JobDetail>> {
-    Ok(Json(state.jobs.detail(&id)?))
+    let mut detail = state.jobs.detail(&id)?;
+    detail.sink_tables = sink_tables(&state.lake, &detail.definition);
+    Ok(Json(detail))
+}
+
+/// The lake table each Delta sink of the job file `text` writes, by sink; none when the
+/// file no longer reads (a variable unset now).
+fn sink_tables(lake: &weir_sql::Lake, text: &str) -> BTreeMap<String, String> {
+    let Ok(job) = JobDefinition::from_yaml(text, "job.yaml", |name| std::env::var(name).ok())
+    else {
+        return BTreeMap::new();
+    };
+    job.sinks
+        .iter()
+        .filter_map(|(name, sink)| match &sink.connector {
+            SinkConfig::Delta(config) => Some((name.clone(), lake.table_name_of(&config.table)?)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Where a stop copies its final checkpoint.
