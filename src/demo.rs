@@ -57,6 +57,10 @@ pub struct DemoArgs {
     /// Where the lake goes; replaced if an earlier demo made it.
     #[arg(long, default_value = "weir-demo")]
     lake: PathBuf,
+    /// Then serve the lake with `weir server` at this address: the web console at
+    /// http://ADDRESS/, with a live job submitted (Ctrl-C stops it).
+    #[arg(long, value_name = "ADDRESS", num_args = 0..=1, default_missing_value = "127.0.0.1:8080")]
+    serve: Option<std::net::SocketAddr>,
 }
 
 pub async fn run(args: DemoArgs) -> Result<()> {
@@ -192,14 +196,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
          weir sql --lake {lake} -e \"SELECT * FROM table_history('logs.requests')\"\n  \
          weir compact --lake {lake} logs.requests --cluster-by status,latency_ms --target-size 256KiB   # filters on either skip most files\n  \
          weir quality check --lake {lake} logs.requests --rules examples/quality/requests.yaml   # data-quality verdicts\n  \
-         weir run examples/jobs/log_pipeline.yaml    # a job of your own; Ctrl-C stops it with a final checkpoint",
+         weir run examples/jobs/log_pipeline.yaml    # a job of your own; Ctrl-C stops it with a final checkpoint\n  \
+         weir demo --serve                          # the same, then the web console at http://127.0.0.1:8080/",
         CHECKS
             .iter()
             .map(|(what, _, _)| format!("{what} equal the same query run in one batch"))
             .collect::<Vec<_>>()
             .join("; ")
     );
-    Ok(())
+    match args.serve {
+        Some(address) => crate::server::serve_demo(&args.lake, address).await,
+        None => Ok(()),
+    }
 }
 
 /// The quality verdicts of the requests table, summed over the epochs its rules judged.

@@ -57,7 +57,54 @@ pub fn token(file: Option<&PathBuf>) -> Result<Option<String>> {
         .filter(|t| !t.is_empty()))
 }
 
+/// The job `weir demo --serve` submits, so the console has something moving: generated
+/// bids at 2,000 a second into `<lake>/live/bids`, judged by a quality gate.
+const DEMO_LIVE_JOB: &str = "name: live-bids
+parallelism: 2
+checkpoints: {interval: 2s}
+sources:
+  bids: {type: generator, kind: bids, events: 1000000000, batch_size: 500, rate_limit: 2000}
+sinks:
+  lake:
+    type: delta
+    inputs: [bids]
+    table: LAKE/live/bids
+    quality:
+      rules:
+        - {name: has_bidder, severity: warn, completeness: {column: bidder, max_null_fraction: 0}}
+";
+
+/// `weir demo --serve`: `weir server` over the demo's lake at `address`, with a live job
+/// submitted, until a signal stops it.
+pub async fn serve_demo(lake: &std::path::Path, address: SocketAddr) -> Result<()> {
+    let root = std::path::absolute(lake)?.display().to_string();
+    let args = ServerArgs {
+        lake: Some(root.clone()),
+        bind: address,
+        state: None,
+        token_file: None,
+        insecure_no_auth: false,
+        memory_limit: 1 << 30,
+        timeout: Duration::from_secs(60),
+    };
+    let job = DEMO_LIVE_JOB.replace("LAKE", &root);
+    run_with(args, move |jobs| async move {
+        if let Err(e) = jobs.submit(&job, "live-bids.yaml").await {
+            eprintln!("weir demo: the live job was not submitted: {e}");
+        }
+    })
+    .await
+}
+
 pub async fn run(args: ServerArgs) -> Result<()> {
+    run_with(args, |_| async {}).await
+}
+
+/// Runs the server of `args`; `started` is called with its jobs once it listens.
+async fn run_with<F: std::future::Future<Output = ()> + Send + 'static>(
+    args: ServerArgs,
+    started: impl FnOnce(std::sync::Arc<weir_server::registry::Jobs>) -> F,
+) -> Result<()> {
     let lake = lake_location(args.lake);
     let state = match args.state {
         Some(state) => state,
@@ -80,10 +127,12 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     })
     .await?;
     eprintln!(
-        "weir server: listening on http://{} (lake {lake}, state {})",
+        "weir server: listening on http://{} (lake {lake}, state {}); the web console is at http://{}/",
         server.local_addr()?,
-        state.display()
+        state.display(),
+        server.local_addr()?,
     );
+    tokio::spawn(started(server.jobs()));
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         signals.next().await;

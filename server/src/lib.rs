@@ -95,6 +95,11 @@ impl Server {
         })
     }
 
+    /// The server's jobs.
+    pub fn jobs(&self) -> Arc<registry::Jobs> {
+        self.state.jobs.clone()
+    }
+
     /// The address the server listens on (the port chosen when it bound port 0).
     pub fn local_addr(&self) -> Result<SocketAddr> {
         self.listener

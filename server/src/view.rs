@@ -256,7 +256,9 @@ pub(crate) fn nodes(
             let figures: BTreeMap<String, i64> =
                 parts.iter().flat_map(|p| p.gauges.values()).collect();
             let figure = |name: &str| figures.get(name).copied();
-            let rate = rates.node(&n.name);
+            // A sink's rates and backpressure are its writer's (the part rows enter by).
+            let engine_name = counters.map_or(n.name.as_str(), |c| c.name.as_str());
+            let rate = rates.node(engine_name);
             let watermark = counters
                 .and_then(|c| c.watermark())
                 .filter(|w| *w != i64::MAX);
@@ -275,7 +277,7 @@ pub(crate) fn nodes(
                 late_rows: counters.map_or(0, |c| c.port_rows(LATE_PORT)),
                 unconsumed_rows: counters.map_or(0, |c| c.rows_unconsumed()),
                 backpressure_ms: metrics
-                    .map_or(0, |m| m.blocked_sending(&n.name).as_millis() as u64),
+                    .map_or(0, |m| m.blocked_sending(engine_name).as_millis() as u64),
                 backpressure: (rate.blocked / n.parallelism.max(1) as f64).clamp(0.0, 1.0),
                 watermark: watermark.map(rfc3339),
                 watermark_lag_ms: watermark.map(|w| (now - w).max(0)),
