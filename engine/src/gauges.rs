@@ -6,6 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// The prefix of a source's figures of the watermark each partition allows alone (ms since
+/// the epoch), named by [`crate::Source::partition_name`]: `watermark/topic/3`.
+pub const PARTITION_WATERMARK_PREFIX: &str = "watermark/";
+
 /// A node's named figures. Clones share the same values.
 #[derive(Debug, Clone, Default)]
 pub struct NodeGauges(Arc<Mutex<BTreeMap<String, i64>>>);

@@ -56,6 +56,12 @@ pub trait Source: Send {
     /// idle for the idle timeout) it holds the subtask's watermark back.
     fn partitions(&self) -> Vec<u32>;
 
+    /// How partition `id` is named to people (in the job view's watermark per partition):
+    /// `topic/3` for a Kafka partition; its id by default.
+    fn partition_name(&self, id: u32) -> String {
+        id.to_string()
+    }
+
     /// The next batch, or `None` when a bounded source is exhausted.
     ///
     /// Must be cancel safe: the runtime may drop the returned future when a timer fires and

@@ -98,6 +98,13 @@ impl PartitionWatermarks {
         }
     }
 
+    /// The watermark partition `partition` alone allows: its newest event time less the
+    /// allowed out-of-orderness; `None` before it had an event time.
+    pub fn partition_watermark(&self, partition: u32) -> Option<i64> {
+        let state = self.partitions.iter().find(|p| p.id == partition)?;
+        Some(state.max_event_time? - self.delay_ms)
+    }
+
     /// The newest event time seen per partition, for checkpoints.
     pub fn maxima(&self) -> Vec<(u32, Option<i64>)> {
         self.partitions

@@ -390,6 +390,7 @@ function jobPage(main, id) {
     const checkpoints = checkpointsSeen.slice(-60);
     const nodes = job.nodes;
     const lags = nodes.flatMap((n) => (n.kafka_lag || []).map((l) => [n.name, `${l.topic}/${l.partition}`, fmtNumber(l.lag)]));
+    const partitionWatermarks = nodes.flatMap((n) => (n.partition_watermarks || []).map((w) => [n.name, w.partition, w.watermark, fmtMs(w.lag_ms)]));
     const sinks = nodes.filter((n) => n.delta_version !== undefined && n.delta_version !== null);
     const history = job.events.slice(-40).reverse();
     body.replaceChildren(...[
@@ -411,6 +412,8 @@ function jobPage(main, id) {
           sinks.length ? table(["sink", "newest version", "commits"], sinks.map((n) => [n.name, n.delta_version, fmtNumber(n.delta_commits)]), [1, 2]) : el("p", { class: "muted" }, "No Delta commits in this run yet.")),
         el("section", { class: "panel scroll" }, el("h2", {}, "Kafka consumer lag"),
           lags.length ? table(["source", "partition", "messages behind"], lags, [2]) : el("p", { class: "muted" }, "No Kafka source."))),
+      partitionWatermarks.length ? el("section", { class: "panel scroll", id: "partition-watermarks" }, el("h2", {}, "Watermark per source partition"),
+        table(["source", "partition", "watermark", "lag"], partitionWatermarks, [3])) : null,
       backfills.length ? el("section", { class: "panel scroll" }, el("h2", {}, "Backfills"),
         table(["range", "parallel", "done", "failed", "running", "pending", "dates"], backfills.map((b) => [`${b.from} → ${b.to}`, b.parallel, b.done, b.failed, b.running, b.pending,
           el("span", { class: "timeline" }, b.dates.map((d) => el("span", { class: d.state === "done" ? "pass" : d.state === "failed" ? "fail" : undefined, title: `${d.date}: ${d.state}${d.error ? ` (${d.error})` : ""}` })))]), [1, 2, 3, 4, 5])) : null,

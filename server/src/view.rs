@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use weir_connectors::delta::{DELTA_COMMITS, DELTA_VERSION, QUARANTINED_ROWS};
 use weir_connectors::kafka::source::KAFKA_LAG_PREFIX;
+use weir_engine::gauges::PARTITION_WATERMARK_PREFIX;
 use weir_engine::runtime::metrics::{CheckpointStats, NodeMetrics};
 use weir_engine::{JobMetrics, DEAD_LETTER_PORT, LATE_PORT};
 
@@ -111,9 +112,39 @@ pub struct NodeView {
     /// every 5 s).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kafka_lag: Vec<PartitionLag>,
+    /// The watermark each partition of a source allows alone, and its lag behind the wall
+    /// clock (a source with `watermark:`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partition_watermarks: Vec<PartitionWatermark>,
     /// Every figure the node reports about itself, by name (the above and others, such
     /// as a compaction's runs and files or a quality check's verdicts).
     pub figures: BTreeMap<String, i64>,
+}
+
+/// The watermark one source partition allows.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PartitionWatermark {
+    /// `topic/3` for Kafka; the partition's number otherwise.
+    pub partition: String,
+    /// RFC 3339.
+    pub watermark: String,
+    pub lag_ms: i64,
+}
+
+impl PartitionWatermark {
+    /// The partitions' watermarks among a node's `figures`, as of `now` (ms).
+    fn from_figures(figures: &BTreeMap<String, i64>, now: i64) -> Vec<Self> {
+        figures
+            .iter()
+            .filter_map(|(name, watermark)| {
+                Some(Self {
+                    partition: name.strip_prefix(PARTITION_WATERMARK_PREFIX)?.to_string(),
+                    watermark: rfc3339(*watermark),
+                    lag_ms: (now - watermark).max(0),
+                })
+            })
+            .collect()
+    }
 }
 
 /// The consumer lag of one Kafka partition.
@@ -285,6 +316,7 @@ pub(crate) fn nodes(
                 delta_version: figure(DELTA_VERSION),
                 delta_commits: figure(DELTA_COMMITS).unwrap_or(0) as u64,
                 kafka_lag: PartitionLag::from_figures(&figures),
+                partition_watermarks: PartitionWatermark::from_figures(&figures, now),
                 figures,
             }
         })

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::server::{bids_job, ServerProcess};
+use super::server::ServerProcess;
 use super::support::browser::Browser;
 
 fn shots() -> PathBuf {
@@ -51,7 +51,18 @@ async fn the_console_shows_jobs_tables_and_sql_in_a_real_browser() {
         .status
         .success());
     server.wait_for("gated", "finished", |_| true);
-    let live = bids_job(dir.path(), "live", &lake.join("live"), 10_000_000, 2_000);
+    let live = dir.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        format!(
+            "name: live\nparallelism: 2\ncheckpoints: {{interval: 200ms}}\n\
+             sources:\n  bids: {{type: generator, kind: bids, events: 10000000, batch_size: 500, rate_limit: 2000, \
+             watermark: {{event_time: event_time, max_out_of_orderness: 1s}}}}\n\
+             sinks:\n  lake:\n    type: delta\n    inputs: [bids]\n    table: '{}'\n",
+            lake.join("live").display()
+        ),
+    )
+    .unwrap();
     assert!(server
         .weir(&["submit", live.to_str().unwrap()])
         .status
@@ -113,6 +124,17 @@ async fn the_console_shows_jobs_tables_and_sql_in_a_real_browser() {
         .wait_for("document.querySelectorAll('svg g.node').length")
         .await;
     assert_eq!(nodes, 2);
+    // The watermark of each of the source's partitions, as the job view has them.
+    let partitions = browser
+        .wait_for("document.querySelectorAll('#partition-watermarks tbody tr').length")
+        .await;
+    let job = server.json(&["job", "live"]);
+    let expected = job["nodes"][0]["partition_watermarks"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(expected >= 2, "{job:#}");
+    assert_eq!(partitions, expected);
     browser
         .wait_for("document.querySelector('h1 .badge')?.textContent === 'running'")
         .await;

@@ -683,6 +683,13 @@ impl Source for KafkaReader {
         self.partitions.iter().map(|c| c.id).collect()
     }
 
+    fn partition_name(&self, id: u32) -> String {
+        match self.partitions.iter().find(|c| c.id == id) {
+            Some(c) => format!("{}/{}", c.topic, c.partition),
+            None => id.to_string(),
+        }
+    }
+
     async fn next_batch(&mut self) -> weir_engine::Result<Option<SourceBatch>> {
         loop {
             // Cancel safety: a dropped call before the assignment completed redoes it.

@@ -11,6 +11,7 @@ use tokio::time::{interval, Instant, Interval, MissedTickBehavior};
 
 use crate::error::Result;
 use crate::event_time::max_event_time_ms;
+use crate::gauges::PARTITION_WATERMARK_PREFIX;
 use crate::message::{Message, Watermark};
 use crate::runtime::checkpoint::Injection;
 use crate::runtime::metrics::NodeMetrics;
@@ -39,6 +40,8 @@ pub(crate) async fn run_source(
     link: TaskLink,
 ) -> Result<()> {
     let partitions = source.partitions();
+    // The figure name of each partition's watermark, made once.
+    let mut partition_figures: std::collections::HashMap<u32, String> = Default::default();
     let mut watermarks = strategy.as_ref().map(|(s, column)| {
         let mut w = PartitionWatermarks::new(s, &partitions, Instant::now());
         w.restore_maxima(&restored_watermarks);
@@ -96,6 +99,15 @@ pub(crate) async fn run_source(
             Some((w, column)) => {
                 let now = Instant::now();
                 w.observe(partition, max_event_time_ms(batch.column(*column))?, now);
+                if let Some(watermark) = w.partition_watermark(partition) {
+                    let figure = partition_figures.entry(partition).or_insert_with(|| {
+                        format!(
+                            "{PARTITION_WATERMARK_PREFIX}{}",
+                            source.partition_name(partition)
+                        )
+                    });
+                    metrics.gauges.set(figure, watermark);
+                }
                 w.check_idle(now);
                 w.take_new()
             }
