@@ -528,6 +528,30 @@ function resultChart(result) {
   return el("section", { class: "panel", id: "result-chart" }, el("div", { class: "form-row" }, el("h2", {}, `Chart: ${numbers.map((c) => c.name).join(", ")} by ${time.name}`), kind), holder);
 }
 
+// Where in `query` the error `message` points: the parser's line and column, the end for
+// an unexpected end, or the first use of a column the planner does not know.
+function errorPlace(message, query) {
+  const at = message.match(/Line: (\d+), Column: (\d+)/i);
+  if (at) {
+    const line = Number(at[1]), column = Number(at[2]);
+    const offset = query.split("\n").slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) + column - 1;
+    return { offset, length: 1, text: `at line ${line}, column ${column}` };
+  }
+  if (/found: EOF/.test(message)) {
+    const lines = query.trimEnd().split("\n");
+    return { offset: query.trimEnd().length, length: 0, text: `at the end: line ${lines.length}, column ${lines[lines.length - 1].length + 1}` };
+  }
+  const field = message.match(/No field named "?([^".\s]+)"?/);
+  if (field) {
+    const offset = query.indexOf(field[1]);
+    if (offset >= 0) {
+      const before = query.slice(0, offset).split("\n");
+      return { offset, length: field[1].length, text: `at line ${before.length}, column ${before[before.length - 1].length + 1}` };
+    }
+  }
+  return null;
+}
+
 function sqlPage(main) {
   const editor = el("textarea", { id: "sql-editor", class: "code", spellcheck: "false", "aria-label": "SQL query (Ctrl-Enter runs it)" });
   editor.value = localStorage.getItem("weir.sql") || "SHOW TABLES";
@@ -556,13 +580,11 @@ function sqlPage(main) {
       if (e.name === "AbortError") {
         status.replaceChildren(el("span", { class: "muted" }, "Cancelled."));
       } else {
-        const at = e.message.match(/Line: (\d+), Column: (\d+)/i) || e.message.match(/line (\d+), column (\d+)/i);
-        status.replaceChildren(el("div", { class: "error", id: "sql-error", role: "alert" }, at ? `${e.message}\n(at line ${at[1]}, column ${at[2]})` : e.message));
-        if (at) {
-          const lines = editor.value.split("\n");
-          const offset = lines.slice(0, Number(at[1]) - 1).reduce((n, l) => n + l.length + 1, 0) + Number(at[2]) - 1;
+        const place = errorPlace(e.message, editor.value);
+        status.replaceChildren(el("div", { class: "error", id: "sql-error", role: "alert" }, place ? `${e.message}\n(${place.text})` : e.message));
+        if (place) {
           editor.focus();
-          editor.setSelectionRange(offset, offset + 1);
+          editor.setSelectionRange(place.offset, place.offset + place.length);
         }
       }
     } finally {

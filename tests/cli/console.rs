@@ -192,6 +192,18 @@ async fn the_console_shows_jobs_tables_and_sql_in_a_real_browser() {
         .wait_for("document.getElementById('sql-error')?.textContent")
         .await;
     assert!(text(&refused).contains("read-only"), "{refused}");
+    // A mistake in the query is shown at its line and column, and selected in the editor.
+    browser
+        .eval("{ document.getElementById('sql-editor').value = 'SELECT price\\nFROM bids\\nWHERE nope > 1'; document.getElementById('sql-run').click(); true }")
+        .await;
+    let placed = browser
+        .wait_for("document.getElementById('sql-error')?.textContent.includes('nope') && document.getElementById('sql-error').textContent")
+        .await;
+    assert!(text(&placed).ends_with("(at line 3, column 7)"), "{placed}");
+    let selected = browser
+        .eval("{ const e = document.getElementById('sql-editor'); e.value.slice(e.selectionStart, e.selectionEnd) }")
+        .await;
+    assert_eq!(text(&selected), "nope");
     browser.screenshot(&shots().join("sql-error.png")).await;
 
     // A table: its history and the quality verdict of each version.
