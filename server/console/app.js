@@ -121,8 +121,8 @@ function lineChart(series, { width = 640, height = 180, unit = "", bars = false,
     root.append(svg("text", { x: pad.left - 6, y: sy(y) + 4, "text-anchor": "end", "font-size": 11, fill: "#667085" }, fmtNumber(y, y < 10 ? 1 : 0) + unit));
   }
   const label = (x) => xIsTime ? new Date(x).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : fmtNumber(x);
-  for (const x of [x0, (x0 + x1) / 2, x1]) {
-    root.append(svg("text", { x: sx(x), y: height - 6, "text-anchor": "middle", "font-size": 11, fill: "#667085" }, label(x)));
+  for (const [x, anchor] of [[x0, "start"], [(x0 + x1) / 2, "middle"], [x1, "end"]]) {
+    root.append(svg("text", { x: sx(x), y: height - 6, "text-anchor": anchor, "font-size": 11, fill: "#667085" }, label(x)));
   }
   series.forEach((s, i) => {
     const color = s.color || COLORS[i % COLORS.length];
@@ -522,7 +522,7 @@ function resultChart(result) {
     points: result.rows.map((r) => [Date.parse(r[time.name]), Number(r[c.name])]).filter((p) => !Number.isNaN(p[0]) && !Number.isNaN(p[1])).sort((a, b) => a[0] - b[0]),
   }));
   const holder = el("div");
-  const draw = (bars) => holder.replaceChildren(lineChart(series, { height: 220, bars }), legend(series));
+  const draw = (bars) => holder.replaceChildren(lineChart(series, { width: 1000, height: 260, bars }), legend(series));
   const kind = el("select", { "aria-label": "chart kind", onchange: (e) => draw(e.target.value === "bar") }, el("option", { value: "line" }, "line"), el("option", { value: "bar" }, "bar"));
   draw(false);
   return el("section", { class: "panel", id: "result-chart" }, el("div", { class: "form-row" }, el("h2", {}, `Chart: ${numbers.map((c) => c.name).join(", ")} by ${time.name}`), kind), holder);
@@ -571,10 +571,11 @@ function sqlPage(main) {
     const started = performance.now();
     try {
       const result = await api("POST", "/sql", JSON.stringify({ query: editor.value }), { "Content-Type": "application/json" }, running.signal);
-      status.replaceChildren(`${fmtNumber(result.row_count)} rows in ${fmtMs(result.elapsed_ms)} (${fmtMs(performance.now() - started)} with the round trip)`);
+      status.replaceChildren(`${fmtNumber(result.row_count)} ${result.row_count === 1 ? "row" : "rows"} in ${fmtMs(result.elapsed_ms)} (${fmtMs(performance.now() - started)} with the round trip)`);
       output.append(...[resultChart(result),
         el("section", { class: "panel scroll" }, table(result.columns.map((c) => `${c.name} (${c.type})`),
-          result.rows.slice(0, 1000).map((r) => result.columns.map((c) => r[c.name] === null || r[c.name] === undefined ? "NULL" : typeof r[c.name] === "object" ? JSON.stringify(r[c.name]) : String(r[c.name])))))].filter(Boolean));
+          result.rows.slice(0, 1000).map((r) => result.columns.map((c) => r[c.name] === null || r[c.name] === undefined ? "NULL" : typeof r[c.name] === "object" ? JSON.stringify(r[c.name]) : String(r[c.name]))),
+          result.columns.map((c, i) => NUMBER_TYPES.test(c.type) ? i : -1).filter((i) => i >= 0)))].filter(Boolean));
       if (result.rows.length > 1000) output.append(el("p", { class: "muted" }, "The first 1,000 rows are shown."));
     } catch (e) {
       if (e.name === "AbortError") {

@@ -183,7 +183,19 @@ async fn the_console_shows_jobs_tables_and_sql_in_a_real_browser() {
     let status = browser
         .eval("document.getElementById('sql-status').textContent")
         .await;
-    assert!(text(&status).starts_with("1 rows in "), "{status}");
+    assert!(text(&status).starts_with("1 row in "), "{status}");
+    // A result with a time column and a numeric one is drawn as a chart too.
+    browser
+        .eval("{ document.getElementById('sql-editor').value = \"SELECT date_trunc('second', event_time) AS second, count(*) AS bids FROM bids GROUP BY 1 ORDER BY 1\"; document.getElementById('sql-run').click(); true }")
+        .await;
+    let charted = browser
+        .wait_for("document.querySelector('#result-chart h2')?.textContent")
+        .await;
+    assert_eq!(text(&charted), "Chart: bids by second");
+    let lines = browser
+        .eval("document.querySelectorAll('#result-chart svg path').length")
+        .await;
+    assert_eq!(lines, 1);
     browser.screenshot(&shots().join("sql.png")).await;
     browser
         .eval("{ document.getElementById('sql-editor').value = 'CREATE TABLE copy AS SELECT * FROM bids'; document.getElementById('sql-run').click(); true }")
