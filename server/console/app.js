@@ -247,7 +247,7 @@ function jobsPage(main) {
       el("td", {}, job.next_run ? new Date(job.next_run).toLocaleString() : "–"),
       el("td", {}, actions(job)))));
     const running = jobs.filter((j) => j.status === "running").map((j) => ({ name: j.id, points: (rateHistory.get(j.id) || []).filter((p) => p[0] > now - 300000) }));
-    chart.replaceChildren(lineChart(running, { width: 1200, height: 220 }));
+    chart.replaceChildren(lineChart(running, { width: Math.max(320, chart.clientWidth || 1200), height: 220 }));
     chartLegend.replaceChildren(legend(running));
   });
 }
@@ -310,7 +310,8 @@ function graphView(nodes, edges) {
     const offset = (height - column.length * (boxH + gapY) + gapY) / 2;
     at.set(n.name, { x: gapX + i * (boxW + gapX), y: offset + j * (boxH + gapY) });
   }));
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": "the job's graph", style: `max-width:${width}px` });
+  // Drawn at its own size; a panel narrower than the graph scrolls.
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "graph", role: "img", "aria-label": "the job's graph" });
   for (const e of edges) {
     const a = at.get(target(e.from)), b = at.get(e.to);
     if (!a || !b) continue;
@@ -388,6 +389,8 @@ function jobPage(main, id) {
     head.replaceChildren(id, badge(job.status), el("span", { class: "muted" }, job.kind), actions(job));
     for (const c of job.checkpoints) if (!checkpointsSeen.some((s) => s.id === c.id)) checkpointsSeen.push(c);
     const checkpoints = checkpointsSeen.slice(-60);
+    // Charts are drawn at the width they get, so their text stays the page's size.
+    const halfWidth = Math.max(300, main.clientWidth > 900 ? (main.clientWidth - 80) / 2 : main.clientWidth - 50);
     const nodes = job.nodes;
     const lags = nodes.flatMap((n) => (n.kafka_lag || []).map((l) => [n.name, `${l.topic}/${l.partition}`, fmtNumber(l.lag)]));
     const partitionWatermarks = nodes.flatMap((n) => (n.partition_watermarks || []).map((w) => [n.name, w.partition, w.watermark, fmtMs(w.lag_ms)]));
@@ -404,9 +407,9 @@ function jobPage(main, id) {
           [1, 2, 3, 4, 5, 6, 7, 8, 10, 11])),
       el("div", { class: "grid" },
         el("section", { class: "panel" }, el("h2", {}, "Checkpoints: duration (ms)"),
-          lineChart([{ name: "duration", points: checkpoints.map((c) => [c.id, c.duration_ms]) }], { height: 150, bars: true, xIsTime: false })),
+          lineChart([{ name: "duration", points: checkpoints.map((c) => [c.id, c.duration_ms]) }], { width: halfWidth, height: 150, bars: true, xIsTime: false })),
         el("section", { class: "panel" }, el("h2", {}, "Checkpoints: size"),
-          lineChart([{ name: "state bytes", points: checkpoints.map((c) => [c.id, c.state_bytes / 1024]) }], { height: 150, unit: " KiB", xIsTime: false }))),
+          lineChart([{ name: "state bytes", points: checkpoints.map((c) => [c.id, c.state_bytes / 1024]) }], { width: halfWidth, height: 150, unit: " KiB", xIsTime: false }))),
       el("div", { class: "grid" },
         el("section", { class: "panel scroll" }, el("h2", {}, "Delta versions committed"),
           sinks.length ? table(["sink", "newest version", "commits"], sinks.map((n) => [n.name, n.delta_version, fmtNumber(n.delta_commits)]), [1, 2]) : el("p", { class: "muted" }, "No Delta commits in this run yet.")),
@@ -522,7 +525,7 @@ function resultChart(result) {
     points: result.rows.map((r) => [Date.parse(r[time.name]), Number(r[c.name])]).filter((p) => !Number.isNaN(p[0]) && !Number.isNaN(p[1])).sort((a, b) => a[0] - b[0]),
   }));
   const holder = el("div");
-  const draw = (bars) => holder.replaceChildren(lineChart(series, { width: 1000, height: 260, bars }), legend(series));
+  const draw = (bars) => holder.replaceChildren(lineChart(series, { width: Math.max(320, document.getElementById("page").clientWidth - 300), height: 260, bars }), legend(series));
   const kind = el("select", { "aria-label": "chart kind", onchange: (e) => draw(e.target.value === "bar") }, el("option", { value: "line" }, "line"), el("option", { value: "bar" }, "bar"));
   draw(false);
   return el("section", { class: "panel", id: "result-chart" }, el("div", { class: "form-row" }, el("h2", {}, `Chart: ${numbers.map((c) => c.name).join(", ")} by ${time.name}`), kind), holder);
@@ -617,6 +620,7 @@ function sqlPage(main) {
 // ---------- start ----------
 
 document.getElementById("token").value = localStorage.getItem("weir.token") || "";
+document.getElementById("token-form").hidden = !localStorage.getItem("weir.token");
 document.getElementById("token-form").addEventListener("submit", (event) => {
   event.preventDefault();
   localStorage.setItem("weir.token", document.getElementById("token").value);

@@ -255,6 +255,9 @@ async fn the_console_shows_jobs_tables_and_sql_in_a_real_browser() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         let width = browser.eval("document.documentElement.scrollWidth").await;
         assert!(width.as_u64() <= Some(390), "{page}: {width} pixels wide");
+        let name = page.replace('/', "-");
+        browser
+            .screenshot(&shots().join(format!("phone-{name}.png")))
+            .await;
     }
-    browser.screenshot(&shots().join("job-phone.png")).await;
 }
