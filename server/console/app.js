@@ -50,7 +50,9 @@ function fmtMs(ms) {
   if (ms === null || ms === undefined) return "–";
   if (ms < 1000) return `${fmtNumber(ms, ms < 10 ? 1 : 0)} ms`;
   if (ms < 120000) return `${fmtNumber(ms / 1000, 1)} s`;
-  return `${fmtNumber(ms / 60000, 1)} min`;
+  if (ms < 7200000) return `${fmtNumber(ms / 60000, 1)} min`;
+  if (ms < 172800000) return `${fmtNumber(ms / 3600000, 1)} h`;
+  return `${fmtNumber(ms / 86400000, 1)} days`;
 }
 
 function badge(text) {
