@@ -16,6 +16,7 @@ pub mod prometheus;
 pub mod rates;
 pub mod record;
 pub mod registry;
+pub mod sessions;
 pub mod store;
 pub mod view;
 
@@ -88,8 +89,7 @@ impl Server {
             listener,
             state: Arc::new(api::AppState {
                 jobs,
-                lake,
-                limits: config.limits,
+                sessions: sessions::SessionPool::new(lake, config.limits),
                 token: config.token,
             }),
         })

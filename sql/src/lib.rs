@@ -26,7 +26,7 @@ pub mod travel;
 
 pub use error::{Result, SqlError};
 pub use lake::{Lake, LakeTable};
-pub use session::{Limits, QueryOutput, QuerySession};
+pub use session::{changes_settings, Limits, QueryOutput, QuerySession};
 pub use stream::{Deadline, QueryStream};
 
 /// A statement as [`QuerySession::parse`] returns it: checked, ready to run.

@@ -148,6 +148,12 @@ impl Lake {
     }
 }
 
+/// Whether `statement` changes a setting of its session (`SET`), which later statements
+/// of the session then see.
+pub fn changes_settings(statement: &DFStatement) -> bool {
+    matches!(statement, DFStatement::Statement(inner) if matches!(**inner, Statement::Set(_)))
+}
+
 impl QuerySession {
     /// The statements of `sql` (separated by `;`), each checked by [`safety::check`]; one
     /// refused statement refuses them all.

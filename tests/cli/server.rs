@@ -425,6 +425,46 @@ async fn a_server_refuses_what_it_cannot_serve_and_says_why() {
     let answer: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(answer["rows"], serde_json::json!([{"n": 5}]));
     assert_eq!(answer["columns"][0]["name"], "n");
+    // Sessions are kept between requests: a version committed since is seen, and a
+    // request's SET is not seen by the next one.
+    {
+        use crate::support::lake_fixture::{bids, bids_schema};
+        let path = lake.join("bids").display().to_string();
+        let mut table = weir_lake::table::open_or_create(&path, &bids_schema(), &[])
+            .await
+            .unwrap();
+        let mut writer = deltalake::writer::RecordBatchWriter::for_table(&table).unwrap();
+        deltalake::writer::DeltaWriter::write(
+            &mut writer,
+            bids(&[(9, 900, "later"), (9, 901, "later")]),
+        )
+        .await
+        .unwrap();
+        let adds = deltalake::writer::DeltaWriter::flush(&mut writer)
+            .await
+            .unwrap();
+        weir_lake::table::commit_epoch(&mut table, "more", 1, adds, None)
+            .await
+            .unwrap();
+    }
+    let query = |sql: &str| {
+        let (status, body) = http(
+            &server.url,
+            "POST",
+            "/api/v1/sql",
+            &serde_json::json!({ "query": sql }).to_string(),
+            &[],
+        );
+        assert_eq!(status, 200, "{sql}: {body}");
+        serde_json::from_str::<Value>(&body).unwrap()["rows"].clone()
+    };
+    assert_eq!(
+        query("SELECT count(*) AS n FROM bids"),
+        serde_json::json!([{"n": 7}])
+    );
+    query("SET datafusion.execution.batch_size = 17; SELECT 1 AS one");
+    let shown = query("SHOW datafusion.execution.batch_size");
+    assert_eq!(shown[0]["value"], "8192", "{shown}");
     let (status, body) = http(
         &server.url,
         "POST",
@@ -450,8 +490,9 @@ async fn a_server_refuses_what_it_cannot_serve_and_says_why() {
     let (status, body) = http(&server.url, "GET", "/api/v1/tables/bids", "", &[]);
     assert_eq!(status, 200, "{body}");
     let bids: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(bids["history"].as_array().unwrap().len(), 4, "{bids:#}");
-    assert_eq!(bids["details"]["version"], 3, "{bids:#}");
+    // The fixture's versions 0 to 3 and the commit above.
+    assert_eq!(bids["history"].as_array().unwrap().len(), 5, "{bids:#}");
+    assert_eq!(bids["details"]["version"], 4, "{bids:#}");
     assert_eq!(
         http(&server.url, "GET", "/api/v1/tables/nope", "", &[]).0,
         404

@@ -62,7 +62,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<JobDetail>> {
     let mut detail = state.jobs.detail(&id)?;
-    detail.sink_tables = sink_tables(&state.lake, &detail.definition);
+    detail.sink_tables = sink_tables(state.sessions.lake(), &detail.definition);
     Ok(Json(detail))
 }
 

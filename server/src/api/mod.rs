@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
-use weir_sql::{Lake, Limits};
 
 use crate::error::ServerError;
 use crate::registry::Jobs;
+use crate::sessions::SessionPool;
 
 /// The largest request body accepted (a job file, a query).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -27,9 +27,8 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Debug)]
 pub struct AppState {
     pub jobs: Arc<Jobs>,
-    pub lake: Lake,
-    /// The limits of each SQL statement (as `weir sql`'s).
-    pub limits: Limits,
+    /// Query sessions over the lake, with the limits of each statement (as `weir sql`'s).
+    pub sessions: SessionPool,
     /// The bearer token writes need; `None` when the server has none.
     pub token: Option<String>,
 }

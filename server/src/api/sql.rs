@@ -84,11 +84,7 @@ fn columns(schema: &SchemaRef) -> Vec<ColumnView> {
 /// Runs `sql` (one or more statements) read-only over the lake; the last statement's
 /// result.
 async fn run(state: &AppState, sql: &str) -> Result<weir_sql::QueryOutput> {
-    let session = state.lake.query_session(state.limits).await?;
-    let mut outputs = session.sql(sql).await?;
-    outputs
-        .pop()
-        .ok_or_else(|| ServerError::BadRequest("no statement to run".into()))
+    state.sessions.run(sql).await
 }
 
 /// Runs a read-only query over the lake, with the time and memory limits of `weir sql`.
@@ -186,7 +182,7 @@ async fn details(state: &AppState, name: &str) -> Result<Map<String, Value>> {
 #[utoipa::path(get, path = "/api/v1/tables", responses((status = 200, body = [TableSummary])))]
 pub async fn tables(State(state): State<Arc<AppState>>) -> Result<Json<Vec<TableSummary>>> {
     let mut tables = Vec::new();
-    for table in state.lake.tables().await? {
+    for table in state.sessions.lake().tables().await? {
         let name = table.qualified_name();
         let details = details(&state, &name).await?;
         tables.push(TableSummary { name, details });
@@ -204,7 +200,8 @@ pub async fn table(
     Path(name): Path<String>,
 ) -> Result<Json<TableView>> {
     let known = state
-        .lake
+        .sessions
+        .lake()
         .tables()
         .await?
         .iter()
