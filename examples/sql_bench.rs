@@ -25,16 +25,18 @@ use arrow::array::{
     TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use arrow::util::display::{ArrayFormatter, FormatOptions};
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::DeltaTable;
 use serde_json::json;
-use weir_sql::{Lake, Limits, QueryOutput, QuerySession};
+use weir_sql::{Lake, Limits, QuerySession};
 
 #[path = "support/duckdb.rs"]
 mod duckdb;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/results.rs"]
+mod results;
+use results::{median, row_texts};
 use process::{cpu_seconds, peak_mib, reset_peak};
 
 /// 2026-01-01T00:00:00Z in seconds.
@@ -337,32 +339,6 @@ fn queries(travel_version: i64) -> Vec<Query> {
             exact: true,
         },
     ]
-}
-
-/// Each row's values as text joined with "|", as the DuckDB script prints them.
-fn row_texts(output: &QueryOutput) -> Vec<String> {
-    let options = FormatOptions::default().with_null("NULL");
-    let mut rows = Vec::new();
-    for batch in &output.batches {
-        let formatters: Vec<ArrayFormatter> = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formattable"))
-            .collect();
-        for row in 0..batch.num_rows() {
-            let values: Vec<String> = formatters
-                .iter()
-                .map(|f| f.value(row).to_string())
-                .collect();
-            rows.push(values.join("|"));
-        }
-    }
-    rows
-}
-
-fn median(times: &mut [f64]) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
 }
 
 /// The `lake_file_skipping` line `EXPLAIN` gives for `sql`.

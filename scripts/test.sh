@@ -3,7 +3,8 @@
 # toolchain is installed and started here, idempotently, and stopped on exit: a
 # Kafka-protocol broker (tansu) unless WEIR_KAFKA_BROKERS names one already running, an
 # S3 server (moto) unless WEIR_S3_ENDPOINT names one, DuckDB's Python package (the SQL
-# benchmark's reference) and deltalake's (the compaction benchmark's anchor), and Debian's
+# benchmark's reference), deltalake's (the compaction benchmark's anchor) and tpchgen-cli
+# (the TPC-H benchmark's generator), and Debian's
 # chromium (the console's tests drive it headless) and wrk (the server benchmark's load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,13 @@ if ! python3 -c 'import duckdb' 2>/dev/null; then
     echo "installing duckdb with pip (once)"
     python3 -m pip install --quiet duckdb
 fi
+# Scripts pip installs (tpchgen-cli) go to this Python's scripts folder.
+PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+export PATH
+if ! command -v tpchgen-cli >/dev/null; then
+    echo "installing tpchgen-cli with pip (once)"
+    python3 -m pip install --quiet "tpchgen-cli==4.0.0"
+fi
 if ! python3 -c 'import deltalake' 2>/dev/null; then
     echo "installing deltalake with pip (once)"
     python3 -m pip install --quiet "deltalake==1.6.6"
@@ -56,4 +64,6 @@ cargo run --locked --quiet --example delta_bench -- --mb 4 --events 100000 --com
 # Also checks that weir and DuckDB give the same rows for every exact query.
 cargo run --locked --quiet --example sql_bench -- --rows 200000 --runs 1 --dir "${TMPDIR:-/tmp}/weir-sql-bench" >/dev/null
 cargo run --locked --quiet --example server_bench -- --events 20000 --rounds 1 --seconds 1 >/dev/null
-echo "examples: 15 passed, 0 failed"
+# Also checks that weir's answers to the 22 TPC-H queries equal DuckDB's.
+cargo run --locked --quiet --example tpch_bench -- --scale 0.01 --runs 1 --dir "${TMPDIR:-/tmp}/weir-tpch" >/dev/null
+echo "examples: 16 passed, 0 failed"
