@@ -36,8 +36,8 @@ mod duckdb;
 mod process;
 #[path = "support/results.rs"]
 mod results;
-use results::{median, row_texts};
 use process::{cpu_seconds, peak_mib, reset_peak};
+use results::{median, row_texts};
 
 /// 2026-01-01T00:00:00Z in seconds.
 const FIRST_DAY: i64 = 1_767_225_600;

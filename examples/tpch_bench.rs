@@ -77,7 +77,14 @@ async fn generate(lake: &Path, scale: f64) {
     let _ = std::fs::remove_dir_all(lake);
     let started = Instant::now();
     let status = Command::new("tpchgen-cli")
-        .args(["parquet", "-s", &scale.to_string(), "--parts", "1", "--output-dir"])
+        .args([
+            "parquet",
+            "-s",
+            &scale.to_string(),
+            "--parts",
+            "1",
+            "--output-dir",
+        ])
         .arg(lake)
         .status()
         .expect("tpchgen-cli runs (`pip install tpchgen-cli`)");
@@ -124,7 +131,10 @@ fn same_answer(weir: &[String], duck: &[String]) -> bool {
         })
 }
 
-async fn weir_round(session: &QuerySession, queries: &[(usize, String)]) -> Vec<(f64, Vec<String>)> {
+async fn weir_round(
+    session: &QuerySession,
+    queries: &[(usize, String)],
+) -> Vec<(f64, Vec<String>)> {
     let mut results = Vec::new();
     for (_, sql) in queries {
         let started = Instant::now();
@@ -138,7 +148,12 @@ async fn weir_round(session: &QuerySession, queries: &[(usize, String)]) -> Vec<
 fn duckdb_round(lake: &Path, queries: &[(usize, String)]) -> Vec<(f64, Vec<String>)> {
     let views: serde_json::Map<String, serde_json::Value> = TABLES
         .iter()
-        .map(|t| (t.to_string(), json!({"files": parquet_files(lake, t), "hive": false})))
+        .map(|t| {
+            (
+                t.to_string(),
+                json!({"files": parquet_files(lake, t), "hive": false}),
+            )
+        })
         .collect();
     let spec = json!({
         "threads": THREADS,
