@@ -36,6 +36,8 @@ mod duckdb;
 mod process;
 #[path = "support/results.rs"]
 mod results;
+#[path = "support/settings.rs"]
+mod settings;
 use process::{cpu_seconds, peak_mib, reset_peak};
 use results::{median, row_texts};
 

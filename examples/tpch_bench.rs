@@ -14,8 +14,9 @@
 //!    both times, the ratio and the geometric mean; exits non-zero on a differing answer.
 //!
 //! `cargo run --release --example tpch_bench [-- --scale 1 --runs 3 --dir DIR --reuse
-//! --only N]` (`--reuse` queries tables an earlier run made in DIR, default
-//! `target/tpch-sf<scale>`; `--only` runs query N alone).
+//! --only N --set datafusion.KEY=VALUE ...]` (`--reuse` queries tables an earlier run made
+//! in DIR, default `target/tpch-sf<scale>`; `--only` runs query N alone; `--set` changes a
+//! DataFusion setting of weir's session).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,6 +32,8 @@ mod process;
 #[path = "support/results.rs"]
 #[allow(dead_code)] // shared with sql_bench, which also takes medians
 mod results;
+#[path = "support/settings.rs"]
+mod settings;
 use process::{cpu_seconds, peak_mib, reset_peak};
 use results::row_texts;
 
@@ -195,6 +198,7 @@ async fn main() {
         .query_session(Limits::default())
         .await
         .expect("a session");
+    settings::apply(&session, &args);
     for table in TABLES {
         let counted = session
             .sql(&format!("SELECT count(*) FROM {table}"))
