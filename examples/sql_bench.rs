@@ -457,21 +457,7 @@ async fn main() {
         .query_session(Limits::default())
         .await
         .expect("session");
-    for (i, flag) in args.iter().enumerate() {
-        if flag != "--set" {
-            continue;
-        }
-        let setting = args.get(i + 1).expect("--set KEY=VALUE");
-        let (key, value) = setting.split_once('=').expect("--set KEY=VALUE");
-        let state_ref = session.context().state_ref();
-        let mut state = state_ref.write();
-        state
-            .config_mut()
-            .options_mut()
-            .set(key, value)
-            .expect("a DataFusion setting");
-        println!("set {key} = {value}\n");
-    }
+    settings::apply(&session, &args);
     reset_peak();
     let cpu = cpu_seconds();
     let weir = run_weir(&session, &queries, runs).await;
