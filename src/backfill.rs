@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use tokio::sync::watch;
-use weir_jobs::backfill::{Backfill, BackfillProgress, DateProgress, DateState};
+use weir_jobs::backfill::{Backfill, BackfillProgress, DateProgress};
 
 use crate::stop_signals::StopSignals;
 use crate::terminal::aligned;
@@ -70,8 +70,9 @@ pub async fn run(args: BackfillArgs) -> Result<ExitCode> {
         eprintln!("weir: stopping the running dates with a final checkpoint (run the same command to resume)");
         let _ = stop_tx.send(true);
     });
-    let report =
-        Arc::new(|date: &str, progress: &DateProgress| eprintln!("{}", line(date, progress)));
+    let report = Arc::new(|date: &str, progress: &DateProgress| {
+        eprintln!("weir: {}", progress.describe(date))
+    });
     let progress = backfill
         .run(args.fresh, stop, report)
         .await
@@ -94,27 +95,6 @@ pub async fn run(args: BackfillArgs) -> Result<ExitCode> {
     })
 }
 
-/// A date's change, for the log: `weir: 2026-11-01 done (run 1, 0 restarts)`.
-fn line(date: &str, progress: &DateProgress) -> String {
-    let state = state_name(progress.state);
-    match &progress.error {
-        Some(error) => format!("weir: {date} {state} (run {}): {error}", progress.runs),
-        None => format!(
-            "weir: {date} {state} (run {}, {} restarts)",
-            progress.runs, progress.restarts
-        ),
-    }
-}
-
-fn state_name(state: DateState) -> &'static str {
-    match state {
-        DateState::Pending => "pending",
-        DateState::Running => "running",
-        DateState::Done => "done",
-        DateState::Failed => "failed",
-    }
-}
-
 /// The dates with their state, runs, restarts and error.
 fn table(progress: &BackfillProgress) -> String {
     let rows: Vec<Vec<String>> = progress
@@ -123,7 +103,7 @@ fn table(progress: &BackfillProgress) -> String {
         .map(|(date, p)| {
             vec![
                 date.clone(),
-                state_name(p.state).to_string(),
+                p.state.name().to_string(),
                 p.runs.to_string(),
                 p.restarts.to_string(),
                 p.error.clone().unwrap_or_default(),

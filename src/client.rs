@@ -319,21 +319,17 @@ pub async fn stop(args: StopArgs) -> Result<ExitCode> {
         Some(location) => format!("/jobs/{}/stop?savepoint={}", args.id, percent(location)),
         None => format!("/jobs/{}/stop", args.id),
     };
-    let job = args
-        .connection
-        .send(reqwest::Method::POST, &path, None)
-        .await?;
-    ended(&args.connection, &job);
-    Ok(ExitCode::SUCCESS)
+    post(&args.connection, &path).await
 }
 
 /// `weir cancel ID` or `weir resume ID`: `action` is the request's last path segment.
 pub async fn act(args: JobArgs, action: &str) -> Result<ExitCode> {
-    let path = format!("/jobs/{}/{action}", args.id);
-    let job = args
-        .connection
-        .send(reqwest::Method::POST, &path, None)
-        .await?;
-    ended(&args.connection, &job);
+    post(&args.connection, &format!("/jobs/{}/{action}", args.id)).await
+}
+
+/// POSTs to the job at `path` and says how it is now.
+async fn post(connection: &Connection, path: &str) -> Result<ExitCode> {
+    let job = connection.send(reqwest::Method::POST, path, None).await?;
+    ended(connection, &job);
     Ok(ExitCode::SUCCESS)
 }

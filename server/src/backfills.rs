@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
-use weir_jobs::backfill::{Backfill, BackfillProgress, DateReport, DateState};
+use weir_jobs::backfill::{Backfill, BackfillProgress, DateReport};
 
 use crate::error::{Result, ServerError};
 
@@ -80,23 +80,13 @@ impl BackfillView {
                 .iter()
                 .map(|(date, p)| BackfillDateView {
                     date: date.clone(),
-                    state: state_name(p.state).into(),
+                    state: p.state.name().into(),
                     runs: p.runs,
                     restarts: p.restarts,
                     error: p.error.clone(),
                 })
                 .collect(),
         }
-    }
-}
-
-/// A date state's name, as the API and the history say it.
-pub fn state_name(state: DateState) -> &'static str {
-    match state {
-        DateState::Pending => "pending",
-        DateState::Running => "running",
-        DateState::Done => "done",
-        DateState::Failed => "failed",
     }
 }
 

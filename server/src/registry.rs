@@ -311,12 +311,7 @@ impl Jobs {
         let job = id.to_string();
         let report: DateReport = Arc::new(move |date, progress| {
             if let Some(jobs) = jobs.upgrade() {
-                let state = backfills::state_name(progress.state);
-                let detail = match &progress.error {
-                    Some(error) => format!("{date} {state} (run {}): {error}", progress.runs),
-                    None => format!("{date} {state} (run {})", progress.runs),
-                };
-                jobs.event(&job, "backfill_date", Some(detail));
+                jobs.event(&job, "backfill_date", Some(progress.describe(date)));
             }
         });
         let jobs = Arc::downgrade(self);

@@ -24,6 +24,18 @@ pub enum DateState {
     Failed,
 }
 
+impl DateState {
+    /// The state's name, as the progress file, the API and the history say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DateState::Pending => "pending",
+            DateState::Running => "running",
+            DateState::Done => "done",
+            DateState::Failed => "failed",
+        }
+    }
+}
+
 /// One date of a backfill.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DateProgress {
@@ -42,6 +54,19 @@ pub struct DateProgress {
 }
 
 impl DateProgress {
+    /// The date's state in a line: `2026-11-01 done (run 1, 0 restarts)`, or with the
+    /// error of a failed run.
+    pub fn describe(&self, date: &str) -> String {
+        let state = self.state.name();
+        match &self.error {
+            Some(error) => format!("{date} {state} (run {}): {error}", self.runs),
+            None => format!(
+                "{date} {state} (run {}, {} restarts)",
+                self.runs, self.restarts
+            ),
+        }
+    }
+
     fn pending() -> Self {
         Self {
             state: DateState::Pending,
