@@ -294,7 +294,7 @@ fn queries(travel_version: i64) -> Vec<Query> {
              LIMIT 10",
         ),
         Query {
-            name: "p99 latency per service",
+            name: "p99 latency per service (approximate)",
             weir: "SELECT service, approx_percentile_cont(latency_ms, 0.99) AS p99 FROM logs \
                    GROUP BY service ORDER BY service"
                 .into(),
@@ -330,6 +330,34 @@ fn queries(travel_version: i64) -> Vec<Query> {
             "SELECT s.team, count(*) AS errors FROM logs l JOIN services s \
              ON l.service = s.service WHERE l.level = 'ERROR' GROUP BY s.team ORDER BY s.team",
         ),
+        query(
+            "join with services (every row)",
+            "SELECT s.tier, count(*) AS n, sum(l.latency_ms) AS total_ms FROM logs l \
+             JOIN services s ON l.service = s.service GROUP BY s.tier ORDER BY s.tier",
+        ),
+        query(
+            "point filter nothing skips",
+            "SELECT count(*) AS n FROM logs WHERE latency_ms = 777",
+        ),
+        query(
+            "count by string equality",
+            "SELECT count(*) AS n FROM logs WHERE service = 'checkout'",
+        ),
+        query(
+            "median latency per service (exact)",
+            "SELECT service, median(CAST(latency_ms AS DOUBLE)) AS p50 FROM logs \
+             GROUP BY service ORDER BY service",
+        ),
+        Query {
+            name: "p99 latency per service (exact)",
+            weir: "SELECT service, percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) \
+                   AS p99 FROM logs GROUP BY service ORDER BY service"
+                .into(),
+            duckdb: "SELECT service, quantile_cont(latency_ms, 0.99) AS p99 FROM logs \
+                     GROUP BY service ORDER BY service"
+                .into(),
+            exact: true,
+        },
         Query {
             name: "time travel (by level)",
             weir: format!(

@@ -66,4 +66,6 @@ cargo run --locked --quiet --example sql_bench -- --rows 200000 --runs 1 --dir "
 cargo run --locked --quiet --example server_bench -- --events 20000 --rounds 1 --seconds 1 >/dev/null
 # Also checks that weir's answers to the 22 TPC-H queries equal DuckDB's.
 cargo run --locked --quiet --example tpch_bench -- --scale 0.01 --runs 1 --dir "${TMPDIR:-/tmp}/weir-tpch" >/dev/null
-echo "examples: 16 passed, 0 failed"
+# Also checks a new process and an open session see a version committed meanwhile.
+cargo run --locked --quiet --example cold_start_bench -- --tables 3 --versions 250 --runs 2 --dir "${TMPDIR:-/tmp}/weir-cold-start" >/dev/null
+echo "examples: 17 passed, 0 failed"

@@ -5,6 +5,8 @@ mod support;
 
 #[path = "sql_cli/lake_listing.rs"]
 mod lake_listing;
+#[path = "sql_cli/percentiles.rs"]
+mod percentiles;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,8 @@
 //! The lake as a DataFusion catalog. DataFusion asks a catalog for its schemas and table
 //! names without waiting while listing a lake is I/O (requests, for a lake on S3), so the
 //! catalog answers from the listing of its last [`LakeCatalog::refresh`], which a
-//! [`crate::QuerySession`] makes before every statement; a table is loaded at its latest
+//! [`crate::QuerySession`] makes before every statement (of the tables the statement
+//! names, when it names them: [`LakeCatalog::refresh_for`]); a table is loaded at its latest
 //! committed version whenever a statement names it. A table created or committed while a
 //! session is open is therefore seen by the session's next statement.
 
@@ -12,11 +13,13 @@ use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::sql::parser::Statement;
 use deltalake::DeltaTable;
 use tokio::sync::Mutex;
 
 use crate::error::Result;
 use crate::lake::{Lake, LakeTable, DEFAULT_SCHEMA};
+use crate::named_tables::named_tables;
 use crate::provider::provider;
 use crate::skipping::HandedOut;
 
@@ -56,6 +59,26 @@ impl LakeCatalog {
     /// schemas and tables are these. On an error the previous listing stays.
     pub async fn refresh(&self) -> Result<Vec<LakeTable>> {
         let tables = self.shared.lake.tables().await?;
+        *self.shared.listed.lock().expect("not poisoned") = tables.clone();
+        Ok(tables)
+    }
+
+    /// [`LakeCatalog::refresh`] for planning `statement`: when it names its tables
+    /// ([`named_tables`]) and all of them are in the lake now, only those are looked up
+    /// and the catalog holds only them until the next refresh; otherwise (a statement
+    /// reading `information_schema`, a name that is not a table: its error lists the
+    /// lake's tables) the whole lake is listed.
+    pub async fn refresh_for(&self, statement: &Statement) -> Result<Vec<LakeTable>> {
+        let Some(names) = named_tables(statement) else {
+            return self.refresh().await;
+        };
+        let mut tables = Vec::with_capacity(names.len());
+        for (schema, name) in &names {
+            match self.shared.lake.table(schema.as_deref(), name).await? {
+                Some(table) => tables.push(table),
+                None => return self.refresh().await,
+            }
+        }
         *self.shared.listed.lock().expect("not poisoned") = tables.clone();
         Ok(tables)
     }

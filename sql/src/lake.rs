@@ -196,6 +196,65 @@ impl Lake {
         Ok(found)
     }
 
+    /// The table `name` at the top level (`schema` `None`) or in the folder `schema`, if
+    /// [`Lake::tables`] would list it now; found without listing the rest of the lake
+    /// (a few file system calls, or one or two listing requests on S3).
+    pub async fn table(&self, schema: Option<&str>, name: &str) -> Result<Option<LakeTable>> {
+        let parent = match schema {
+            Some(schema) => child_url(&self.root, schema),
+            None => self.root.clone(),
+        };
+        let table = LakeTable {
+            schema: schema.map(str::to_string),
+            name: name.to_string(),
+            url: child_url(&parent, name),
+        };
+        if let Ok(folder) = self.root.to_file_path() {
+            let (schema, name) = (schema.map(str::to_string), name.to_string());
+            let (found, skipped) = tokio::task::spawn_blocking(move || {
+                local_listing::find(&folder, schema.as_deref(), &name)
+            })
+            .await
+            .map_err(|e| SqlError::Lake {
+                location: self.root.to_string(),
+                message: format!("looking for a table: {e}"),
+            })?;
+            self.warn_once(&skipped);
+            return Ok(found.map(|_| table));
+        }
+        let visible = |part: &str| !part.is_empty() && !part.starts_with(['_', '.']);
+        if !schema.into_iter().chain([name]).all(visible) {
+            return Ok(None);
+        }
+        if let Some(schema) = schema {
+            // A table's folder is not looked into for more tables.
+            if self.is_table(&self.prefix.clone().join(schema)).await? {
+                return Ok(None);
+            }
+        }
+        let folder = schema
+            .into_iter()
+            .chain([name])
+            .fold(self.prefix.clone(), |path, part| path.join(part));
+        Ok(self.is_table(&folder).await?.then_some(table))
+    }
+
+    /// Fails when the lake's root cannot be listed (an S3 bucket that is not there or not
+    /// readable); a local root that does not exist holds no tables. One request at most.
+    pub async fn check_readable(&self) -> Result<()> {
+        if let Ok(folder) = self.root.to_file_path() {
+            return match std::fs::read_dir(&folder) {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(SqlError::Lake {
+                    location: self.root.to_string(),
+                    message: format!("listing the lake: {e}"),
+                }),
+            };
+        }
+        self.subfolders(&self.prefix).await.map(|_| ())
+    }
+
     /// [`Lake::tables`] of the local lake in `folder`.
     async fn local_tables(&self, folder: PathBuf) -> Result<Vec<LakeTable>> {
         let failed = |e: &dyn std::fmt::Display| SqlError::Lake {

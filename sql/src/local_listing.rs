@@ -54,6 +54,48 @@ pub fn list(root: &Path) -> std::io::Result<Listing> {
     Ok(listing)
 }
 
+/// The table `name`, at the top level (`schema` `None`) or in the folder `schema`, of the
+/// lake in the canonical folder `root`, as [`list`] finds it but without listing
+/// anything else: its real folder, or `None` when [`list`] would not list it; and what
+/// was skipped on the way (a link out of the lake...).
+pub fn find(root: &Path, schema: Option<&str>, name: &str) -> (Option<PathBuf>, Vec<Skipped>) {
+    let mut skipped = Vec::new();
+    let found = (|| {
+        let schema_folder = match schema {
+            None => root.to_path_buf(),
+            Some(schema) => {
+                let folder = visible_folder(root, root, schema, &mut skipped)?;
+                // A table's folder is not looked into for more tables.
+                (!is_table(root, &folder, &mut skipped)).then_some(folder)?
+            }
+        };
+        let folder = visible_folder(root, &schema_folder, name, &mut skipped)?;
+        is_table(root, &folder, &mut skipped).then_some(folder)
+    })();
+    (found, skipped)
+}
+
+/// The real path of `folder`'s subfolder `name`, if [`subfolders`] lists it.
+fn visible_folder(
+    root: &Path,
+    folder: &Path,
+    name: &str,
+    skipped: &mut Vec<Skipped>,
+) -> Option<PathBuf> {
+    if name.is_empty() || name.starts_with(['_', '.']) || name.contains(['/', '\\']) {
+        return None;
+    }
+    let path = folder.join(name);
+    let kind = std::fs::symlink_metadata(&path).ok()?.file_type();
+    if kind.is_dir() {
+        Some(path)
+    } else if kind.is_symlink() {
+        link_target(root, folder, &path, skipped)
+    } else {
+        None
+    }
+}
+
 /// The visible subfolders of `folder` (a real path inside `root`), each by its name and
 /// its real path: a link's target.
 fn subfolders(

@@ -16,6 +16,9 @@ extensions_options! {
         pub group_by_string_ids: bool, default = true
         /// Order a filter's conditions cheapest first ([`crate::cheap_conjuncts_first`]).
         pub cheap_conjuncts_first: bool, default = true
+        /// Move semi and anti joins below the inner joins they filter
+        /// ([`crate::semi_joins_first`]).
+        pub semi_joins_first: bool, default = true
     }
 }
 

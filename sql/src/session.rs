@@ -13,6 +13,7 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -27,7 +28,9 @@ use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
 use crate::lake::{Lake, LakeTable};
 use crate::options::WeirOptions;
+use crate::order_free_percentile;
 use crate::safety;
+use crate::semi_joins_first::SemiJoinsFirst;
 use crate::skipping::{self, HandedOut};
 use crate::stream::{Deadline, QueryStream, QUEUED_BATCHES};
 use crate::string_ids::GroupByStringIds;
@@ -72,7 +75,8 @@ impl QueryOutput {
 }
 
 /// A read-only SQL session over a lake. Every table of the lake is in the catalog
-/// ([`LakeCatalog`]), listed again before each statement and read at its latest committed
+/// ([`LakeCatalog`]), looked up again before each statement (the tables it names, or the
+/// whole lake for `SHOW TABLES` and `information_schema`) and read at its latest committed
 /// version whenever a statement names it; the table functions of [`crate::travel`] read
 /// other versions and the history.
 pub struct QuerySession {
@@ -123,8 +127,10 @@ impl Lake {
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(GroupByStringIds))
             .with_physical_optimizer_rule(Arc::new(CheapConjunctsFirst))
+            .with_optimizer_rule(Arc::new(SemiJoinsFirst))
             .build();
         let ctx = SessionContext::new_with_state(state);
+        order_free_percentile::register(&ctx);
         // The lake replaces the default catalog: tables are looked up when named.
         let handed = Arc::new(HandedOut::default());
         let catalog = Arc::new(LakeCatalog::new(
@@ -132,7 +138,7 @@ impl Lake {
             ctx.runtime_env(),
             handed.clone(),
         ));
-        catalog.refresh().await?;
+        self.check_readable().await?;
         ctx.register_catalog("datafusion", catalog.clone());
         let preloaded = Arc::new(Preloaded::new(handed.clone()));
         travel::register(&ctx, &preloaded);
@@ -195,7 +201,7 @@ impl QuerySession {
         let mut task = JoinSet::new();
         task.spawn(async move {
             let started = async {
-                let tables = catalog.refresh().await?;
+                let tables = catalog.refresh_for(&statement).await?;
                 handed.clear();
                 plan_and_stream(&lake, &tables, &ctx, &preloaded, &handed, statement).await
             };
@@ -249,7 +255,7 @@ impl QuerySession {
     /// view). The session's time limit does not apply to what the caller runs.
     pub async fn plan(&self, statement: DFStatement) -> Result<DataFrame> {
         safety::check(&statement)?;
-        let tables = self.catalog.refresh().await?;
+        let tables = self.catalog.refresh_for(&statement).await?;
         self.handed.clear();
         if let Some(inner) = sql_statement(&statement) {
             self.preloaded
@@ -320,9 +326,11 @@ async fn plan_and_stream(
         _ => None,
     };
     let frame = ctx.execute_logical_plan(plan).await?;
+    let task = order_free_percentile::fixed_partitions(frame.logical_plan(), frame.task_ctx());
     let schema = frame.schema().inner().clone();
     let Some(inner) = explained else {
-        return Ok((schema, frame.execute_stream().await?.boxed()));
+        let physical = frame.create_physical_plan().await?;
+        return Ok((schema, execute_stream(physical, Arc::new(task))?.boxed()));
     };
     // A plan's description is short: collected, with the skipping rows after it.
     let mut batches = frame.collect().await?;

@@ -172,6 +172,26 @@ pub fn register(ctx: &SessionContext, preloaded: &Arc<Preloaded>) {
     }
 }
 
+/// Whether `name` is one of the lake's table functions.
+pub fn is_lake_function(name: &str) -> bool {
+    FUNCTIONS.iter().any(|(f, _)| f.eq_ignore_ascii_case(name))
+}
+
+/// The table names the lake's table function calls in `statement` read (their first
+/// argument, as written: `table` or `schema.table`).
+pub fn called_tables(statement: &DFStatement) -> Vec<String> {
+    let inner = match statement {
+        DFStatement::Statement(inner) => inner,
+        DFStatement::Explain(explain) => return called_tables(&explain.statement),
+        _ => return Vec::new(),
+    };
+    calls(inner)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(_, mut args)| (!args.is_empty()).then(|| args.swap_remove(0)))
+        .collect()
+}
+
 const FUNCTIONS: [(&str, &str); 5] = [
     ("table_version", "table_version('table', 3) or table VERSION AS OF 3"),
     (
