@@ -1093,13 +1093,13 @@ async fn filters_test_their_cheapest_conditions_first() {
     let cases = [
         (
             "SELECT count(*) AS n FROM events WHERE level = 'INFO' AND status = 404",
-            "FilterExec: status@1 = 404 AND level@0 = INFO",
+            "FilterExec: status@1 = 404 AND level@0 = INFO (on views)",
         ),
         (
             "SELECT count(*) AS n FROM events WHERE path <> '/api/v1/resources/3' \
              AND level IS NOT NULL AND status >= 404 AND session < 'session-00005000'",
             "FilterExec: level@0 IS NOT NULL AND status@3 >= 404 \
-             AND path@1 != /api/v1/resources/3 AND session@2 < session-00005000",
+             AND path@1 != /api/v1/resources/3 (on views) AND session@2 < session-00005000",
         ),
     ];
     for (sql, filter) in cases {
@@ -1116,7 +1116,44 @@ async fn filters_test_their_cheapest_conditions_first() {
     assert_eq!(text(&s, with_function).await, planned);
     let plan = text(&s, &format!("EXPLAIN {}", cases[0].0)).await;
     assert!(
-        plan.contains("FilterExec: level@0 = INFO AND status@1 = 404"),
+        plan.contains("FilterExec: level@0 = INFO (on views) AND status@1 = 404"),
         "{plan}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_equality_on_views_gives_datafusions_rows() {
+    let (dir, s) = events_session().await;
+    let events_path = dir.path().join("events");
+    let uri = events_path.to_str().unwrap();
+    // Inline literals (up to 12 bytes) and longer ones, present and absent, one sharing
+    // its first 4 bytes and length with present strings; `=` and `<>` over a column
+    // with nulls.
+    let conditions = [
+        "level = 'INFO'",
+        "level = 'CRITICAL'",
+        "level = 'INF'",
+        "level <> 'WARNING'",
+        "'WARNING' = level",
+        "path = '/api/v1/resources/3'",
+        "path <> '/api/v1/resources/3'",
+        "path = '/api/v1/resources/61'",
+        "session = 'session-00005000'",
+        "session = 'session-0000500X'",
+        "session <> 'session-00000007' AND level = 'INFO'",
+    ];
+    for condition in conditions {
+        let sql = format!("SELECT count(*) AS n FROM events WHERE {condition}");
+        let reference = support::delta::query_text(&[("events", uri)], &sql).await;
+        assert_eq!(text(&s, &sql).await, reference, "{sql}");
+        let plan = text(&s, &format!("EXPLAIN {sql}")).await;
+        assert!(plan.contains("(on views)"), "{sql}\n{plan}");
+    }
+    text(&s, "SET weir.view_equality = false").await;
+    let plan = text(
+        &s,
+        "EXPLAIN SELECT count(*) FROM events WHERE level = 'INFO'",
+    )
+    .await;
+    assert!(!plan.contains("(on views)"), "{plan}");
 }

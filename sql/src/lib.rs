@@ -26,6 +26,7 @@ pub mod skipping;
 pub mod stream;
 pub mod string_ids;
 pub mod travel;
+pub mod view_equality;
 
 pub use error::{Result, SqlError};
 pub use lake::{Lake, LakeTable};

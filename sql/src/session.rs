@@ -35,6 +35,7 @@ use crate::skipping::{self, HandedOut};
 use crate::stream::{Deadline, QueryStream, QUEUED_BATCHES};
 use crate::string_ids::GroupByStringIds;
 use crate::travel::{self, Preloaded};
+use crate::view_equality::ViewEqualityRule;
 
 /// Limits on every statement a [`QuerySession`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +128,7 @@ impl Lake {
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(GroupByStringIds))
             .with_physical_optimizer_rule(Arc::new(CheapConjunctsFirst))
+            .with_physical_optimizer_rule(Arc::new(ViewEqualityRule))
             .with_optimizer_rule(Arc::new(SemiJoinsFirst))
             .build();
         let ctx = SessionContext::new_with_state(state);
