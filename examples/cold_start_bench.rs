@@ -31,7 +31,10 @@ use weir_sql::{Lake, Limits};
 
 #[path = "support/results.rs"]
 mod results;
+#[path = "support/weir_binary.rs"]
+mod weir_binary;
 use results::{median, row_texts};
+use weir_binary::weir_binary;
 
 /// Rows in a table's data file.
 const ROWS: i64 = 1_000;
@@ -156,22 +159,6 @@ fn link_tree(from: &Path, to: &Path) {
             std::fs::hard_link(entry.path(), target).unwrap();
         }
     }
-}
-
-/// The `weir` binary next to this example's folder.
-fn weir_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("this program's path");
-    let binary = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/examples")
-        .join("weir");
-    assert!(
-        binary.exists(),
-        "{} is missing: build it first (cargo build --release)",
-        binary.display()
-    );
-    binary
 }
 
 /// Runs `weir sql -e sql` over `lake`: its wall time in ms and its CSV output.

@@ -12,9 +12,13 @@
 //!    best time of the rounds, after a warm-up run.
 //! 3. Compares every answer with DuckDB's, numbers to a relative 1e-6, and prints per query
 //!    both times, the ratio and the geometric mean; exits non-zero on a differing answer.
+//! 4. With `--cold`: runs each query once more as a whole process in each engine, `weir
+//!    sql -f qNN.sql` (the release `weir` binary: `cargo build --release` first) and a
+//!    Python process making a DuckDB connection with the views (start, import, plan, run),
+//!    the files in the page cache; prints both and what an empty process of each costs.
 //!
 //! `cargo run --release --example tpch_bench [-- --scale 1 --runs 3 --dir DIR --reuse
-//! --only N --set datafusion.KEY=VALUE ...]` (`--reuse` queries tables an earlier run made
+//! --only N --set datafusion.KEY=VALUE ... --cold]` (`--reuse` queries tables an earlier run made
 //! in DIR, default `target/tpch-sf<scale>`; `--only` runs query N alone; `--set` changes a
 //! DataFusion setting of weir's session).
 
@@ -34,6 +38,8 @@ mod process;
 mod results;
 #[path = "support/settings.rs"]
 mod settings;
+#[path = "support/weir_binary.rs"]
+mod weir_binary;
 use process::{cpu_seconds, peak_mib, reset_peak};
 use results::row_texts;
 
@@ -179,6 +185,87 @@ fn duckdb_round(lake: &Path, queries: &[(usize, String)]) -> Vec<(f64, Vec<Strin
         .collect()
 }
 
+/// The wall time in ms of `command`, which must succeed.
+fn process_ms(command: &mut Command) -> f64 {
+    let started = Instant::now();
+    let output = command.output().expect("the process starts");
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    ms
+}
+
+/// A Python process that connects DuckDB, makes the views over `lake`'s Parquet files and
+/// runs `sql` (none when `sql` is empty), with the benchmark's threads.
+fn duckdb_process(lake: &Path, sql: &str) -> Command {
+    let views: Vec<String> = TABLES
+        .iter()
+        .map(|t| {
+            let files: Vec<String> = parquet_files(lake, t)
+                .iter()
+                .map(|f| format!("'{}'", f.replace('\'', "''")))
+                .collect();
+            format!(
+                "CREATE VIEW {t} AS SELECT * FROM read_parquet([{}])",
+                files.join(", ")
+            )
+        })
+        .collect();
+    let script = format!(
+        "import duckdb, json\ncon = duckdb.connect()\ncon.execute('SET threads = {THREADS}')\n\
+         for v in json.loads({views:?}): con.execute(v)\nsql = {sql:?}\n\
+         if sql: con.execute(sql).fetchall()\n",
+        views = serde_json::to_string(&views).expect("JSON"),
+    );
+    let mut command = Command::new("python3");
+    command.args(["-c", &script]);
+    command
+}
+
+/// Each query once as a whole process in weir and in DuckDB: a Markdown table.
+fn cold_runs(lake: &Path, queries: &[(usize, String)]) {
+    let weir = weir_binary::weir_binary();
+    let query_file = |n: usize| format!("{}/examples/tpch/q{n:02}.sql", env!("CARGO_MANIFEST_DIR"));
+    let best_of_three = |command: &mut dyn FnMut() -> Command| {
+        (0..3)
+            .map(|_| process_ms(&mut command()))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let weir_floor = best_of_three(&mut || {
+        let mut command = Command::new(&weir);
+        command
+            .args(["sql", "--format", "csv", "--lake"])
+            .arg(lake)
+            .args(["-e", "SELECT 1"]);
+        command
+    });
+    let duck_floor = best_of_three(&mut || duckdb_process(lake, ""));
+    println!("\n### Cold: each query as a whole process (files in the page cache)\n");
+    println!("| query | weir sql -f (ms) | Python + DuckDB (ms) |");
+    println!("|---|---:|---:|");
+    let (mut weir_total, mut duck_total) = (0.0, 0.0);
+    for (n, sql) in queries {
+        let ours = process_ms(
+            Command::new(&weir)
+                .args(["sql", "--format", "csv", "--lake"])
+                .arg(lake)
+                .args(["-f", &query_file(*n)]),
+        );
+        let theirs = process_ms(&mut duckdb_process(lake, sql));
+        weir_total += ours;
+        duck_total += theirs;
+        println!("| Q{n} | {ours:.1} | {theirs:.1} |");
+    }
+    println!(
+        "\nCold totals: weir {weir_total:.0} ms, DuckDB {duck_total:.0} ms; an empty process (best of 3, \
+         also warming both up): `weir sql -e 'SELECT 1'` {weir_floor:.1} ms, Python importing DuckDB and making the \
+         views {duck_floor:.1} ms."
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -272,5 +359,8 @@ async fn main() {
     }
     if !differing.is_empty() {
         std::process::exit(1);
+    }
+    if args.iter().any(|a| a == "--cold") {
+        cold_runs(&lake, &queries);
     }
 }
