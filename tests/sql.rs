@@ -1157,3 +1157,87 @@ async fn string_equality_on_views_gives_datafusions_rows() {
     .await;
     assert!(!plan.contains("(on views)"), "{plan}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_of_a_filtered_dimension_go_first_with_the_same_rows() {
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    events(&dir.path().join("events")).await;
+    let levels = Arc::new(Schema::new(vec![
+        Field::new("level", DataType::Utf8, false),
+        Field::new("rank", DataType::Int64, false),
+    ]));
+    let level_rows = RecordBatch::try_new(
+        levels.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![
+                "INFO", "WARNING", "CRITICAL", "DEBUG",
+            ])),
+            Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
+        ],
+    )
+    .unwrap();
+    table(&dir.path().join("levels"), &levels, &[level_rows]).await;
+    let statuses = Arc::new(Schema::new(vec![
+        Field::new("status", DataType::Int64, false),
+        Field::new("class", DataType::Utf8, false),
+    ]));
+    let status_rows = RecordBatch::try_new(
+        statuses.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![200, 404, 500])),
+            Arc::new(StringArray::from(vec![
+                "ok",
+                "client error",
+                "server error",
+            ])),
+        ],
+    )
+    .unwrap();
+    table(&dir.path().join("statuses"), &statuses, &[status_rows]).await;
+    let s = session(dir.path()).await;
+    // Named events first, the query joins levels to every event before the one status
+    // class keeps a quarter of them; the join order joins statuses first.
+    let sql = "SELECT s.class, l.rank, count(*) AS n FROM levels l, events e, statuses s \
+               WHERE e.level = l.level AND e.status = s.status AND s.class = 'server error' \
+               GROUP BY s.class, l.rank ORDER BY l.rank";
+    let paths: Vec<String> = ["events", "levels", "statuses"]
+        .iter()
+        .map(|t| dir.path().join(t).to_str().unwrap().to_string())
+        .collect();
+    let tables: Vec<(&str, &str)> = ["events", "levels", "statuses"]
+        .into_iter()
+        .zip(paths.iter().map(String::as_str))
+        .collect();
+    let reference = support::delta::query_text(&tables, sql).await;
+    assert_eq!(
+        text(&s, sql).await,
+        "+--------------+------+------+\n\
+         | class        | rank | n    |\n\
+         +--------------+------+------+\n\
+         | server error | 1    | 1200 |\n\
+         | server error | 2    | 600  |\n\
+         | server error | 3    | 600  |\n\
+         +--------------+------+------+"
+    );
+    assert_eq!(text(&s, sql).await, reference);
+    // The join whose key reads statuses sits below (after) the one that reads levels.
+    let join_lines = |plan: &str| -> (usize, usize) {
+        let position = |word: &str| {
+            plan.lines()
+                .position(|l| l.contains("Inner Join") && l.contains(word))
+                .unwrap_or_else(|| panic!("no join on {word}:\n{plan}"))
+        };
+        (position("s.status"), position("l.level"))
+    };
+    let reordered = text(&s, &format!("EXPLAIN {sql}")).await;
+    let (statuses_join, levels_join) = join_lines(&reordered);
+    assert!(statuses_join > levels_join, "{reordered}");
+    text(&s, "SET weir.join_order = false").await;
+    assert_eq!(text(&s, sql).await, reference);
+    let as_named = text(&s, &format!("EXPLAIN {sql}")).await;
+    let (statuses_join, levels_join) = join_lines(&as_named);
+    assert!(statuses_join < levels_join, "{as_named}");
+}

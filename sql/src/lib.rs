@@ -10,6 +10,8 @@ pub mod catalog;
 pub mod cheap_conjuncts_first;
 pub mod dialect;
 pub mod error;
+pub mod join_estimate;
+pub mod join_order;
 pub mod lake;
 pub mod local_listing;
 pub mod named_tables;
@@ -25,6 +27,7 @@ pub mod session;
 pub mod skipping;
 pub mod stream;
 pub mod string_ids;
+pub mod table_figures;
 pub mod travel;
 pub mod view_equality;
 

@@ -19,6 +19,9 @@ extensions_options! {
         /// Move semi and anti joins below the inner joins they filter
         /// ([`crate::semi_joins_first`]).
         pub semi_joins_first: bool, default = true
+        /// Reorder trees of inner joins by estimated result sizes
+        /// ([`crate::join_order`]).
+        pub join_order: bool, default = true
         /// Compare `Utf8View` columns with string literals on their views
         /// ([`crate::view_equality`]).
         pub view_equality: bool, default = true

@@ -9,6 +9,7 @@ use deltalake::DeltaTable;
 
 use crate::error::Result;
 use crate::skipping::{HandedOut, TableRead};
+use crate::table_figures::TableFigures;
 
 /// The provider for `delta` (the table named `table`) at the version it has loaded, with
 /// its object store registered in `runtime` (the session's), and what it reads; both are
@@ -29,10 +30,12 @@ pub async fn provider(
     let state = SessionStateBuilder::new().with_runtime_env(runtime).build();
     delta.update_datafusion_session(&state)?;
     let provider = delta.table_provider().with_session(Arc::new(state)).await?;
+    let snapshot = delta.snapshot()?;
     let read = TableRead {
         table,
         pinned_version,
-        files: delta.snapshot()?.log_data().iter().count(),
+        files: snapshot.log_data().num_files(),
+        figures: TableFigures::new(snapshot.clone()),
     };
     handed.record(&provider, read.clone());
     Ok((provider, read))

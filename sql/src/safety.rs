@@ -57,6 +57,7 @@ pub const SETTABLE: &[Settable] = &[
     any_value("weir.group_by_string_ids"),
     any_value("weir.cheap_conjuncts_first"),
     any_value("weir.semi_joins_first"),
+    any_value("weir.join_order"),
     any_value("weir.view_equality"),
 ];
 

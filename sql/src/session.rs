@@ -13,7 +13,7 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::execute_stream;
+use datafusion::physical_plan::{collect, execute_stream};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -26,6 +26,7 @@ use crate::catalog::LakeCatalog;
 use crate::cheap_conjuncts_first::CheapConjunctsFirst;
 use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
+use crate::join_order::{JoinOrder, Reordered};
 use crate::lake::{Lake, LakeTable};
 use crate::options::WeirOptions;
 use crate::order_free_percentile;
@@ -87,6 +88,8 @@ pub struct QuerySession {
     preloaded: Arc<Preloaded>,
     /// The lake table providers handed out for the running statement.
     handed: Arc<HandedOut>,
+    /// Whether the join order rule placed the running statement's joins.
+    reordered: Arc<Reordered>,
     /// Held while a statement runs: statements of a session run one at a time, so the
     /// memory pool is one statement's and the preloaded tables are its own.
     running: Arc<tokio::sync::Mutex<()>>,
@@ -122,6 +125,8 @@ impl Lake {
         let parquet = &mut config.options_mut().execution.parquet;
         parquet.bloom_filter_on_read = false;
         parquet.enable_page_index = false;
+        let handed = Arc::new(HandedOut::default());
+        let reordered = Arc::new(Reordered::default());
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
@@ -130,11 +135,11 @@ impl Lake {
             .with_physical_optimizer_rule(Arc::new(CheapConjunctsFirst))
             .with_physical_optimizer_rule(Arc::new(ViewEqualityRule))
             .with_optimizer_rule(Arc::new(SemiJoinsFirst))
+            .with_optimizer_rule(Arc::new(JoinOrder::new(handed.clone(), reordered.clone())))
             .build();
         let ctx = SessionContext::new_with_state(state);
         order_free_percentile::register(&ctx);
         // The lake replaces the default catalog: tables are looked up when named.
-        let handed = Arc::new(HandedOut::default());
         let catalog = Arc::new(LakeCatalog::new(
             self.clone(),
             ctx.runtime_env(),
@@ -150,6 +155,7 @@ impl Lake {
             catalog,
             preloaded,
             handed,
+            reordered,
             running: Arc::new(tokio::sync::Mutex::new(())),
             limits,
         })
@@ -189,12 +195,13 @@ impl QuerySession {
         let running = self.running.clone().lock_owned().await;
         let deadline = Deadline::after(self.limits.timeout);
         let memory = self.limits.memory;
-        let (lake, ctx, catalog, preloaded, handed) = (
+        let (lake, ctx, catalog, preloaded, handed, reordered) = (
             self.lake.clone(),
             self.ctx.clone(),
             self.catalog.clone(),
             self.preloaded.clone(),
             self.handed.clone(),
+            self.reordered.clone(),
         );
         let (schema_sender, schema) = oneshot::channel();
         let (sender, batches) = mpsc::channel(QUEUED_BATCHES);
@@ -205,7 +212,10 @@ impl QuerySession {
             let started = async {
                 let tables = catalog.refresh_for(&statement).await?;
                 handed.clear();
-                plan_and_stream(&lake, &tables, &ctx, &preloaded, &handed, statement).await
+                plan_and_stream(
+                    &lake, &tables, &ctx, &preloaded, &handed, &reordered, statement,
+                )
+                .await
             };
             let mut computed = match started.await {
                 Ok((schema, computed)) => {
@@ -311,6 +321,7 @@ async fn plan_and_stream(
     ctx: &SessionContext,
     preloaded: &Preloaded,
     handed: &HandedOut,
+    reordered: &Reordered,
     statement: DFStatement,
 ) -> Result<(SchemaRef, BoxStream<'static, DFResult<RecordBatch>>)> {
     if let Some(inner) = sql_statement(&statement) {
@@ -328,14 +339,26 @@ async fn plan_and_stream(
         _ => None,
     };
     let frame = ctx.execute_logical_plan(plan).await?;
-    let task = order_free_percentile::fixed_partitions(frame.logical_plan(), frame.task_ctx());
+    let task = Arc::new(order_free_percentile::fixed_partitions(
+        frame.logical_plan(),
+        frame.task_ctx(),
+    ));
     let schema = frame.schema().inner().clone();
+    let (mut state, plan) = frame.into_parts();
+    reordered.take();
+    let optimized = state.optimize(&plan)?;
+    if reordered.take() {
+        state.config_mut().options_mut().optimizer.join_reordering = false;
+    }
+    let physical = state
+        .query_planner()
+        .create_physical_plan(&optimized, &state)
+        .await?;
     let Some(inner) = explained else {
-        let physical = frame.create_physical_plan().await?;
-        return Ok((schema, execute_stream(physical, Arc::new(task))?.boxed()));
+        return Ok((schema, execute_stream(physical, task)?.boxed()));
     };
     // A plan's description is short: collected, with the skipping rows after it.
-    let mut batches = frame.collect().await?;
+    let mut batches = collect(physical, task).await?;
     let lines = skipping::describe(&ctx.state(), handed, &inner).await?;
     if !lines.is_empty() {
         let kinds = StringArray::from(vec![skipping::PLAN_TYPE; lines.len()]);

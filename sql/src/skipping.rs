@@ -23,12 +23,13 @@ use datafusion::logical_expr::{LogicalPlan, TableScan};
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::error::Result;
+use crate::table_figures::TableFigures;
 
 /// The label of the `EXPLAIN` rows this module adds.
 pub const PLAN_TYPE: &str = "lake_file_skipping";
 
 /// A lake table as a provider reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TableRead {
     /// The table's qualified name.
     pub table: String,
@@ -36,6 +37,8 @@ pub struct TableRead {
     pub pinned_version: Option<i64>,
     /// Data files in the version read.
     pub files: usize,
+    /// The version's rows and column spans, for the join order.
+    pub figures: TableFigures,
 }
 
 /// The lake table providers handed out for the statement being planned.
@@ -56,6 +59,12 @@ impl HandedOut {
     /// Forgets every provider: a new statement starts.
     pub fn clear(&self) {
         self.providers.lock().expect("not poisoned").clear();
+    }
+
+    /// What `provider`'s table version holds, when it is a lake table handed out for this
+    /// statement.
+    pub fn figures(&self, provider: &Arc<dyn TableProvider>) -> Option<TableFigures> {
+        self.find(provider).map(|read| read.figures)
     }
 
     fn find(&self, provider: &Arc<dyn TableProvider>) -> Option<TableRead> {
