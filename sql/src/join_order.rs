@@ -5,11 +5,12 @@
 //! two nations, so the 1.8 million lineitem rows of its date range become the build side
 //! of a join with orders, and the result the build side of the next, although the two
 //! nations it filters keep fewer than a tenth of them. This rule takes each tree of inner
-//! joins apart into its inputs and conditions and puts it together again greedily: of the
-//! pairs of parts a key joins, the one with the smallest estimated result joins first
-//! ([`crate::join_estimate`], from the Delta log's statistics), the smaller part as the
-//! build side. The new order replaces the query's only when its estimated work (the rows
-//! of every join result) is under `KEEP_SHARE` of the query's order, so a query whose
+//! joins apart into its inputs and conditions and puts it together again in the order
+//! whose estimated work (the rows of every join result, [`crate::join_estimate`], from
+//! the Delta log's statistics) is least, the smaller part of each join as its build side:
+//! all orders weighed by dynamic programming over sets of inputs for up to
+//! `EXHAUSTIVE_INPUTS` inputs, greedily beyond. The new order replaces the query's only
+//! when its estimated work is under `KEEP_SHARE` of the query's order, so a query whose
 //! order is already good keeps it, and a second pass over the new plan changes nothing.
 //! Inner joins give the same rows in any order; the columns come out in the query's order.
 //!
@@ -31,7 +32,7 @@ use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 use crate::join_estimate::{self, Estimate, Key};
-use crate::options::WeirOptions;
+use crate::options::logical_rule_on;
 use crate::skipping::HandedOut;
 use crate::table_figures::Figures;
 
@@ -39,11 +40,15 @@ use crate::table_figures::Figures;
 const KEEP_SHARE: f64 = 0.7;
 /// The most inputs of one join tree this rule reorders (a leaf set is a bit mask).
 const MAX_INPUTS: usize = 16;
+/// The most inputs whose orders are all weighed (`3^n` splits); larger trees are ordered
+/// greedily.
+const EXHAUSTIVE_INPUTS: usize = 10;
 
 /// The logical optimizer rule reordering trees of three or more inner joins whose inputs
 /// are lake table scans (under filters, projections, aliases, semi joins and aggregates).
-/// Off when the session's `weir.join_order` ([`WeirOptions`]) is false. It runs after
-/// DataFusion's rules, which have turned `WHERE` equalities into join keys.
+/// Off when the session's `weir.join_order`
+/// ([`WeirOptions`](crate::options::WeirOptions)) is false. It runs after DataFusion's
+/// rules, which have turned `WHERE` equalities into join keys.
 #[derive(Debug)]
 pub struct JoinOrder {
     handed: Arc<HandedOut>,
@@ -90,10 +95,10 @@ impl JoinOrder {
         let Some((current, _)) = graph.cost(&shape) else {
             return Ok(Transformed::no(node));
         };
-        let Some(greedy) = graph.greedy() else {
+        let Some(chosen) = graph.cheapest() else {
             return Ok(Transformed::no(node));
         };
-        let Some((work, _)) = graph.cost(&greedy) else {
+        let Some((work, _)) = graph.cost(&chosen) else {
             return Ok(Transformed::no(node));
         };
         if work >= current * KEEP_SHARE {
@@ -107,7 +112,7 @@ impl JoinOrder {
                     .map(|t| t.data)
             })
             .collect::<Result<Vec<_>>>()?;
-        let built = graph.build(&greedy, &leaves)?;
+        let built = graph.build(&chosen, &leaves)?;
         let columns: Vec<Expr> = top.into_iter().map(Expr::Column).collect();
         let plan = LogicalPlan::Projection(Projection::try_new(columns, Arc::new(built))?);
         self.reordered.0.store(true, Ordering::Relaxed);
@@ -133,11 +138,7 @@ impl OptimizerRule for JoinOrder {
         plan: LogicalPlan,
         config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        let enabled = config
-            .options()
-            .extensions
-            .get::<WeirOptions>()
-            .is_none_or(|on| on.join_order);
+        let enabled = logical_rule_on(config, |on| on.join_order);
         if !enabled {
             return Ok(Transformed::no(plan));
         }
@@ -400,6 +401,57 @@ impl Graph {
                 Some((left_work + right_work + joined.estimate.rows, joined))
             }
         }
+    }
+
+    /// The cheapest order found: by dynamic programming over the sets of inputs when there
+    /// are at most `EXHAUSTIVE_INPUTS`, else greedily. `None` when no key joins two parts
+    /// of what is left (a cross join).
+    fn cheapest(&self) -> Option<Shape> {
+        if self.estimates.len() <= EXHAUSTIVE_INPUTS {
+            self.exhaustive()
+        } else {
+            self.greedy()
+        }
+    }
+
+    /// For every set of inputs, smallest first, the cheapest way of joining two disjoint
+    /// subsets a key joins (bushy trees included); the cheapest for all inputs.
+    fn exhaustive(&self) -> Option<Shape> {
+        let inputs = self.estimates.len();
+        let all = (1u32 << inputs) - 1;
+        let mut best: Vec<Option<(f64, Part)>> = vec![None; 1 << inputs];
+        for index in 0..inputs {
+            best[1 << index] = Some((0.0, self.leaf(index)));
+        }
+        for set in 1..=all {
+            if set.count_ones() < 2 {
+                continue;
+            }
+            let mut found: Option<(f64, Part)> = None;
+            // Each split once: the subset holding the set's lowest input on the left.
+            let lowest = set & set.wrapping_neg();
+            let mut left = (set - 1) & set;
+            while left > 0 {
+                if left & lowest != 0 {
+                    let right = set & !left;
+                    if let (Some((left_work, a)), Some((right_work, b))) =
+                        (&best[left as usize], &best[right as usize])
+                    {
+                        let (keys, _) = self.between(a.inputs, b.inputs);
+                        if !keys.is_empty() {
+                            let joined = self.joined(a, b);
+                            let work = left_work + right_work + joined.estimate.rows;
+                            if found.as_ref().is_none_or(|(w, _)| work < *w) {
+                                found = Some((work, joined));
+                            }
+                        }
+                    }
+                }
+                left = (left - 1) & set;
+            }
+            best[set as usize] = found;
+        }
+        best[all as usize].take().map(|(_, part)| part.shape)
     }
 
     /// Greedy operator ordering: while more than one part is left, the two parts a key

@@ -6,6 +6,7 @@ use datafusion::common::config::{ConfigExtension, ConfigOptions};
 use datafusion::common::extensions_options;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::Result;
+use datafusion::optimizer::OptimizerConfig;
 use datafusion::physical_plan::ExecutionPlan;
 
 extensions_options! {
@@ -30,6 +31,16 @@ extensions_options! {
 
 impl ConfigExtension for WeirOptions {
     const PREFIX: &'static str = "weir";
+}
+
+/// Whether the session's [`WeirOptions`] turn on the logical rule `pick` names (they do in
+/// a session without them).
+pub fn logical_rule_on(config: &dyn OptimizerConfig, pick: impl Fn(&WeirOptions) -> bool) -> bool {
+    config
+        .options()
+        .extensions
+        .get::<WeirOptions>()
+        .is_none_or(pick)
 }
 
 /// `plan` with every node `rewrite` returns a replacement for replaced (bottom up), when

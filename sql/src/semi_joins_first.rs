@@ -17,7 +17,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
-use crate::options::WeirOptions;
+use crate::options::logical_rule_on;
 
 /// The logical optimizer rule that moves a semi or anti join below the inner joins (and
 /// the projections and filters on top of them) whose one input holds all the columns of
@@ -41,11 +41,7 @@ impl OptimizerRule for SemiJoinsFirst {
         plan: LogicalPlan,
         config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        let enabled = config
-            .options()
-            .extensions
-            .get::<WeirOptions>()
-            .is_none_or(|on| on.semi_joins_first);
+        let enabled = logical_rule_on(config, |on| on.semi_joins_first);
         let LogicalPlan::Join(semi) = &plan else {
             return Ok(Transformed::no(plan));
         };
