@@ -1158,8 +1158,11 @@ async fn string_equality_on_views_gives_datafusions_rows() {
     assert!(!plan.contains("(on views)"), "{plan}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn joins_of_a_filtered_dimension_go_first_with_the_same_rows() {
+/// A lake holding [`events`] and two small tables it joins: `levels (level, rank)` (4
+/// rows) and `statuses (status, class)` (3 rows), a session over it, and the three
+/// tables' paths by name.
+async fn events_with_dimensions() -> (tempfile::TempDir, QuerySession, Vec<(&'static str, String)>)
+{
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;
@@ -1198,19 +1201,22 @@ async fn joins_of_a_filtered_dimension_go_first_with_the_same_rows() {
     .unwrap();
     table(&dir.path().join("statuses"), &statuses, &[status_rows]).await;
     let s = session(dir.path()).await;
+    let paths = ["events", "levels", "statuses"]
+        .into_iter()
+        .map(|t| (t, dir.path().join(t).to_str().unwrap().to_string()))
+        .collect();
+    (dir, s, paths)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_of_a_filtered_dimension_go_first_with_the_same_rows() {
+    let (_dir, s, paths) = events_with_dimensions().await;
     // Named events first, the query joins levels to every event before the one status
     // class keeps a quarter of them; the join order joins statuses first.
     let sql = "SELECT s.class, l.rank, count(*) AS n FROM levels l, events e, statuses s \
                WHERE e.level = l.level AND e.status = s.status AND s.class = 'server error' \
                GROUP BY s.class, l.rank ORDER BY l.rank";
-    let paths: Vec<String> = ["events", "levels", "statuses"]
-        .iter()
-        .map(|t| dir.path().join(t).to_str().unwrap().to_string())
-        .collect();
-    let tables: Vec<(&str, &str)> = ["events", "levels", "statuses"]
-        .into_iter()
-        .zip(paths.iter().map(String::as_str))
-        .collect();
+    let tables: Vec<(&str, &str)> = paths.iter().map(|(t, p)| (*t, p.as_str())).collect();
     let reference = support::delta::query_text(&tables, sql).await;
     assert_eq!(
         text(&s, sql).await,
@@ -1240,4 +1246,32 @@ async fn joins_of_a_filtered_dimension_go_first_with_the_same_rows() {
     let as_named = text(&s, &format!("EXPLAIN {sql}")).await;
     let (statuses_join, levels_join) = join_lines(&as_named);
     assert!(statuses_join < levels_join, "{as_named}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correlated_aggregate_groups_only_the_keys_it_is_joined_with() {
+    let (_dir, s, paths) = events_with_dimensions().await;
+    let tables: Vec<(&str, &str)> = paths.iter().map(|(t, p)| (*t, p.as_str())).collect();
+    // The subquery becomes a join with events grouped by level; the two levels kept
+    // narrow its input to their rows.
+    let sql = "SELECT l.level, (SELECT count(*) FROM events e \
+               WHERE e.level = l.level AND e.status = 500) AS n \
+               FROM levels l WHERE l.rank <= 2 ORDER BY l.level";
+    let reference = support::delta::query_text(&tables, sql).await;
+    assert_eq!(
+        text(&s, sql).await,
+        "+---------+------+\n\
+         | level   | n    |\n\
+         +---------+------+\n\
+         | INFO    | 1200 |\n\
+         | WARNING | 600  |\n\
+         +---------+------+"
+    );
+    assert_eq!(text(&s, sql).await, reference);
+    let narrowed = text(&s, &format!("EXPLAIN {sql}")).await;
+    assert!(narrowed.contains("__weir_joined_keys"), "{narrowed}");
+    text(&s, "SET weir.joined_groups_only = false").await;
+    assert_eq!(text(&s, sql).await, reference);
+    let whole = text(&s, &format!("EXPLAIN {sql}")).await;
+    assert!(!whole.contains("__weir_joined_keys"), "{whole}");
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::utils::split_conjunction;
-use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator, TableScan};
+use datafusion::logical_expr::{BinaryExpr, Expr, JoinType, LogicalPlan, Operator, TableScan};
 
 use crate::table_figures::Figures;
 
@@ -149,14 +149,16 @@ fn by_name(plan: &LogicalPlan, figures: &dyn Fn(&TableScan) -> Option<Figures>) 
         LogicalPlan::Projection(projection) => by_name(&projection.input, figures),
         LogicalPlan::SubqueryAlias(alias) => by_name(&alias.input, figures),
         LogicalPlan::Join(join)
-            if matches!(
-                join.join_type,
-                datafusion::logical_expr::JoinType::LeftSemi
-                    | datafusion::logical_expr::JoinType::LeftAnti
-            ) =>
+            if matches!(join.join_type, JoinType::LeftSemi | JoinType::LeftAnti) =>
         {
             let mut named = by_name(&join.left, figures)?;
-            named.rows = (named.rows * UNKNOWN_SHARE).max(1.0);
+            let matched = semi_share(&named, join, figures);
+            let kept = if join.join_type == JoinType::LeftSemi {
+                matched
+            } else {
+                1.0 - matched
+            };
+            named.rows = (named.rows * kept).max(1.0);
             Some(named)
         }
         LogicalPlan::Aggregate(aggregate) => {
@@ -182,6 +184,22 @@ fn by_name(plan: &LogicalPlan, figures: &dyn Fn(&TableScan) -> Option<Figures>) 
             })
         }
         _ => None,
+    }
+}
+
+/// The share of `left`'s rows a semi join keeps: of the distinct values of its first key
+/// column, as many as the right side has rows; half when either is unknown.
+fn semi_share(
+    left: &Named,
+    join: &datafusion::logical_expr::logical_plan::Join,
+    figures: &dyn Fn(&TableScan) -> Option<Figures>,
+) -> f64 {
+    let Some((Expr::Column(key), _)) = join.on.first() else {
+        return UNKNOWN_SHARE;
+    };
+    match (left.distinct.get(&key.name), by_name(&join.right, figures)) {
+        (Some(distinct), Some(right)) => (right.rows / distinct.max(1.0)).min(1.0),
+        _ => UNKNOWN_SHARE,
     }
 }
 

@@ -24,17 +24,15 @@ use std::sync::Arc;
 
 use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
 use datafusion::common::{Column, NullEquality, Result};
-use datafusion::datasource::source_as_provider;
 use datafusion::logical_expr::logical_plan::{Join, JoinConstraint, JoinType, Projection};
 use datafusion::logical_expr::utils::{conjunction, split_conjunction_owned};
-use datafusion::logical_expr::{Expr, LogicalPlan, TableScan};
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 use crate::join_estimate::{self, Estimate, Key};
 use crate::options::logical_rule_on;
 use crate::skipping::HandedOut;
-use crate::table_figures::Figures;
 
 /// The share of the query's estimated work under which a new join order replaces it.
 const KEEP_SHARE: f64 = 0.7;
@@ -74,11 +72,6 @@ impl JoinOrder {
         Self { handed, reordered }
     }
 
-    fn figures(&self, scan: &TableScan) -> Option<Figures> {
-        let provider = source_as_provider(&scan.source).ok()?;
-        self.handed.figures(&provider)?.get().cloned()
-    }
-
     /// `node` reordered when it is the top of a tree of inner joins worth reordering.
     fn reorder(&self, node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
         if !is_inner_join(&node) {
@@ -88,7 +81,7 @@ impl JoinOrder {
         let shape = tree.gather(&node);
         let top = node.schema().columns();
         let Some(graph) = Graph::new(&tree, top.clone(), |leaf| {
-            join_estimate::leaf(leaf, &|scan| self.figures(scan))
+            join_estimate::leaf(leaf, &|scan| self.handed.scan_figures(scan))
         }) else {
             return Ok(Transformed::no(node));
         };

@@ -12,6 +12,7 @@ pub mod dialect;
 pub mod error;
 pub mod join_estimate;
 pub mod join_order;
+pub mod joined_groups_only;
 pub mod lake;
 pub mod local_listing;
 pub mod named_tables;

@@ -23,6 +23,9 @@ extensions_options! {
         /// Reorder trees of inner joins by estimated result sizes
         /// ([`crate::join_order`]).
         pub join_order: bool, default = true
+        /// Narrow an aggregate joined on its group columns to the groups the join can
+        /// match ([`crate::joined_groups_only`]).
+        pub joined_groups_only: bool, default = true
         /// Compare `Utf8View` columns with string literals on their views
         /// ([`crate::view_equality`]).
         pub view_equality: bool, default = true

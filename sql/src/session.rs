@@ -27,6 +27,7 @@ use crate::cheap_conjuncts_first::CheapConjunctsFirst;
 use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
 use crate::join_order::{JoinOrder, Reordered};
+use crate::joined_groups_only::JoinedGroupsOnly;
 use crate::lake::{Lake, LakeTable};
 use crate::options::WeirOptions;
 use crate::order_free_percentile;
@@ -135,6 +136,7 @@ impl Lake {
             .with_physical_optimizer_rule(Arc::new(CheapConjunctsFirst))
             .with_physical_optimizer_rule(Arc::new(ViewEqualityRule))
             .with_optimizer_rule(Arc::new(SemiJoinsFirst))
+            .with_optimizer_rule(Arc::new(JoinedGroupsOnly::new(handed.clone())))
             .with_optimizer_rule(Arc::new(JoinOrder::new(handed.clone(), reordered.clone())))
             .build();
         let ctx = SessionContext::new_with_state(state);

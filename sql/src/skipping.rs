@@ -23,7 +23,7 @@ use datafusion::logical_expr::{LogicalPlan, TableScan};
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::error::Result;
-use crate::table_figures::TableFigures;
+use crate::table_figures::{Figures, TableFigures};
 
 /// The label of the `EXPLAIN` rows this module adds.
 pub const PLAN_TYPE: &str = "lake_file_skipping";
@@ -61,10 +61,11 @@ impl HandedOut {
         self.providers.lock().expect("not poisoned").clear();
     }
 
-    /// What `provider`'s table version holds, when it is a lake table handed out for this
-    /// statement.
-    pub fn figures(&self, provider: &Arc<dyn TableProvider>) -> Option<TableFigures> {
-        self.find(provider).map(|read| read.figures)
+    /// What the table version `scan` reads holds, when it is a lake table handed out for
+    /// this statement and its files have row counts.
+    pub fn scan_figures(&self, scan: &TableScan) -> Option<Figures> {
+        let provider = source_as_provider(&scan.source).ok()?;
+        self.find(&provider)?.figures.get().cloned()
     }
 
     fn find(&self, provider: &Arc<dyn TableProvider>) -> Option<TableRead> {
