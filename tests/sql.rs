@@ -1275,3 +1275,32 @@ async fn a_correlated_aggregate_groups_only_the_keys_it_is_joined_with() {
     let whole = text(&s, &format!("EXPLAIN {sql}")).await;
     assert!(!whole.contains("__weir_joined_keys"), "{whole}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aggregate_named_twice_is_computed_once_with_the_same_rows() {
+    let (_dir, s, paths) = events_with_dimensions().await;
+    let tables: Vec<(&str, &str)> = paths.iter().map(|(t, p)| (*t, p.as_str())).collect();
+    let sql = "WITH per_level AS (SELECT level, count(*) AS n FROM events GROUP BY level) \
+               SELECT level, n FROM per_level \
+               WHERE n = (SELECT max(n) FROM per_level) ORDER BY level";
+    let reference = support::delta::query_text(&tables, sql).await;
+    assert_eq!(
+        text(&s, sql).await,
+        "+-------+------+\n\
+         | level | n    |\n\
+         +-------+------+\n\
+         | INFO  | 4800 |\n\
+         +-------+------+"
+    );
+    assert_eq!(text(&s, sql).await, reference);
+    let analyzed = text(&s, &format!("EXPLAIN ANALYZE {sql}")).await;
+    assert_eq!(analyzed.matches("SharedExec").count(), 2, "{analyzed}");
+    // One of the two aggregates never runs (it has no metrics), the other runs once.
+    let idle =
+        |l: &&str| l.contains("AggregateExec: mode=FinalPartitioned") && l.contains("metrics=[]");
+    assert_eq!(analyzed.lines().filter(idle).count(), 1, "{analyzed}");
+    text(&s, "SET weir.shared_aggregates = false").await;
+    assert_eq!(text(&s, sql).await, reference);
+    let whole = text(&s, &format!("EXPLAIN {sql}")).await;
+    assert!(!whole.contains("SharedExec"), "{whole}");
+}

@@ -25,6 +25,7 @@ pub mod quality_table;
 pub mod safety;
 pub mod semi_joins_first;
 pub mod session;
+pub mod shared_aggregates;
 pub mod skipping;
 pub mod stream;
 pub mod string_ids;

@@ -26,6 +26,8 @@ extensions_options! {
         /// Narrow an aggregate joined on its group columns to the groups the join can
         /// match ([`crate::joined_groups_only`]).
         pub joined_groups_only: bool, default = true
+        /// Compute an aggregate a statement repeats once ([`crate::shared_aggregates`]).
+        pub shared_aggregates: bool, default = true
         /// Compare `Utf8View` columns with string literals on their views
         /// ([`crate::view_equality`]).
         pub view_equality: bool, default = true

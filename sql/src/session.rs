@@ -33,6 +33,7 @@ use crate::options::WeirOptions;
 use crate::order_free_percentile;
 use crate::safety;
 use crate::semi_joins_first::SemiJoinsFirst;
+use crate::shared_aggregates::ShareRepeatedAggregates;
 use crate::skipping::{self, HandedOut};
 use crate::stream::{Deadline, QueryStream, QUEUED_BATCHES};
 use crate::string_ids::GroupByStringIds;
@@ -135,6 +136,7 @@ impl Lake {
             .with_physical_optimizer_rule(Arc::new(GroupByStringIds))
             .with_physical_optimizer_rule(Arc::new(CheapConjunctsFirst))
             .with_physical_optimizer_rule(Arc::new(ViewEqualityRule))
+            .with_physical_optimizer_rule(Arc::new(ShareRepeatedAggregates))
             .with_optimizer_rule(Arc::new(SemiJoinsFirst))
             .with_optimizer_rule(Arc::new(JoinedGroupsOnly::new(handed.clone())))
             .with_optimizer_rule(Arc::new(JoinOrder::new(handed.clone(), reordered.clone())))
