@@ -41,11 +41,13 @@ impl ConfigExtension for WeirOptions {
 /// Whether the session's [`WeirOptions`] turn on the logical rule `pick` names (they do in
 /// a session without them).
 pub fn logical_rule_on(config: &dyn OptimizerConfig, pick: impl Fn(&WeirOptions) -> bool) -> bool {
-    config
-        .options()
-        .extensions
-        .get::<WeirOptions>()
-        .is_none_or(pick)
+    physical_rule_on(&config.options(), pick)
+}
+
+/// Whether the session's [`WeirOptions`] turn on the physical rule `pick` names (they do
+/// in a session without them).
+pub fn physical_rule_on(config: &ConfigOptions, pick: impl Fn(&WeirOptions) -> bool) -> bool {
+    config.extensions.get::<WeirOptions>().is_none_or(pick)
 }
 
 /// `plan` with every node `rewrite` returns a replacement for replaced (bottom up), when
@@ -57,7 +59,7 @@ pub fn rewrite_nodes_if(
     plan: Arc<dyn ExecutionPlan>,
     mut rewrite: impl FnMut(&Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    if !config.extensions.get::<WeirOptions>().is_none_or(enabled) {
+    if !physical_rule_on(config, enabled) {
         return Ok(plan);
     }
     plan.transform_up(|node| {

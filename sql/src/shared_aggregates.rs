@@ -28,13 +28,14 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
-use crate::options::WeirOptions;
+use crate::options::physical_rule_on;
 
 /// The batches of every partition of a shared aggregate, once computed.
 type SharedResult = Arc<OnceCell<Arc<Vec<Vec<RecordBatch>>>>>;
 
 /// The physical optimizer rule sharing identical final aggregates of a plan (subqueries
-/// included). Off when the session's `weir.shared_aggregates` ([`WeirOptions`]) is false.
+/// included). Off when the session's `weir.shared_aggregates`
+/// ([`WeirOptions`](crate::options::WeirOptions)) is false.
 #[derive(Debug, Default)]
 pub struct ShareRepeatedAggregates;
 
@@ -44,11 +45,7 @@ impl PhysicalOptimizerRule for ShareRepeatedAggregates {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let enabled = config
-            .extensions
-            .get::<WeirOptions>()
-            .is_none_or(|on| on.shared_aggregates);
-        if !enabled {
+        if !physical_rule_on(config, |on| on.shared_aggregates) {
             return Ok(plan);
         }
         let mut seen: Vec<(String, usize)> = Vec::new();
