@@ -1304,3 +1304,40 @@ async fn an_aggregate_named_twice_is_computed_once_with_the_same_rows() {
     let whole = text(&s, &format!("EXPLAIN {sql}")).await;
     assert!(!whole.contains("SharedExec"), "{whole}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_percentiles_from_counted_values_are_datafusions() {
+    let (dir, s) = events_session().await;
+    let events_path = dir.path().join("events");
+    let uri = events_path.to_str().unwrap();
+    // Few distinct values (statuses, interpolated between) and about 11,000 (a status plus
+    // a session number in thousandths); grouped, global, filtered, descending, and over
+    // a group whose level is null.
+    let few = "CAST(status AS DOUBLE)";
+    let many = "CAST(status AS DOUBLE) + CAST(substr(session, 9) AS DOUBLE) / 1000.0";
+    for value in [few, many] {
+        let queries = [
+            format!(
+                "SELECT level, median({value}) AS m, \
+                 percentile_cont(0.9) WITHIN GROUP (ORDER BY {value}) AS p90, \
+                 percentile_cont(0.25) WITHIN GROUP (ORDER BY {value} DESC) AS p25d, \
+                 percentile_cont({value}, 0.999) AS p999 \
+                 FROM events GROUP BY level ORDER BY level"
+            ),
+            format!(
+                "SELECT median({value}) AS m, percentile_cont(0.5) WITHIN GROUP \
+                 (ORDER BY {value}) AS p50, percentile_cont(0.0) WITHIN GROUP \
+                 (ORDER BY {value}) AS p0, percentile_cont(1.0) WITHIN GROUP \
+                 (ORDER BY {value}) AS p100 FROM events"
+            ),
+            format!(
+                "SELECT status, median({value}) FILTER (WHERE level = 'INFO') AS m \
+                 FROM events GROUP BY status ORDER BY status"
+            ),
+        ];
+        for sql in &queries {
+            let reference = support::delta::query_text(&[("events", uri)], sql).await;
+            assert_eq!(text(&s, sql).await, reference, "{sql}");
+        }
+    }
+}

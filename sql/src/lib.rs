@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod cheap_conjuncts_first;
+pub mod counted_quantiles;
 pub mod dialect;
 pub mod error;
 pub mod join_estimate;

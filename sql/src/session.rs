@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 
 use crate::catalog::LakeCatalog;
 use crate::cheap_conjuncts_first::CheapConjunctsFirst;
+use crate::counted_quantiles;
 use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
 use crate::join_order::{JoinOrder, Reordered};
@@ -143,6 +144,7 @@ impl Lake {
             .build();
         let ctx = SessionContext::new_with_state(state);
         order_free_percentile::register(&ctx);
+        counted_quantiles::register(&ctx);
         // The lake replaces the default catalog: tables are looked up when named.
         let catalog = Arc::new(LakeCatalog::new(
             self.clone(),
