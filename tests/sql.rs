@@ -1311,8 +1311,8 @@ async fn exact_percentiles_from_counted_values_are_datafusions() {
     let events_path = dir.path().join("events");
     let uri = events_path.to_str().unwrap();
     // Few distinct values (statuses, interpolated between) and about 11,000 (a status plus
-    // a session number in thousandths); grouped, global, filtered, descending, and over
-    // a group whose level is null.
+    // a session number in thousandths, over the count at which a group holds its values
+    // one by one); grouped, global, filtered, descending, over no rows and as a window.
     let few = "CAST(status AS DOUBLE)";
     let many = "CAST(status AS DOUBLE) + CAST(substr(session, 9) AS DOUBLE) / 1000.0";
     for value in [few, many] {
@@ -1333,6 +1333,12 @@ async fn exact_percentiles_from_counted_values_are_datafusions() {
             format!(
                 "SELECT status, median({value}) FILTER (WHERE level = 'INFO') AS m \
                  FROM events GROUP BY status ORDER BY status"
+            ),
+            format!("SELECT median({value}) AS m FROM events WHERE status = 999"),
+            format!(
+                "SELECT max(m) AS m FROM (SELECT median({value}) OVER (ORDER BY session \
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS m FROM events \
+                 WHERE status = 404)"
             ),
         ];
         for sql in &queries {

@@ -162,54 +162,95 @@ enum Quantile {
     Median,
 }
 
-/// Per group: each distinct value (by its bits) and how many times it came.
-#[derive(Debug)]
-struct CountedGroups {
-    quantile: Quantile,
-    groups: Vec<HashMap<u64, u64>>,
+/// Distinct values a group counts before it checks whether they repeat enough.
+const COUNTED_DISTINCT: usize = 4096;
+
+/// One group's values: counted while they repeat; held one by one (as DataFusion holds
+/// them) once more than `COUNTED_DISTINCT` are distinct and they average under two rows
+/// each, where counting would cost more than it saves.
+#[derive(Debug, Clone)]
+enum Group {
+    Counted {
+        counts: HashMap<u64, u64>,
+        rows: u64,
+    },
+    Held(Vec<f64>),
 }
 
-impl CountedGroups {
-    fn new(quantile: Quantile) -> Self {
-        Self {
-            quantile,
-            groups: Vec::new(),
+impl Default for Group {
+    fn default() -> Self {
+        Group::Counted {
+            counts: HashMap::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl Group {
+    fn add(&mut self, value: f64, count: u64) {
+        match self {
+            Group::Counted { counts, rows } => {
+                *counts.entry(value.to_bits()).or_insert(0) += count;
+                *rows += count;
+                if counts.len() > COUNTED_DISTINCT && counts.len() as u64 * 2 > *rows {
+                    let held = counts
+                        .iter()
+                        .flat_map(|(bits, n)| {
+                            std::iter::repeat_n(f64::from_bits(*bits), *n as usize)
+                        })
+                        .collect();
+                    *self = Group::Held(held);
+                }
+            }
+            Group::Held(values) => values.extend(std::iter::repeat_n(value, count as usize)),
         }
     }
 
-    fn add(&mut self, group: usize, value: f64, count: u64) {
-        *self.groups[group].entry(value.to_bits()).or_insert(0) += count;
+    fn size(&self) -> usize {
+        match self {
+            // A map entry: the value's bits, its count and the table's control byte.
+            Group::Counted { counts, .. } => counts.capacity() * (2 * size_of::<u64>() + 1),
+            Group::Held(values) => values.capacity() * size_of::<f64>(),
+        }
     }
 
-    /// The groups `emit_to` names, taken out.
-    fn take(&mut self, emit_to: EmitTo) -> Vec<HashMap<u64, u64>> {
-        emit_to.take_needed(&mut self.groups)
-    }
-
-    /// The quantile of one group's counts; `None` for a group without values.
-    fn result(&self, counts: &HashMap<u64, u64>) -> Option<f64> {
-        let mut values: Vec<(f64, u64)> = counts
-            .iter()
-            .map(|(bits, n)| (f64::from_bits(*bits), *n))
-            .collect();
-        values.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        let total: u64 = values.iter().map(|(_, n)| n).sum();
+    /// The group's `quantile`; `None` for a group without values.
+    fn result(self, quantile: Quantile) -> Option<f64> {
+        let mut at: Box<dyn FnMut(u64) -> f64>;
+        let total;
+        match self {
+            Group::Counted { counts, rows } => {
+                let mut values: Vec<(f64, u64)> = counts
+                    .into_iter()
+                    .map(|(bits, n)| (f64::from_bits(bits), n))
+                    .collect();
+                values.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                total = rows;
+                // The value at a position of the sorted values with repeats.
+                at = Box::new(move |position| {
+                    let mut seen = 0;
+                    values
+                        .iter()
+                        .find(|(_, n)| {
+                            seen += n;
+                            seen > position
+                        })
+                        .map_or(f64::NAN, |(v, _)| *v)
+                });
+            }
+            Group::Held(mut values) => {
+                total = values.len() as u64;
+                at = Box::new(move |position| {
+                    *values
+                        .select_nth_unstable_by(position as usize, f64::total_cmp)
+                        .1
+                });
+            }
+        }
         if total == 0 {
             return None;
         }
-        // The value at a position of the sorted values with repeats.
-        let at = |position: u64| {
-            let mut seen = 0;
-            values
-                .iter()
-                .find(|(_, n)| {
-                    seen += n;
-                    seen > position
-                })
-                .map(|(v, _)| *v)
-                .expect("a position below the total")
-        };
-        Some(match self.quantile {
+        Some(match quantile {
             Quantile::Median if total.is_multiple_of(2) => {
                 (at(total / 2 - 1) + at(total / 2)) / 2.0
             }
@@ -231,6 +272,27 @@ impl CountedGroups {
     }
 }
 
+/// Per group, its values ([`Group`]).
+#[derive(Debug)]
+struct CountedGroups {
+    quantile: Quantile,
+    groups: Vec<Group>,
+}
+
+impl CountedGroups {
+    fn new(quantile: Quantile) -> Self {
+        Self {
+            quantile,
+            groups: Vec::new(),
+        }
+    }
+
+    /// The groups `emit_to` names, taken out.
+    fn take(&mut self, emit_to: EmitTo) -> Vec<Group> {
+        emit_to.take_needed(&mut self.groups)
+    }
+}
+
 impl GroupsAccumulator for CountedGroups {
     fn update_batch(
         &mut self,
@@ -239,12 +301,12 @@ impl GroupsAccumulator for CountedGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.groups.resize_with(total_num_groups, HashMap::new);
+        self.groups.resize_with(total_num_groups, Group::default);
         let input = values[0].as_primitive::<Float64Type>();
         for (row, group) in group_indices.iter().enumerate() {
             let kept = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
             if kept && input.is_valid(row) {
-                self.add(*group, input.value(row), 1);
+                self.groups[*group].add(input.value(row), 1);
             }
         }
         Ok(())
@@ -256,28 +318,34 @@ impl GroupsAccumulator for CountedGroups {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.groups.resize_with(total_num_groups, HashMap::new);
+        self.groups.resize_with(total_num_groups, Group::default);
         let (value_lists, count_lists) = (values[0].as_list::<i32>(), values[1].as_list::<i32>());
         for (row, group) in group_indices.iter().enumerate() {
             if value_lists.is_null(row) {
                 continue;
             }
             let row_values = value_lists.value(row);
+            let row_values = row_values.as_primitive::<Float64Type>().values();
+            // A held group's values come without counts: once each.
+            if count_lists.is_null(row) {
+                for value in row_values {
+                    self.groups[*group].add(*value, 1);
+                }
+                continue;
+            }
             let row_counts = count_lists.value(row);
-            let (row_values, row_counts) = (
-                row_values.as_primitive::<Float64Type>(),
-                row_counts.as_primitive::<UInt64Type>(),
-            );
-            for (value, count) in row_values.values().iter().zip(row_counts.values()) {
-                self.add(*group, *value, *count);
+            let row_counts = row_counts.as_primitive::<UInt64Type>().values();
+            for (value, count) in row_values.iter().zip(row_counts) {
+                self.groups[*group].add(*value, *count);
             }
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let quantile = self.quantile;
         let groups = self.take(emit_to);
-        let results: Float64Array = groups.iter().map(|counts| self.result(counts)).collect();
+        let results: Float64Array = groups.into_iter().map(|g| g.result(quantile)).collect();
         Ok(Arc::new(results))
     }
 
@@ -286,12 +354,20 @@ impl GroupsAccumulator for CountedGroups {
         let mut values = ListBuilder::new(Float64Builder::new());
         let mut counts = ListBuilder::new(UInt64Builder::new());
         for group in &groups {
-            for (bits, n) in group {
-                values.values().append_value(f64::from_bits(*bits));
-                counts.values().append_value(*n);
+            match group {
+                Group::Counted { counts: kept, .. } => {
+                    for (bits, n) in kept {
+                        values.values().append_value(f64::from_bits(*bits));
+                        counts.values().append_value(*n);
+                    }
+                    counts.append(true);
+                }
+                Group::Held(held) => {
+                    values.values().append_slice(held);
+                    counts.append(false);
+                }
             }
             values.append(true);
-            counts.append(true);
         }
         let (values, counts): (ListArray, ListArray) = (values.finish(), counts.finish());
         Ok(vec![Arc::new(values), Arc::new(counts)])
@@ -319,12 +395,8 @@ impl GroupsAccumulator for CountedGroups {
     }
 
     fn size(&self) -> usize {
-        // A map entry: the value's bits, its count and the table's control byte.
-        self.groups
-            .iter()
-            .map(|g| g.capacity() * (2 * size_of::<u64>() + 1))
-            .sum::<usize>()
-            + self.groups.capacity() * size_of::<HashMap<u64, u64>>()
+        self.groups.iter().map(Group::size).sum::<usize>()
+            + self.groups.capacity() * size_of::<Group>()
     }
 }
 
@@ -346,21 +418,20 @@ impl Accumulator for CountedAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.groups.groups.resize_with(1, HashMap::new);
-        let kept = self.groups.groups[0].clone();
+        self.groups.groups.resize_with(1, Group::default);
+        let kept = self.groups.groups.clone();
         let arrays = self.groups.state(EmitTo::All)?;
-        self.groups.groups = vec![kept];
+        self.groups.groups = kept;
         arrays
             .iter()
             .map(|array| ScalarValue::try_from_array(array, 0))
             .collect()
     }
 
+    /// Leaves the values in place: a window evaluates the same accumulator again.
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.groups.groups.resize_with(1, HashMap::new);
-        Ok(ScalarValue::Float64(
-            self.groups.result(&self.groups.groups[0]),
-        ))
+        let group = self.groups.groups.first().cloned().unwrap_or_default();
+        Ok(ScalarValue::Float64(group.result(self.groups.quantile)))
     }
 
     fn size(&self) -> usize {
