@@ -272,6 +272,31 @@ impl Group {
     }
 }
 
+/// The partial states of `groups`: per group a list of values and a list of their counts
+/// (null for a group holding its values one by one: once each).
+fn states(groups: &[Group]) -> Vec<ArrayRef> {
+    let mut values = ListBuilder::new(Float64Builder::new());
+    let mut counts = ListBuilder::new(UInt64Builder::new());
+    for group in groups {
+        match group {
+            Group::Counted { counts: kept, .. } => {
+                for (bits, n) in kept {
+                    values.values().append_value(f64::from_bits(*bits));
+                    counts.values().append_value(*n);
+                }
+                counts.append(true);
+            }
+            Group::Held(held) => {
+                values.values().append_slice(held);
+                counts.append(false);
+            }
+        }
+        values.append(true);
+    }
+    let (values, counts): (ListArray, ListArray) = (values.finish(), counts.finish());
+    vec![Arc::new(values), Arc::new(counts)]
+}
+
 /// Per group, its values ([`Group`]).
 #[derive(Debug)]
 struct CountedGroups {
@@ -350,27 +375,7 @@ impl GroupsAccumulator for CountedGroups {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let groups = self.take(emit_to);
-        let mut values = ListBuilder::new(Float64Builder::new());
-        let mut counts = ListBuilder::new(UInt64Builder::new());
-        for group in &groups {
-            match group {
-                Group::Counted { counts: kept, .. } => {
-                    for (bits, n) in kept {
-                        values.values().append_value(f64::from_bits(*bits));
-                        counts.values().append_value(*n);
-                    }
-                    counts.append(true);
-                }
-                Group::Held(held) => {
-                    values.values().append_slice(held);
-                    counts.append(false);
-                }
-            }
-            values.append(true);
-        }
-        let (values, counts): (ListArray, ListArray) = (values.finish(), counts.finish());
-        Ok(vec![Arc::new(values), Arc::new(counts)])
+        Ok(states(&self.take(emit_to)))
     }
 
     fn convert_to_state(
@@ -419,10 +424,7 @@ impl Accumulator for CountedAccumulator {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         self.groups.groups.resize_with(1, Group::default);
-        let kept = self.groups.groups.clone();
-        let arrays = self.groups.state(EmitTo::All)?;
-        self.groups.groups = kept;
-        arrays
+        states(&self.groups.groups)
             .iter()
             .map(|array| ScalarValue::try_from_array(array, 0))
             .collect()
