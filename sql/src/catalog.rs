@@ -11,13 +11,14 @@ use std::sync::{Arc, Mutex as SyncMutex};
 
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::datasource::TableType;
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::sql::parser::Statement;
 use deltalake::DeltaTable;
 use tokio::sync::Mutex;
 
-use crate::error::Result;
+use crate::error::{Result, SqlError};
 use crate::lake::{Lake, LakeTable, DEFAULT_SCHEMA};
 use crate::named_tables::named_tables;
 use crate::provider::provider;
@@ -160,7 +161,10 @@ impl SchemaProvider for LakeSchema {
         };
         let mut delta = delta;
         // Loads the newest version (incrementally for a table loaded before).
-        delta.load().await?;
+        delta.load().await.map_err(|e| SqlError::Lake {
+            location: table.url.to_string(),
+            message: format!("reading the log of table '{key}': {e}"),
+        })?;
         let (provider, _) = provider(
             &delta,
             key.clone(),
@@ -171,6 +175,12 @@ impl SchemaProvider for LakeSchema {
         .await?;
         loaded.insert(key, delta);
         Ok(Some(provider))
+    }
+
+    /// Every lake table is a base table: answered from the listing, without loading the
+    /// table's log, so `SHOW TABLES` and `information_schema.tables` load nothing.
+    async fn table_type(&self, name: &str) -> Result<Option<TableType>, DataFusionError> {
+        Ok(self.find(name).map(|_| TableType::Base))
     }
 
     fn table_exist(&self, name: &str) -> bool {

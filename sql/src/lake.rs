@@ -16,7 +16,6 @@ use datafusion::catalog::MemorySchemaProvider;
 use datafusion::prelude::SessionContext;
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::{StreamExt, TryStreamExt};
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::ObjectStore;
 use url::Url;
@@ -24,6 +23,7 @@ use weir_lake::s3;
 
 use crate::error::{Result, SqlError};
 use crate::local_listing::{self, Skipped};
+use crate::log_listing_store::LogListingStore;
 
 /// The schema top-level tables are registered in.
 pub(crate) const DEFAULT_SCHEMA: &str = "public";
@@ -107,7 +107,7 @@ impl Lake {
                     bad_location(location, "a file URL names a local path, file:///path")
                 })?;
                 root = local_url(&path)?;
-                Arc::new(LocalFileSystem::new())
+                Arc::new(LogListingStore::new())
             }
             s3::SCHEME => {
                 if root.host_str().is_none_or(str::is_empty) {
@@ -357,10 +357,14 @@ impl Lake {
     }
 
     /// `table` as a Delta table, not loaded yet, read with the lake's store options.
+    /// A local table's log is listed by the lake's [`LogListingStore`].
     pub(crate) fn delta_table(&self, table: &LakeTable) -> Result<DeltaTable> {
-        Ok(DeltaTableBuilder::from_url(table.url.clone())?
-            .with_storage_options(self.options.clone())
-            .build()?)
+        let mut builder = DeltaTableBuilder::from_url(table.url.clone())?
+            .with_storage_options(self.options.clone());
+        if self.root.scheme() == "file" {
+            builder = builder.with_storage_backend(self.store.clone(), table.url.clone());
+        }
+        Ok(builder.build()?)
     }
 
     /// A DataFusion session with every table of the lake registered at its latest

@@ -16,6 +16,7 @@ pub mod join_order;
 pub mod joined_groups_only;
 pub mod lake;
 pub mod local_listing;
+pub mod log_listing_store;
 pub mod named_tables;
 pub mod options;
 pub mod order_free_percentile;

@@ -6,7 +6,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::lake_fixture::{bids, bids_schema, lake, table};
+use crate::support::lake_fixture::{bids, bids_schema, lake, table, text};
 use weir_sql::Lake;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,4 +110,44 @@ async fn listing_stays_in_the_lake_and_skips_what_it_cannot_follow() {
     }
     let warned = stderr.lines().filter(|l| l.contains("WARN")).count();
     assert_eq!(warned, warnings.len(), "{stderr}");
+}
+
+/// `SHOW TABLES` answers from the listing: a table whose log cannot be read is still
+/// listed (nothing is loaded to list it), and a statement reading it fails naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_tables_lists_without_loading_and_a_broken_log_fails_only_its_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    lake(dir.path()).await;
+    let log = dir.path().join("broken").join("_delta_log");
+    std::fs::create_dir_all(&log).unwrap();
+    std::fs::write(log.join("00000000000000000000.json"), "not a commit\n").unwrap();
+    let s = crate::session(dir.path()).await;
+    assert_eq!(
+        crate::lines(&text(&s, "SHOW TABLES").await),
+        [
+            "+---------------+--------------------+-------------+------------+",
+            "| table_catalog | table_schema       | table_name  | table_type |",
+            "+---------------+--------------------+-------------+------------+",
+            "| datafusion    | public             | bids        | BASE TABLE |",
+            "| datafusion    | public             | broken      | BASE TABLE |",
+            "| datafusion    | logs               | access      | BASE TABLE |",
+            "| datafusion    | information_schema | tables      | VIEW       |",
+            "| datafusion    | information_schema | views       | VIEW       |",
+            "| datafusion    | information_schema | columns     | VIEW       |",
+            "| datafusion    | information_schema | df_settings | VIEW       |",
+            "| datafusion    | information_schema | schemata    | VIEW       |",
+            "| datafusion    | information_schema | routines    | VIEW       |",
+            "| datafusion    | information_schema | parameters  | VIEW       |",
+            "+---------------+--------------------+-------------+------------+",
+        ]
+    );
+    let failed = text(&s, "SELECT count(*) FROM broken").await;
+    assert!(
+        failed.starts_with("error: ") && failed.contains("reading the log of table 'broken'"),
+        "{failed}"
+    );
+    assert_eq!(
+        crate::lines(&text(&s, "SELECT count(*) AS n FROM bids").await),
+        ["+---+", "| n |", "+---+", "| 5 |", "+---+"]
+    );
 }

@@ -1,0 +1,317 @@
+//! The object store of a local lake's tables: object_store's `LocalFileSystem` (rooted at
+//! `/`), with listings after an offset that look only at the names up to the offset.
+//!
+//! Reading a Delta table lists its `_delta_log` from the version of its last checkpoint
+//! on (`list_with_offset`). `LocalFileSystem` turns every entry of the folder into an
+//! object path through a URL (percent decoding and encoding) before comparing it with the
+//! offset, which for a log of 10,000 commits costs about 8 ms of the 11 ms the listing
+//! takes. [`LogListingStore`] reads the folder's names, compares them with the offset as
+//! they are, and asks the file system about the entries after it only. Its answer is
+//! `LocalFileSystem`'s: the same files (symbolic links followed, folders listed through),
+//! sizes, times and entity tags; when a name in the folder is one a path would spell
+//! differently (anything but ASCII letters, digits, `.`, `-` and `_`), or the prefix holds
+//! a `%`, it hands the listing to `LocalFileSystem`. Every other call is
+//! `LocalFileSystem`'s.
+
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream, StreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
+};
+
+/// `LocalFileSystem::new()` with [`ObjectStore::list_with_offset`] reading names first
+/// (module docs). Paths are relative to `/`, as `LocalFileSystem::new()`'s.
+#[derive(Debug)]
+pub struct LogListingStore {
+    inner: Arc<LocalFileSystem>,
+}
+
+impl LogListingStore {
+    /// The store of the local file system, rooted at `/`.
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(LocalFileSystem::new()),
+        }
+    }
+}
+
+impl Default for LogListingStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for LogListingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LogListingStore({})", self.inner)
+    }
+}
+
+/// Whether `name` is spelled the same as a file name and as an object path part.
+fn plain(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// What a listing found, or that a name needs `LocalFileSystem`'s spelling.
+enum Found {
+    Objects(Vec<ObjectMeta>),
+    NotPlain,
+}
+
+/// The files under the folder `folder` (object path `prefix`) whose paths sort after
+/// `offset`, recursively, following symbolic links; `NotPlain` as soon as a name is not
+/// [`plain`]. A folder that does not exist holds nothing, as for `LocalFileSystem`.
+fn files_after(folder: PathBuf, prefix: &str, offset: &str) -> Result<Found> {
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Found::Objects(Vec::new()))
+        }
+        Err(source) => return Err(io_error(&folder, source)),
+    };
+    let mut objects = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| io_error(&folder, source))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            return Ok(Found::NotPlain);
+        };
+        if !plain(&name) {
+            return Ok(Found::NotPlain);
+        }
+        let path = format!("{prefix}/{name}");
+        if path.as_str() <= offset {
+            // Only a folder whose path starts the offset can hold paths after it.
+            if offset.starts_with(&path)
+                && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
+            {
+                match files_after(entry.path(), &path, offset)? {
+                    Found::Objects(inner) => objects.extend(inner),
+                    Found::NotPlain => return Ok(Found::NotPlain),
+                }
+            }
+            continue;
+        }
+        // A link that leads nowhere is left out, as `LocalFileSystem` leaves it.
+        let Ok(metadata) = std::fs::metadata(entry.path()) else {
+            continue;
+        };
+        if metadata.is_dir() {
+            match files_after(entry.path(), &path, offset)? {
+                Found::Objects(inner) => objects.extend(inner),
+                Found::NotPlain => return Ok(Found::NotPlain),
+            }
+        } else if metadata.is_file() {
+            objects.push(object_meta(Path::from(path), &metadata));
+        }
+    }
+    Ok(Found::Objects(objects))
+}
+
+/// An object's description as `LocalFileSystem` gives it (its entity tag from inode,
+/// modification time and size).
+fn object_meta(location: Path, metadata: &Metadata) -> ObjectMeta {
+    let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let micros = modified
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros();
+    ObjectMeta {
+        location,
+        last_modified: DateTime::<Utc>::from(modified),
+        size: metadata.len(),
+        e_tag: Some(format!(
+            "{:x}-{micros:x}-{:x}",
+            metadata.ino(),
+            metadata.len()
+        )),
+        version: None,
+    }
+}
+
+fn io_error(folder: &std::path::Path, source: std::io::Error) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: format!("listing {}: {source}", folder.display()).into(),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for LogListingStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[std::ops::Range<u64>],
+    ) -> Result<Vec<bytes::Bytes>> {
+        self.inner.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        let Some(prefix) = prefix.filter(|p| !p.as_ref().is_empty() && !p.as_ref().contains('%'))
+        else {
+            return self.inner.list_with_offset(prefix, offset);
+        };
+        let (inner, prefix, offset) = (self.inner.clone(), prefix.clone(), offset.clone());
+        let folder = PathBuf::from(format!("/{prefix}"));
+        stream::once(async move {
+            let (listed, prefix, offset) = tokio::task::spawn_blocking(move || {
+                let found = files_after(folder, prefix.as_ref(), offset.as_ref());
+                (found, prefix, offset)
+            })
+            .await
+            .map_err(|e| object_store::Error::JoinError { source: e })?;
+            Ok::<_, object_store::Error>(match listed? {
+                Found::Objects(objects) => stream::iter(objects.into_iter().map(Ok)).boxed(),
+                Found::NotPlain => inner.list_with_offset(Some(&prefix), &offset),
+            })
+        })
+        .map(|listed| match listed {
+            Ok(objects) => objects,
+            Err(e) => stream::once(async move { Err(e) }).boxed(),
+        })
+        .flatten()
+        .boxed()
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+
+    async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
+        self.inner.rename_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::TryStreamExt;
+
+    /// The listing after an offset is `LocalFileSystem`'s, file for file, with names
+    /// before and after the offset, a nested folder, a link, and a name it spells its way.
+    #[tokio::test]
+    async fn lists_what_local_file_system_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().canonicalize().unwrap().join("_delta_log");
+        std::fs::create_dir_all(log.join("_commits")).unwrap();
+        for version in 0..30 {
+            std::fs::write(log.join(format!("{version:020}.json")), "{}").unwrap();
+        }
+        std::fs::write(log.join("00000000000000000020.checkpoint.parquet"), "x").unwrap();
+        std::fs::write(log.join("_last_checkpoint"), "{}").unwrap();
+        std::fs::write(
+            log.join("_commits").join("00000000000000000031.a.json"),
+            "{}",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            log.join("00000000000000000029.json"),
+            log.join("00000000000000000029.crc"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(log.join("missing"), log.join("00000000000000000028.x"))
+            .unwrap();
+        let prefix = Path::from(log.to_str().unwrap());
+        let offset = Path::from(format!("{}/00000000000000000020", log.to_str().unwrap()));
+        let sorted = |mut metas: Vec<ObjectMeta>| {
+            metas.sort_by(|a, b| a.location.cmp(&b.location));
+            metas
+        };
+        let ours = LogListingStore::new();
+        let theirs = LocalFileSystem::new();
+        let listed = sorted(
+            ours.list_with_offset(Some(&prefix), &offset)
+                .try_collect()
+                .await
+                .unwrap(),
+        );
+        let expected = sorted(
+            theirs
+                .list_with_offset(Some(&prefix), &offset)
+                .try_collect()
+                .await
+                .unwrap(),
+        );
+        assert_eq!(listed.len(), 14, "{listed:?}");
+        assert_eq!(listed, expected);
+
+        // A name a path spells with percent signs: LocalFileSystem's listing.
+        std::fs::write(log.join("00000000000000000030 copy.json"), "{}").unwrap();
+        let listed = sorted(
+            ours.list_with_offset(Some(&prefix), &offset)
+                .try_collect()
+                .await
+                .unwrap(),
+        );
+        let expected = sorted(
+            theirs
+                .list_with_offset(Some(&prefix), &offset)
+                .try_collect()
+                .await
+                .unwrap(),
+        );
+        assert_eq!(listed.len(), 15);
+        assert_eq!(listed, expected);
+
+        // A folder that does not exist holds nothing.
+        let nowhere = Path::from(format!("{}/nowhere", log.to_str().unwrap()));
+        let listed: Vec<ObjectMeta> = ours
+            .list_with_offset(Some(&nowhere), &offset)
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(listed.is_empty());
+    }
+}
