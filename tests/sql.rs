@@ -1098,8 +1098,18 @@ async fn filters_test_their_cheapest_conditions_first() {
         (
             "SELECT count(*) AS n FROM events WHERE path <> '/api/v1/resources/3' \
              AND level IS NOT NULL AND status >= 404 AND session < 'session-00005000'",
-            "FilterExec: level@0 IS NOT NULL AND status@3 >= 404 \
+            "FilterExec: (level@0 IS NOT NULL AND status@3 >= 404) (on all rows) \
              AND path@1 != /api/v1/resources/3 (on views) AND session@2 < session-00005000",
+        ),
+        (
+            "SELECT count(*) AS n FROM events WHERE status >= 404 AND path IS NULL \
+             AND status <> 500 AND level IS NOT NULL",
+            "FilterExec: (status@2 >= 404 AND path@1 IS NULL AND status@2 != 500 \
+             AND level@0 IS NOT NULL) (on all rows)",
+        ),
+        (
+            "SELECT count(*) AS n FROM events WHERE status = 300 AND level IS NULL",
+            "FilterExec: (status@1 = 300 AND level@0 IS NULL) (on all rows)",
         ),
     ];
     for (sql, filter) in cases {

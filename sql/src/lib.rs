@@ -6,6 +6,7 @@
 //! a memory and time limit per statement ([`Limits`]), and `EXPLAIN` saying how many
 //! files each table's scan skips ([`skipping`]).
 
+pub mod all_rows_conjunction;
 pub mod catalog;
 pub mod cheap_conjuncts_first;
 pub mod counted_quantiles;
