@@ -1108,6 +1108,13 @@ async fn filters_test_their_cheapest_conditions_first() {
              AND level@0 IS NOT NULL) (on all rows)",
         ),
         (
+            "SELECT count(*) AS n FROM events WHERE (level = 'INFO' OR path = '/api/v1/resources/3') \
+             AND status IN (404, 500, 501, 502) AND session <> 'session-00000007' AND status <> 500",
+            "FilterExec: (status@3 IN (SET) ([404, 500, 501, 502]) AND status@3 != 500) \
+             (on all rows) AND (level@0 = INFO (on views) OR path@1 = /api/v1/resources/3 \
+             (on views)) AND session@2 != session-00000007 (on views)",
+        ),
+        (
             "SELECT count(*) AS n FROM events WHERE status = 300 AND level IS NULL",
             "FilterExec: (status@1 = 300 AND level@0 IS NULL) (on all rows)",
         ),

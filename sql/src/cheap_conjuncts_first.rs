@@ -19,7 +19,7 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::Result;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{
-    BinaryExpr, Column, IsNotNullExpr, IsNullExpr, Literal,
+    BinaryExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, Literal,
 };
 use datafusion::physical_expr::utils::{conjunction, split_conjunction};
 use datafusion::physical_expr::PhysicalExpr;
@@ -34,10 +34,11 @@ use crate::options::rewrite_nodes_if;
 /// and tests its fixed-width ones together on every row.
 ///
 /// It only reorders a predicate whose every condition is a comparison (`=`, `<>`, `<`,
-/// `<=`, `>`, `>=`) of a column with a literal, or a column's `IS [NOT] NULL`: such
-/// conditions cannot fail, so their order changes nothing but the time taken. Conditions
-/// on columns of fixed-width types go first, conditions on strings and binaries after,
-/// each kind in its written order. Off when the session's `weir.cheap_conjuncts_first`
+/// `<=`, `>`, `>=`) of a column with a literal or of two fixed-width columns, a column's
+/// `IS [NOT] NULL` or `[NOT] IN` a list of literals, or an `OR` of such conditions: they
+/// cannot fail, so their order changes nothing but the time taken. Conditions on columns
+/// of fixed-width types go first, conditions on strings and binaries after, each kind in
+/// its written order. Off when the session's `weir.cheap_conjuncts_first`
 /// ([`WeirOptions`](crate::options::WeirOptions)) is false.
 #[derive(Debug, Default)]
 pub struct CheapConjunctsFirst;
@@ -115,7 +116,9 @@ enum Cost {
     Variable,
 }
 
-/// The cost of `condition` if it is a column compared with a literal or tested for null.
+/// The cost of `condition` if it is a column compared with a literal or with another
+/// column of a fixed-width type, a column tested for null or against a list of literals
+/// (`IN`), or an `OR` (or nested `AND`) of such conditions (the cost of its costliest).
 fn cost(condition: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<Cost> {
     if let Some(test) = condition.downcast_ref::<IsNullExpr>() {
         return test
@@ -129,7 +132,18 @@ fn cost(condition: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<Cost> {
             .downcast_ref::<Column>()
             .map(|_| Cost::FixedWidth);
     }
+    if let Some(list) = condition.downcast_ref::<InListExpr>() {
+        let column = list.expr().downcast_ref::<Column>()?;
+        if !list.list().iter().all(|item| item.is::<Literal>()) {
+            return None;
+        }
+        return column_cost(column, schema);
+    }
     let comparison = condition.downcast_ref::<BinaryExpr>()?;
+    let (left, right) = (comparison.left(), comparison.right());
+    if matches!(comparison.op(), Operator::Or | Operator::And) {
+        return Some(cost(left, schema)?.max(cost(right, schema)?));
+    }
     if !matches!(
         comparison.op(),
         Operator::Eq
@@ -141,15 +155,22 @@ fn cost(condition: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<Cost> {
     ) {
         return None;
     }
-    let (left, right) = (comparison.left(), comparison.right());
-    let column = match (
+    match (
         left.downcast_ref::<Column>(),
         right.downcast_ref::<Column>(),
     ) {
-        (Some(column), None) if right.is::<Literal>() => column,
-        (None, Some(column)) if left.is::<Literal>() => column,
-        _ => return None,
-    };
+        (Some(column), None) if right.is::<Literal>() => column_cost(column, schema),
+        (None, Some(column)) if left.is::<Literal>() => column_cost(column, schema),
+        (Some(one), Some(other)) => {
+            let costs = (column_cost(one, schema)?, column_cost(other, schema)?);
+            (costs == (Cost::FixedWidth, Cost::FixedWidth)).then_some(Cost::FixedWidth)
+        }
+        _ => None,
+    }
+}
+
+/// What comparing `column`'s values costs, by its type.
+fn column_cost(column: &Column, schema: &Schema) -> Option<Cost> {
     let data_type = schema.fields().get(column.index())?.data_type();
     if data_type.is_primitive() || matches!(data_type, DataType::Boolean) {
         Some(Cost::FixedWidth)
