@@ -18,8 +18,10 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 /// connection failure many times a millisecond (librdkafka's own log line says it once),
 /// deltalake's note for every file that binary columns get no statistics, and deltalake's
 /// commit errors: each reaches weir as an error and is reported with its table and epoch,
-/// and a writer losing the race to create a table is expected.
-const DEFAULT_LOG_FILTER: &str = "warn,rdkafka::client=off,deltalake_core::writer::stats=error,deltalake_core::kernel::transaction=off";
+/// and a writer losing the race to create a table is expected. The Delta kernel's own
+/// log is off: it logs each error it returns several times with a backtrace, and every
+/// one reaches weir, which reports it once naming the table.
+const DEFAULT_LOG_FILTER: &str = "warn,rdkafka::client=off,deltalake_core::writer::stats=error,deltalake_core::kernel::transaction=off,buoyant_kernel=off";
 
 /// Stderr for log lines: a live status line on the terminal is cleared before each one.
 struct LogWriter;

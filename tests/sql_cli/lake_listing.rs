@@ -150,4 +150,22 @@ async fn show_tables_lists_without_loading_and_a_broken_log_fails_only_its_reade
         crate::lines(&text(&s, "SELECT count(*) AS n FROM bids").await),
         ["+---+", "| n |", "+---+", "| 5 |", "+---+"]
     );
+    // The command says so once, without the Delta kernel's own error logs.
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["sql", "--lake"])
+        .arg(dir.path())
+        .args(["-e", "SELECT count(*) FROM broken"])
+        // Asked for, the kernel's errors carry backtraces; the default log is wanted.
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("reading the log of table 'broken': Kernel error: Json error"),
+        "{stderr}"
+    );
 }
