@@ -265,43 +265,30 @@ mod tests {
             .unwrap();
         let prefix = Path::from(log.to_str().unwrap());
         let offset = Path::from(format!("{}/00000000000000000020", log.to_str().unwrap()));
-        let sorted = |mut metas: Vec<ObjectMeta>| {
-            metas.sort_by(|a, b| a.location.cmp(&b.location));
-            metas
-        };
         let ours = LogListingStore::new();
         let theirs = LocalFileSystem::new();
-        let listed = sorted(
-            ours.list_with_offset(Some(&prefix), &offset)
-                .try_collect()
-                .await
-                .unwrap(),
-        );
-        let expected = sorted(
-            theirs
+        let both = || async {
+            let mut listed: Vec<ObjectMeta> = ours
                 .list_with_offset(Some(&prefix), &offset)
                 .try_collect()
                 .await
-                .unwrap(),
-        );
+                .unwrap();
+            let mut expected: Vec<ObjectMeta> = theirs
+                .list_with_offset(Some(&prefix), &offset)
+                .try_collect()
+                .await
+                .unwrap();
+            listed.sort_by(|a, b| a.location.cmp(&b.location));
+            expected.sort_by(|a, b| a.location.cmp(&b.location));
+            (listed, expected)
+        };
+        let (listed, expected) = both().await;
         assert_eq!(listed.len(), 14, "{listed:?}");
         assert_eq!(listed, expected);
 
         // A name a path spells with percent signs: LocalFileSystem's listing.
         std::fs::write(log.join("00000000000000000030 copy.json"), "{}").unwrap();
-        let listed = sorted(
-            ours.list_with_offset(Some(&prefix), &offset)
-                .try_collect()
-                .await
-                .unwrap(),
-        );
-        let expected = sorted(
-            theirs
-                .list_with_offset(Some(&prefix), &offset)
-                .try_collect()
-                .await
-                .unwrap(),
-        );
+        let (listed, expected) = both().await;
         assert_eq!(listed.len(), 15);
         assert_eq!(listed, expected);
 
