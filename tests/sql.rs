@@ -3,6 +3,8 @@
 
 mod support;
 
+#[path = "sql_cli/averages.rs"]
+mod averages;
 #[path = "sql_cli/lake_listing.rs"]
 mod lake_listing;
 #[path = "sql_cli/percentiles.rs"]

@@ -7,6 +7,7 @@
 //! files each table's scan skips ([`skipping`]).
 
 pub mod all_rows_conjunction;
+pub mod averages_from_sums;
 pub mod catalog;
 pub mod cheap_conjuncts_first;
 pub mod counted_quantiles;

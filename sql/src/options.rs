@@ -31,6 +31,9 @@ extensions_options! {
         /// Compare `Utf8View` columns with string literals on their views
         /// ([`crate::view_equality`]).
         pub view_equality: bool, default = true
+        /// Compute a decimal `avg(x)` from the aggregate's `sum(x)` and a count
+        /// ([`crate::averages_from_sums`]).
+        pub averages_from_sums: bool, default = true
     }
 }
 

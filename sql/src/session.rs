@@ -22,6 +22,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use crate::averages_from_sums::AveragesFromSums;
 use crate::catalog::LakeCatalog;
 use crate::cheap_conjuncts_first::CheapConjunctsFirst;
 use crate::counted_quantiles;
@@ -139,6 +140,7 @@ impl Lake {
             .with_physical_optimizer_rule(Arc::new(ViewEqualityRule))
             .with_physical_optimizer_rule(Arc::new(ShareRepeatedAggregates))
             .with_optimizer_rule(Arc::new(SemiJoinsFirst))
+            .with_optimizer_rule(Arc::new(AveragesFromSums))
             .with_optimizer_rule(Arc::new(JoinedGroupsOnly::new(handed.clone())))
             .with_optimizer_rule(Arc::new(JoinOrder::new(handed.clone(), reordered.clone())))
             .build();
