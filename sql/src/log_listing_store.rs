@@ -21,7 +21,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
@@ -92,16 +92,10 @@ fn files_after(folder: PathBuf, prefix: &str, offset: &str) -> Result<Found> {
             return Ok(Found::NotPlain);
         }
         let path = format!("{prefix}/{name}");
-        if path.as_str() <= offset {
-            // Only a folder whose path starts the offset can hold paths after it.
-            if offset.starts_with(&path)
-                && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
-            {
-                match files_after(entry.path(), &path, offset)? {
-                    Found::Objects(inner) => objects.extend(inner),
-                    Found::NotPlain => return Ok(Found::NotPlain),
-                }
-            }
+        let after = path.as_str() > offset;
+        // Up to the offset, only a folder whose path starts the offset can hold paths
+        // after it; nothing else there is asked about.
+        if !after && !offset.starts_with(&path) {
             continue;
         }
         // A link that leads nowhere is left out, as `LocalFileSystem` leaves it.
@@ -113,7 +107,7 @@ fn files_after(folder: PathBuf, prefix: &str, offset: &str) -> Result<Found> {
                 Found::Objects(inner) => objects.extend(inner),
                 Found::NotPlain => return Ok(Found::NotPlain),
             }
-        } else if metadata.is_file() {
+        } else if after && metadata.is_file() {
             objects.push(object_meta(Path::from(path), &metadata));
         }
     }
@@ -213,11 +207,7 @@ impl ObjectStore for LogListingStore {
                 Found::NotPlain => inner.list_with_offset(Some(&prefix), &offset),
             })
         })
-        .map(|listed| match listed {
-            Ok(objects) => objects,
-            Err(e) => stream::once(async move { Err(e) }).boxed(),
-        })
-        .flatten()
+        .try_flatten()
         .boxed()
     }
 
@@ -237,7 +227,6 @@ impl ObjectStore for LogListingStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures::TryStreamExt;
 
     /// The listing after an offset is `LocalFileSystem`'s, file for file, with names
     /// before and after the offset, a nested folder, a link, and a name it spells its way.
