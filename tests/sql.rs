@@ -5,6 +5,8 @@ mod support;
 
 #[path = "sql_cli/averages.rs"]
 mod averages;
+#[path = "sql_cli/decimal_literals.rs"]
+mod decimal_literals;
 #[path = "sql_cli/joins.rs"]
 mod joins;
 #[path = "sql_cli/lake_listing.rs"]

@@ -11,6 +11,7 @@ pub mod averages_from_sums;
 pub mod catalog;
 pub mod cheap_conjuncts_first;
 pub mod counted_quantiles;
+pub mod decimal_literal_scale;
 pub mod dialect;
 pub mod error;
 pub mod join_estimate;

@@ -34,6 +34,9 @@ extensions_options! {
         /// Compute a decimal `avg(x)` from the aggregate's `sum(x)` and a count
         /// ([`crate::averages_from_sums`]).
         pub averages_from_sums: bool, default = true
+        /// Write a decimal literal added to or subtracted from a decimal of a larger
+        /// scale at that scale ([`crate::decimal_literal_scale`]).
+        pub scaled_decimal_literals: bool, default = true
     }
 }
 

@@ -26,6 +26,7 @@ use crate::averages_from_sums::AveragesFromSums;
 use crate::catalog::LakeCatalog;
 use crate::cheap_conjuncts_first::CheapConjunctsFirst;
 use crate::counted_quantiles;
+use crate::decimal_literal_scale::ScaledDecimalLiterals;
 use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
 use crate::join_order::{JoinOrder, Reordered};
@@ -151,6 +152,7 @@ impl Lake {
             .with_physical_optimizer_rule(Arc::new(ShareRepeatedAggregates))
             .with_optimizer_rule(Arc::new(SemiJoinsFirst))
             .with_optimizer_rule(Arc::new(AveragesFromSums))
+            .with_optimizer_rule(Arc::new(ScaledDecimalLiterals))
             .with_optimizer_rule(Arc::new(JoinedGroupsOnly::new(handed.clone())))
             .with_optimizer_rule(Arc::new(JoinOrder::new(handed.clone(), reordered.clone())))
             .build();

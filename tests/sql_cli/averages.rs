@@ -11,7 +11,7 @@ use crate::support::lake_fixture::{table, text};
 
 /// Two files of quantities (never null) and prices (null every seventh row) in three
 /// groups, as Decimal(15, 2).
-async fn orders(path: &std::path::Path) {
+pub(crate) async fn orders(path: &std::path::Path) {
     let decimal = DataType::Decimal128(15, 2);
     let schema = Arc::new(Schema::new(vec![
         Field::new("flag", DataType::Utf8, false),
