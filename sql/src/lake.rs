@@ -22,8 +22,8 @@ use url::Url;
 use weir_lake::s3;
 
 use crate::error::{Result, SqlError};
+use crate::local_lake_store::LocalLakeStore;
 use crate::local_listing::{self, Skipped};
-use crate::log_listing_store::LogListingStore;
 
 /// The schema top-level tables are registered in.
 pub(crate) const DEFAULT_SCHEMA: &str = "public";
@@ -107,7 +107,7 @@ impl Lake {
                     bad_location(location, "a file URL names a local path, file:///path")
                 })?;
                 root = local_url(&path)?;
-                Arc::new(LogListingStore::new())
+                Arc::new(LocalLakeStore::new())
             }
             s3::SCHEME => {
                 if root.host_str().is_none_or(str::is_empty) {
@@ -149,6 +149,12 @@ impl Lake {
     /// The lake's root; its path ends with `/`.
     pub fn root(&self) -> &Url {
         &self.root
+    }
+
+    /// The store of a local lake (a folder): the whole file system, read through
+    /// [`LocalLakeStore`]; `None` for a lake in a bucket.
+    pub(crate) fn local_store(&self) -> Option<Arc<dyn ObjectStore>> {
+        (self.root.scheme() == "file").then(|| self.store.clone())
     }
 
     /// The name the lake's SQL gives the table at `location` (a path or URL, as a job
@@ -357,7 +363,7 @@ impl Lake {
     }
 
     /// `table` as a Delta table, not loaded yet, read with the lake's store options.
-    /// A local table's log is listed by the lake's [`LogListingStore`].
+    /// A local table's log is listed by the lake's [`LocalLakeStore`].
     pub(crate) fn delta_table(&self, table: &LakeTable) -> Result<DeltaTable> {
         let mut builder = DeltaTableBuilder::from_url(table.url.clone())?
             .with_storage_options(self.options.clone());

@@ -10,6 +10,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
@@ -111,6 +112,11 @@ impl Lake {
                 DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
             )
             .build_arc()?;
+        // The Delta scan reads a local lake's data files by their `file://` URLs, from
+        // the store the session has for those: the lake's own.
+        if let Some(store) = self.local_store() {
+            runtime.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), store);
+        }
         // No URL tables (`FROM 'path/file.parquet'`): only the lake's tables are readable.
         let mut config = SessionConfig::new()
             .with_information_schema(true)
