@@ -11,7 +11,7 @@ use crate::support::lake_fixture::{table, text};
 
 /// Two files of quantities (never null) and prices (null every seventh row) in three
 /// groups, as Decimal(15, 2).
-pub(crate) async fn orders(path: &std::path::Path) {
+async fn orders(path: &std::path::Path) {
     let decimal = DataType::Decimal128(15, 2);
     let schema = Arc::new(Schema::new(vec![
         Field::new("flag", DataType::Utf8, false),
@@ -47,13 +47,40 @@ pub(crate) async fn orders(path: &std::path::Path) {
     table(path, &schema, &batches).await;
 }
 
+/// A lake holding the table `orders` ([`orders`]) and a query session over it.
+pub(crate) struct OrdersLake {
+    _dir: tempfile::TempDir,
+    uri: String,
+    pub(crate) session: weir_sql::QuerySession,
+}
+
+impl OrdersLake {
+    pub(crate) async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders");
+        orders(&path).await;
+        let uri = path.to_str().unwrap().to_string();
+        let session = session(dir.path()).await;
+        Self {
+            _dir: dir,
+            uri,
+            session,
+        }
+    }
+
+    /// Runs `sql` in the session, asserting its rows are DataFusion's over the same
+    /// table; returns the session's `EXPLAIN` of it.
+    pub(crate) async fn same_rows_as_datafusion(&self, sql: &str) -> String {
+        let reference = crate::support::delta::query_text(&[("orders", &self.uri)], sql).await;
+        assert!(!reference.contains("error"), "{reference}");
+        assert_eq!(text(&self.session, sql).await, reference, "{sql}");
+        text(&self.session, &format!("EXPLAIN {sql}")).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decimal_averages_from_sums_are_datafusions() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("orders");
-    orders(&path).await;
-    let uri = path.to_str().unwrap();
-    let s = session(dir.path()).await;
+    let lake = OrdersLake::new().await;
     // (query, whether an average is computed from a sum)
     let cases = [
         (
@@ -83,22 +110,14 @@ async fn decimal_averages_from_sums_are_datafusions() {
         ),
     ];
     for (sql, from_sums) in cases {
-        let reference = crate::support::delta::query_text(&[("orders", uri)], sql).await;
-        assert!(!reference.contains("error"), "{reference}");
-        assert_eq!(text(&s, sql).await, reference, "{sql}");
-        let plan = text(&s, &format!("EXPLAIN {sql}")).await;
+        let plan = lake.same_rows_as_datafusion(sql).await;
         assert_eq!(
             plan.contains("weir_decimal_avg"),
             from_sums,
             "{sql}\n{plan}"
         );
     }
-    text(&s, "SET weir.averages_from_sums = false").await;
-    let (sql, _) = cases[0];
-    let plan = text(&s, &format!("EXPLAIN {sql}")).await;
+    text(&lake.session, "SET weir.averages_from_sums = false").await;
+    let plan = lake.same_rows_as_datafusion(cases[0].0).await;
     assert!(!plan.contains("weir_decimal_avg"), "{plan}");
-    assert_eq!(
-        text(&s, sql).await,
-        crate::support::delta::query_text(&[("orders", uri)], sql).await
-    );
 }

@@ -2,17 +2,12 @@
 //! written at the column's scale (`weir.scaled_decimal_literals`): the rows, their types
 //! and their column names are DataFusion's, with and without the rule.
 
-use crate::averages::orders;
-use crate::session;
+use crate::averages::OrdersLake;
 use crate::support::lake_fixture::text;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decimal_literals_at_the_columns_scale_give_datafusions_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("orders");
-    orders(&path).await;
-    let uri = path.to_str().unwrap();
-    let s = session(dir.path()).await;
+    let lake = OrdersLake::new().await;
     // (query, the literal as the logical plan shows it)
     let cases = [
         (
@@ -36,18 +31,10 @@ async fn decimal_literals_at_the_columns_scale_give_datafusions_rows() {
         ),
     ];
     for (sql, literal) in cases {
-        let reference = crate::support::delta::query_text(&[("orders", uri)], sql).await;
-        assert!(!reference.contains("error"), "{reference}");
-        assert_eq!(text(&s, sql).await, reference, "{sql}");
-        let plan = text(&s, &format!("EXPLAIN {sql}")).await;
+        let plan = lake.same_rows_as_datafusion(sql).await;
         assert!(plan.contains(literal), "{sql}\n{plan}");
     }
-    text(&s, "SET weir.scaled_decimal_literals = false").await;
-    let (sql, _) = cases[0];
-    let plan = text(&s, &format!("EXPLAIN {sql}")).await;
+    text(&lake.session, "SET weir.scaled_decimal_literals = false").await;
+    let plan = lake.same_rows_as_datafusion(cases[0].0).await;
     assert!(plan.contains("(Decimal128(1,20,0) - orders.qty"), "{plan}");
-    assert_eq!(
-        text(&s, sql).await,
-        crate::support::delta::query_text(&[("orders", uri)], sql).await
-    );
 }
