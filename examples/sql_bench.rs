@@ -449,7 +449,6 @@ fn run_duckdb(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    weir_engine::heap::pad_heap_growth();
     let args: Vec<String> = std::env::args().collect();
     let rows = arg(&args, "--rows", 10_000_000);
     let days = arg(&args, "--days", 10).max(2);

@@ -268,7 +268,6 @@ fn cold_runs(lake: &Path, queries: &[(usize, String)]) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    weir_engine::heap::pad_heap_growth();
     let args: Vec<String> = std::env::args().collect();
     let scale: f64 = arg(&args, "--scale").map_or(1.0, |s| s.parse().expect("a scale factor"));
     let runs: usize = arg(&args, "--runs").map_or(3, |s| s.parse().expect("a number of runs"));

@@ -79,7 +79,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    weir_engine::heap::pad_heap_growth();
     let repeated = log::init();
     let cli = Cli::parse();
     let outcome = run(cli.command);

@@ -18,7 +18,6 @@ pub mod expr;
 pub mod failpoint;
 pub mod gauges;
 pub mod graph;
-pub mod heap;
 pub mod keys;
 pub mod message;
 pub mod operator;
