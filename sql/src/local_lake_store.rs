@@ -39,7 +39,8 @@ use object_store::{
 };
 
 /// `LocalFileSystem::new()` with [`ObjectStore::list_with_offset`] reading names first
-/// (module docs). Paths are relative to `/`, as `LocalFileSystem::new()`'s.
+/// and [`ObjectStore::get_ranges`] reading into buffers it does not zero (module docs).
+/// Paths are relative to `/`, as `LocalFileSystem::new()`'s.
 #[derive(Debug)]
 pub struct LocalLakeStore {
     inner: Arc<LocalFileSystem>,
@@ -328,8 +329,8 @@ mod tests {
         assert!(listed.is_empty());
     }
 
-    /// Ranges are `LocalFileSystem`'s bytes; ranges past the end, reversed ranges and a
-    /// missing file get its errors.
+    /// Ranges are `LocalFileSystem`'s bytes; ranges past the end of the file and a missing
+    /// file get its errors.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reads_the_ranges_local_file_system_reads() {
         let dir = tempfile::tempdir().unwrap();
