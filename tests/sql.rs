@@ -7,6 +7,8 @@ mod support;
 mod averages;
 #[path = "sql_cli/decimal_literals.rs"]
 mod decimal_literals;
+#[path = "sql_cli/direct_scan.rs"]
+mod direct_scan;
 #[path = "sql_cli/joins.rs"]
 mod joins;
 #[path = "sql_cli/lake_listing.rs"]

@@ -13,6 +13,7 @@ pub mod cheap_conjuncts_first;
 pub mod counted_quantiles;
 pub mod decimal_literal_scale;
 pub mod dialect;
+pub mod direct_scan;
 pub mod error;
 pub mod join_estimate;
 pub mod join_order;

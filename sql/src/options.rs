@@ -37,6 +37,9 @@ extensions_options! {
         /// Write a decimal literal added to or subtracted from a decimal of a larger
         /// scale at that scale ([`crate::decimal_literal_scale`]).
         pub scaled_decimal_literals: bool, default = true
+        /// Scan a Delta version that needs no deletion vectors or column mapping as its
+        /// Parquet files, by DataFusion's scan ([`crate::direct_scan`]).
+        pub direct_scan: bool, default = true
     }
 }
 

@@ -7,6 +7,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::SessionStateBuilder;
 use deltalake::DeltaTable;
 
+use crate::direct_scan::DirectScanTable;
 use crate::error::Result;
 use crate::skipping::{HandedOut, TableRead};
 use crate::table_figures::TableFigures;
@@ -29,8 +30,13 @@ pub async fn provider(
 ) -> Result<(Arc<dyn TableProvider>, TableRead)> {
     let state = SessionStateBuilder::new().with_runtime_env(runtime).build();
     delta.update_datafusion_session(&state)?;
-    let provider = delta.table_provider().with_session(Arc::new(state)).await?;
+    let deltalake_provider = delta.table_provider().with_session(Arc::new(state)).await?;
     let snapshot = delta.snapshot()?;
+    let provider: Arc<dyn TableProvider> = Arc::new(DirectScanTable::new(
+        snapshot.clone(),
+        deltalake_provider,
+        delta.log_store().root_url(),
+    ));
     let read = TableRead {
         table,
         pinned_version,

@@ -61,6 +61,7 @@ pub const SETTABLE: &[Settable] = &[
     any_value("weir.joined_groups_only"),
     any_value("weir.averages_from_sums"),
     any_value("weir.scaled_decimal_literals"),
+    any_value("weir.direct_scan"),
     any_value("weir.shared_aggregates"),
     any_value("weir.view_equality"),
 ];
