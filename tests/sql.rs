@@ -13,6 +13,8 @@ mod direct_scan;
 mod joins;
 #[path = "sql_cli/lake_listing.rs"]
 mod lake_listing;
+#[path = "sql_cli/merged_ranges.rs"]
+mod merged_ranges;
 #[path = "sql_cli/percentiles.rs"]
 mod percentiles;
 

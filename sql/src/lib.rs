@@ -21,6 +21,7 @@ pub mod joined_groups_only;
 pub mod lake;
 pub mod local_lake_store;
 pub mod local_listing;
+pub mod merged_ranges;
 pub mod named_tables;
 pub mod options;
 pub mod order_free_percentile;

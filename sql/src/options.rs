@@ -40,6 +40,9 @@ extensions_options! {
         /// Scan a Delta version that needs no deletion vectors or column mapping as its
         /// Parquet files, by DataFusion's scan ([`crate::direct_scan`]).
         pub direct_scan: bool, default = true
+        /// Merge overlapping closed ranges of one column that a filter ORs together
+        /// ([`crate::merged_ranges`]).
+        pub merged_ranges: bool, default = true
     }
 }
 

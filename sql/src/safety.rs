@@ -62,6 +62,7 @@ pub const SETTABLE: &[Settable] = &[
     any_value("weir.averages_from_sums"),
     any_value("weir.scaled_decimal_literals"),
     any_value("weir.direct_scan"),
+    any_value("weir.merged_ranges"),
     any_value("weir.shared_aggregates"),
     any_value("weir.view_equality"),
 ];

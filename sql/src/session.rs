@@ -14,6 +14,7 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::physical_plan::{collect, execute_stream};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
@@ -33,6 +34,7 @@ use crate::error::{Result, SqlError};
 use crate::join_order::{JoinOrder, Reordered};
 use crate::joined_groups_only::JoinedGroupsOnly;
 use crate::lake::{Lake, LakeTable};
+use crate::merged_ranges::MergedRanges;
 use crate::options::WeirOptions;
 use crate::order_free_percentile;
 use crate::safety;
@@ -158,6 +160,7 @@ impl Lake {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_optimizer_rules(logical_rules())
             .with_physical_optimizer_rule(Arc::new(GroupByStringIds))
             .with_physical_optimizer_rule(Arc::new(CheapConjunctsFirst))
             .with_physical_optimizer_rule(Arc::new(ViewEqualityRule))
@@ -192,6 +195,21 @@ impl Lake {
             limits,
         })
     }
+}
+
+/// DataFusion's logical optimizer rules with [`MergedRanges`] right after its filter
+/// push-down: the ranges a join's condition hands down are merged before its common
+/// subexpression elimination takes a repeated bound out of them (which would leave no
+/// range to merge), and a range handed down again in a later pass is merged and dropped
+/// in the same pass.
+fn logical_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+    let mut rules = Optimizer::new().rules;
+    let after_push_down = rules
+        .iter()
+        .position(|rule| rule.name() == "push_down_filter")
+        .map_or(rules.len(), |at| at + 1);
+    rules.insert(after_push_down, Arc::new(MergedRanges));
+    rules
 }
 
 /// How many bytes at the end of a local Parquet file a scan reads first for its footer

@@ -108,7 +108,13 @@ async fn a_direct_scan_gives_the_rows_types_and_skipping_of_deltalakes_provider(
         let skipping = |plan: String| {
             plan.lines()
                 .filter(|line| line.contains("lake_file_skipping"))
-                .map(|line| line.split('|').nth(2).unwrap_or_default().trim().to_string())
+                .map(|line| {
+                    line.split('|')
+                        .nth(2)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
+                })
                 .collect::<Vec<_>>()
         };
         let through_deltalake =
