@@ -1296,7 +1296,21 @@ async fn a_correlated_aggregate_groups_only_the_keys_it_is_joined_with() {
     );
     assert_eq!(text(&s, sql).await, reference);
     let narrowed = text(&s, &format!("EXPLAIN {sql}")).await;
-    assert!(narrowed.contains("__weir_joined_keys"), "{narrowed}");
+    // Narrowed once, not again in each of the optimizer's passes, though the keys'
+    // source loses a column (`class`, wanted only above the join) after the first.
+    let trimmed_source = "SELECT s.status FROM statuses s WHERE length(s.class) * 100 < \
+                          (SELECT count(*) FROM events e WHERE e.status = s.status) \
+                          ORDER BY s.status";
+    assert_eq!(
+        text(&s, trimmed_source).await,
+        support::delta::query_text(&tables, trimmed_source).await
+    );
+    let plan = text(&s, &format!("EXPLAIN {trimmed_source}")).await;
+    assert_eq!(
+        plan.matches("SubqueryAlias: __weir_joined_keys").count(),
+        1,
+        "{plan}"
+    );
     text(&s, "SET weir.joined_groups_only = false").await;
     assert_eq!(text(&s, sql).await, reference);
     let whole = text(&s, &format!("EXPLAIN {sql}")).await;

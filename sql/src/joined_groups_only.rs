@@ -142,6 +142,16 @@ impl OptimizerRule for JoinedGroupsOnly {
     }
 }
 
+/// Whether `input`, an aggregate's, is already narrowed: a semi join with keys under
+/// [`KEYS_ALIAS`]. The keys' source itself may have changed since (the optimizer's later
+/// passes trim the columns it reads), so it is recognised by its alias alone.
+fn narrowed_already(input: &LogicalPlan) -> bool {
+    matches!(input,
+        LogicalPlan::Join(join) if join.join_type == JoinType::RightSemi
+            && matches!(join.left.as_ref(),
+                LogicalPlan::SubqueryAlias(keys) if keys.alias.table() == KEYS_ALIAS))
+}
+
 /// `join` with new inputs.
 fn rejoined(join: &Join, left: Arc<LogicalPlan>, right: Arc<LogicalPlan>) -> Result<LogicalPlan> {
     Ok(LogicalPlan::Join(Join::try_new(
@@ -260,10 +270,7 @@ impl Narrow<'_> {
                 }
             })
             .collect::<Option<Vec<_>>>()?;
-        let narrowed_already = matches!(aggregate.input.as_ref(),
-            LogicalPlan::Join(join) if join.join_type == JoinType::RightSemi
-                && join.left.as_ref() == self.source);
-        if narrowed_already {
+        if narrowed_already(&aggregate.input) {
             return None;
         }
         let whole = LogicalPlan::Aggregate(aggregate.clone());
