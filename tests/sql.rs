@@ -1296,6 +1296,7 @@ async fn a_correlated_aggregate_groups_only_the_keys_it_is_joined_with() {
     );
     assert_eq!(text(&s, sql).await, reference);
     let narrowed = text(&s, &format!("EXPLAIN {sql}")).await;
+    assert!(narrowed.contains("__weir_joined_keys"), "{narrowed}");
     // Narrowed once, not again in each of the optimizer's passes, though the keys'
     // source loses a column (`class`, wanted only above the join) after the first.
     let trimmed_source = "SELECT s.status FROM statuses s WHERE length(s.class) * 100 < \
