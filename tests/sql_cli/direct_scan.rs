@@ -74,6 +74,7 @@ async fn a_direct_scan_gives_the_rows_types_and_skipping_of_deltalakes_provider(
         "SELECT id FROM events WHERE region IS NULL ORDER BY id",
         "SELECT count(*) AS n FROM events WHERE id BETWEEN 10 AND 20",
         "SELECT count(*) AS n FROM (SELECT note FROM events LIMIT 7)",
+        "SELECT min(region), max(region), min(day), max(day), count(region) FROM events",
         "SELECT arrow_typeof(id), arrow_typeof(day), arrow_typeof(region), \
          arrow_typeof(note) FROM events LIMIT 1",
     ];
