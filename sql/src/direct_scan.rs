@@ -193,13 +193,14 @@ impl Layout {
         })
     }
 
-    /// The scan's file for the log's file `index`, with its partition values and
-    /// statistics; `None` when it cannot be read directly (a path outside the table's
-    /// folder, a deletion vector, a partition value of an unexpected form).
+    /// The scan's file for the log's file `view`, with its partition values and
+    /// statistics (`column_statistics` for the file's columns); `None` when it cannot be
+    /// read directly (a path outside the table's folder, a deletion vector, a partition
+    /// value of an unexpected form).
     fn file(
         &self,
         view: &deltalake::kernel::LogicalFileView,
-        column_statistics: &[ColumnStatistics],
+        column_statistics: Vec<ColumnStatistics>,
     ) -> Option<PartitionedFile> {
         if view.deletion_vector_descriptor().is_some() || view.path().contains("://") {
             return None;
@@ -214,7 +215,7 @@ impl Layout {
         let mut statistics = Statistics {
             num_rows: rows.map_or(Precision::Absent, |n| Precision::Exact(n as usize)),
             total_byte_size: Precision::Exact(size as usize),
-            column_statistics: column_statistics.to_vec(),
+            column_statistics,
         };
         for field in &self.partition_fields {
             let value = partition_value(values.get(field.name()).cloned().flatten(), field)?;
@@ -244,15 +245,17 @@ fn partition_value(value: Option<String>, field: &FieldRef) -> Option<ScalarValu
     })
 }
 
-/// The statistics of a partition column in a file of `rows` rows: its one value.
+/// The statistics of a partition column in a file of `rows` rows: its one value, or
+/// only the null count when that value is null.
 fn partition_statistics(value: &ScalarValue, rows: Option<u64>) -> ColumnStatistics {
-    let null_count = match (value.is_null(), rows) {
-        (false, _) => Precision::Exact(0),
-        (true, Some(rows)) => Precision::Exact(rows as usize),
-        (true, None) => Precision::Absent,
-    };
+    if value.is_null() {
+        return ColumnStatistics {
+            null_count: rows.map_or(Precision::Absent, |rows| Precision::Exact(rows as usize)),
+            ..ColumnStatistics::new_unknown()
+        };
+    }
     ColumnStatistics {
-        null_count,
+        null_count: Precision::Exact(0),
         max_value: Precision::Exact(value.clone()),
         min_value: Precision::Exact(value.clone()),
         distinct_count: Precision::Exact(1),
@@ -348,11 +351,11 @@ impl TableProvider for DirectScanTable {
             .collect();
         let column_statistics = file_column_statistics(&files, &layout.file_schema, &wanted);
         let mut scanned = Vec::new();
-        for (index, view) in files.iter().enumerate() {
+        for (index, (view, statistics)) in files.iter().zip(column_statistics).enumerate() {
             if kept.as_ref().is_some_and(|kept| !kept[index]) {
                 continue;
             }
-            match layout.file(&view, &column_statistics[index]) {
+            match layout.file(&view, statistics) {
                 Some(file) => scanned.push(file),
                 None => return self.fallback.scan(state, projection, filters, limit).await,
             }

@@ -116,8 +116,10 @@ impl Lake {
             .build_arc()?;
         // The Delta scan reads a local lake's data files by their `file://` URLs, from
         // the store the session has for those: the lake's own.
-        if let Some(store) = self.local_store() {
-            runtime.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), store);
+        let local_store = self.local_store();
+        if let Some(store) = &local_store {
+            runtime
+                .register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), store.clone());
         }
         // No URL tables (`FROM 'path/file.parquet'`): only the lake's tables are readable.
         let mut config = SessionConfig::new()
@@ -141,7 +143,7 @@ impl Lake {
         // A local file's footer is read with one more `pread` when it is longer than
         // this, which costs less than reading DataFusion's default of 512 KiB from the
         // end of each file (most of a 600 KB file) on a statement's first scan.
-        if self.local_store().is_some() {
+        if local_store.is_some() {
             parquet.metadata_size_hint = Some(LOCAL_FOOTER_READ);
         }
         // A hash join whose single integer key spans fewer values than this looks its
