@@ -3,6 +3,8 @@
 
 mod support;
 
+#[path = "sql_cli/aggregated_before_join.rs"]
+mod aggregated_before_join;
 #[path = "sql_cli/averages.rs"]
 mod averages;
 #[path = "sql_cli/decimal_literals.rs"]
@@ -1048,7 +1050,7 @@ async fn grouping_strings_by_ids_gives_datafusions_rows() {
         assert_eq!(text(&s, sql).await, reference, "{sql}");
         let plan = text(&s, &format!("EXPLAIN {sql}")).await;
         let by_ids = plan
-            .split("StringGroupAggregateExec: mode=Partial, gby=")
+            .split("IndexedGroupAggregateExec: mode=Partial, gby=")
             .nth(1)
             .map(|rest| format!("{}]", rest.split(']').next().unwrap()));
         assert_eq!(by_ids.as_deref(), encoded, "{sql}\n{plan}");
@@ -1070,11 +1072,11 @@ async fn grouping_strings_by_ids_gives_datafusions_rows() {
         let plan = text(&s, &format!("EXPLAIN {sql}")).await;
         let split = encoded.map(|column| {
             plan.contains(&format!(
-                "StringGroupAggregateExec: mode=Partial, gby={column}"
+                "IndexedGroupAggregateExec: mode=Partial, gby={column}"
             )) && plan.contains("AggregateExec: mode=Final,")
         });
         assert_eq!(
-            split.unwrap_or(plan.contains("StringGroupAggregateExec")),
+            split.unwrap_or(plan.contains("IndexedGroupAggregateExec")),
             encoded.is_some(),
             "{sql}\n{plan}"
         );
@@ -1086,11 +1088,79 @@ async fn grouping_strings_by_ids_gives_datafusions_rows() {
     text(&s, "SET weir.group_by_string_ids = false").await;
     assert!(!text(&s, &format!("EXPLAIN {sql}"))
         .await
-        .contains("StringGroupAggregateExec"));
+        .contains("IndexedGroupAggregateExec"));
     assert_eq!(text(&s, sql).await, by_ids);
     assert_eq!(
         text(&s, "SELECT count(DISTINCT session) AS sessions FROM events").await,
         "+----------+\n| sessions |\n+----------+\n| 11000    |\n+----------+"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouping_integers_by_indices_gives_datafusions_rows() {
+    let (dir, s) = events_session().await;
+    let events_path = dir.path().join("events");
+    let uri = events_path.to_str().unwrap();
+    // A few dense values, 32-bit ones, nulls, the ends of i64, and 11,000 values spread
+    // over billions (looked up in the map, not the window).
+    let cases = [
+        "SELECT status, count(*) AS n, sum(length(session)) AS chars FROM events \
+         GROUP BY status ORDER BY status",
+        "SELECT s, max(p) AS p FROM (SELECT CAST(status AS INT) AS s, path AS p \
+         FROM events) GROUP BY s ORDER BY s",
+        "SELECT k, count(*) AS n FROM (SELECT CASE WHEN level IS NULL THEN NULL \
+         ELSE status END AS k FROM events) GROUP BY k ORDER BY k",
+        "SELECT k, count(*) AS n FROM (SELECT CASE WHEN status = 200 \
+         THEN 9223372036854775807 WHEN status = 404 THEN -9223372036854775807 - 1 \
+         ELSE -status END AS k FROM events) GROUP BY k ORDER BY k",
+        "SELECT k, count(*) AS n FROM (SELECT CAST(substr(session, 9) AS BIGINT) * 1000003 \
+         AS k FROM events) GROUP BY k ORDER BY n DESC, k LIMIT 5",
+        "SELECT count(*) AS groups, sum(n) AS rows, max(k) AS top FROM (SELECT k, \
+         count(*) AS n FROM (SELECT CAST(substr(session, 9) AS BIGINT) AS k FROM events) \
+         GROUP BY k)",
+    ];
+    let check = |sql: &'static str| {
+        let s = &s;
+        async move {
+            let reference = support::delta::query_text(&[("events", uri)], sql).await;
+            assert_eq!(text(s, sql).await, reference, "{sql}");
+            let plan = text(s, &format!("EXPLAIN {sql}")).await;
+            assert!(
+                plan.contains("IndexedGroupAggregateExec: mode=Partial"),
+                "{sql}\n{plan}"
+            );
+        }
+    };
+    for sql in cases {
+        check(sql).await;
+    }
+    assert_eq!(
+        text(&s, cases[0]).await,
+        "+--------+------+-------+\n\
+         | status | n    | chars |\n\
+         +--------+------+-------+\n\
+         | 200    | 6000 | 96000 |\n\
+         | 404    | 3000 | 48000 |\n\
+         | 500    | 3000 | 48000 |\n\
+         +--------+------+-------+"
+    );
+    // Groups that hardly repeat are passed on batch by batch past the probe's rows.
+    s.context()
+        .state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .execution
+        .skip_partial_aggregation_probe_rows_threshold = 1000;
+    for sql in &cases[4..] {
+        check(sql).await;
+    }
+    text(&s, "SET weir.group_by_integer_indices = false").await;
+    let plan = text(&s, &format!("EXPLAIN {}", cases[0])).await;
+    assert!(!plan.contains("IndexedGroupAggregateExec"), "{plan}");
+    assert_eq!(
+        text(&s, cases[0]).await,
+        support::delta::query_text(&[("events", uri)], cases[0]).await
     );
 }
 

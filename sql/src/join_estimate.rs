@@ -38,11 +38,16 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    /// The distinct values of `column` when its figures bound them (at most the rows).
+    pub fn distinct(&self, column: &Column) -> Option<f64> {
+        self.distinct.get(column).map(|d| d.clamp(1.0, self.rows))
+    }
+
     /// The distinct values of a key expression: its column's known figure (at most the
     /// rows), if any.
     fn key_distinct(&self, key: &Expr) -> Option<f64> {
         match key {
-            Expr::Column(column) => self.distinct.get(column).map(|d| d.clamp(1.0, self.rows)),
+            Expr::Column(column) => self.distinct(column),
             _ => None,
         }
     }

@@ -24,6 +24,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, TableScan};
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
+use crate::aggregated_before_join::is_pre_aggregate;
 use crate::join_estimate;
 use crate::options::logical_rule_on;
 use crate::skipping::HandedOut;
@@ -270,7 +271,7 @@ impl Narrow<'_> {
                 }
             })
             .collect::<Option<Vec<_>>>()?;
-        if narrowed_already(&aggregate.input) {
+        if narrowed_already(&aggregate.input) || is_pre_aggregate(aggregate) {
             return None;
         }
         let whole = LogicalPlan::Aggregate(aggregate.clone());

@@ -6,6 +6,7 @@
 //! a memory and time limit per statement ([`Limits`]), and `EXPLAIN` saying how many
 //! files each table's scan skips ([`skipping`]).
 
+pub mod aggregated_before_join;
 pub mod all_rows_conjunction;
 pub mod averages_from_sums;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod decimal_literal_scale;
 pub mod dialect;
 pub mod direct_scan;
 pub mod error;
+pub mod indexed_groups;
 pub mod join_estimate;
 pub mod join_order;
 pub mod joined_groups_only;
@@ -35,7 +37,6 @@ pub mod session;
 pub mod shared_aggregates;
 pub mod skipping;
 pub mod stream;
-pub mod string_ids;
 pub mod table_figures;
 pub mod travel;
 pub mod view_equality;

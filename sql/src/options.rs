@@ -12,9 +12,12 @@ use datafusion::physical_plan::ExecutionPlan;
 extensions_options! {
     /// Settings of a lake query session that DataFusion does not have.
     pub struct WeirOptions {
-        /// Group `Utf8View` columns by integer ids ([`crate::string_ids`]) instead of by
-        /// their strings.
+        /// Group `Utf8View` columns by integer ids ([`crate::indexed_groups`]) instead
+        /// of by their strings.
         pub group_by_string_ids: bool, default = true
+        /// Group `Int32` and `Int64` columns by dense indices found in a window of slots
+        /// ([`crate::indexed_groups`]) instead of in a hash table.
+        pub group_by_integer_indices: bool, default = true
         /// Order a filter's conditions cheapest first ([`crate::cheap_conjuncts_first`]).
         pub cheap_conjuncts_first: bool, default = true
         /// Move semi and anti joins below the inner joins they filter
@@ -43,6 +46,9 @@ extensions_options! {
         /// Merge overlapping closed ranges of one column that a filter ORs together
         /// ([`crate::merged_ranges`]).
         pub merged_ranges: bool, default = true
+        /// Aggregate the large side of a join with a small table by its join key before
+        /// the join ([`crate::aggregated_before_join`]).
+        pub aggregate_before_join: bool, default = true
     }
 }
 

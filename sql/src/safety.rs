@@ -55,6 +55,7 @@ pub const SETTABLE: &[Settable] = &[
     any_value("datafusion.explain.analyze_level"),
     any_value("datafusion.explain.analyze_categories"),
     any_value("weir.group_by_string_ids"),
+    any_value("weir.group_by_integer_indices"),
     any_value("weir.cheap_conjuncts_first"),
     any_value("weir.semi_joins_first"),
     any_value("weir.join_order"),
@@ -63,6 +64,7 @@ pub const SETTABLE: &[Settable] = &[
     any_value("weir.scaled_decimal_literals"),
     any_value("weir.direct_scan"),
     any_value("weir.merged_ranges"),
+    any_value("weir.aggregate_before_join"),
     any_value("weir.shared_aggregates"),
     any_value("weir.view_equality"),
 ];

@@ -24,6 +24,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use crate::aggregated_before_join::AggregatedBeforeJoin;
 use crate::averages_from_sums::AveragesFromSums;
 use crate::catalog::LakeCatalog;
 use crate::cheap_conjuncts_first::CheapConjunctsFirst;
@@ -31,6 +32,7 @@ use crate::counted_quantiles;
 use crate::decimal_literal_scale::ScaledDecimalLiterals;
 use crate::dialect::LakeDialect;
 use crate::error::{Result, SqlError};
+use crate::indexed_groups::GroupByIndices;
 use crate::join_order::{JoinOrder, Reordered};
 use crate::joined_groups_only::JoinedGroupsOnly;
 use crate::lake::{Lake, LakeTable};
@@ -42,7 +44,6 @@ use crate::semi_joins_first::SemiJoinsFirst;
 use crate::shared_aggregates::ShareRepeatedAggregates;
 use crate::skipping::{self, HandedOut};
 use crate::stream::{Deadline, QueryStream, QUEUED_BATCHES};
-use crate::string_ids::GroupByStringIds;
 use crate::travel::{self, Preloaded};
 use crate::view_equality::ViewEqualityRule;
 
@@ -163,7 +164,7 @@ impl Lake {
             .with_runtime_env(runtime)
             .with_default_features()
             .with_optimizer_rules(logical_rules())
-            .with_physical_optimizer_rule(Arc::new(GroupByStringIds))
+            .with_physical_optimizer_rule(Arc::new(GroupByIndices))
             .with_physical_optimizer_rule(Arc::new(CheapConjunctsFirst))
             .with_physical_optimizer_rule(Arc::new(ViewEqualityRule))
             .with_physical_optimizer_rule(Arc::new(ShareRepeatedAggregates))
@@ -172,6 +173,7 @@ impl Lake {
             .with_optimizer_rule(Arc::new(ScaledDecimalLiterals))
             .with_optimizer_rule(Arc::new(JoinedGroupsOnly::new(handed.clone())))
             .with_optimizer_rule(Arc::new(JoinOrder::new(handed.clone(), reordered.clone())))
+            .with_optimizer_rule(Arc::new(AggregatedBeforeJoin::new(handed.clone())))
             .build();
         let ctx = SessionContext::new_with_state(state);
         order_free_percentile::register(&ctx);

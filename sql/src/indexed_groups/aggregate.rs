@@ -1,8 +1,9 @@
-//! The partial aggregation by one string column that keeps its groups by dense index.
+//! The partial aggregation by one column that keeps its groups by dense index.
 
 use std::fmt;
 use std::sync::Arc;
 
+use arrow::datatypes::{DataType, Int32Type, Int64Type};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::memory_pool::MemoryConsumer;
@@ -17,17 +18,21 @@ use datafusion::physical_plan::{
 };
 
 use super::aggregate_stream::{aggregate_stream, PartialAggregation};
+use super::integer_groups::IntegerGroups;
+use super::string_groups::StringGroups;
+use super::GroupIndices;
 
-/// Stands in for a partial-phase [`AggregateExec`] grouping by one `Utf8View` column: the
-/// same output (schema, partitioning, and for every group the string and the aggregates'
-/// states), computed by giving each distinct string of a partition a dense index
-/// (`groups::StringGroups`) that the aggregates' accumulators are indexed by,
-/// instead of hashing every row's string into a group table.
+/// Stands in for a partial-phase [`AggregateExec`] grouping by one `Utf8View`, `Int32` or
+/// `Int64` column: the same output (schema, partitioning, and for every group the value
+/// and the aggregates' states), computed by giving each distinct value of a partition a
+/// dense index ([`StringGroups`], [`IntegerGroups`]) that the aggregates' accumulators are
+/// indexed by, instead of hashing every row's value into DataFusion's group table.
 ///
 /// Invariant: `partial` is in [`AggregateMode::Partial`], groups by one plain column of
-/// its input, and keeps no ordered top-k (checked by [`Self::try_new`]).
+/// its input of one of those types, and keeps no ordered top-k (checked by
+/// [`Self::try_new`]).
 #[derive(Debug)]
-pub struct StringGroupAggregateExec {
+pub struct IndexedGroupAggregateExec {
     /// The aggregation this computes; its input is this operator's input.
     partial: Arc<AggregateExec>,
     /// Its grouping column's index in the input.
@@ -35,21 +40,65 @@ pub struct StringGroupAggregateExec {
     metrics: ExecutionPlanMetricsSet,
 }
 
-impl StringGroupAggregateExec {
+impl IndexedGroupAggregateExec {
     /// Computes `partial`, or an internal error when it is not a partial aggregation by
     /// one column without an ordered limit.
     pub fn try_new(partial: Arc<AggregateExec>) -> Result<Self> {
+        let indexable = |column: usize| {
+            indexed_type(partial.input().schema().field(column).data_type()).is_some()
+        };
         match grouped_column(&partial) {
-            Some(column) if *partial.mode() == AggregateMode::Partial => Ok(Self {
-                partial,
-                column,
-                metrics: ExecutionPlanMetricsSet::new(),
-            }),
+            Some(column) if *partial.mode() == AggregateMode::Partial && indexable(column) => {
+                Ok(Self {
+                    partial,
+                    column,
+                    metrics: ExecutionPlanMetricsSet::new(),
+                })
+            }
             _ => Err(DataFusionError::Internal(format!(
-                "StringGroupAggregateExec cannot compute {}",
+                "IndexedGroupAggregateExec cannot compute {}",
                 partial.name()
             ))),
         }
+    }
+
+    /// A partition's empty groups of the grouping column.
+    fn new_groups(&self) -> Result<Box<dyn GroupIndices>> {
+        let data_type = self
+            .partial
+            .input()
+            .schema()
+            .field(self.column)
+            .data_type()
+            .clone();
+        Ok(match indexed_type(&data_type) {
+            Some(IndexedType::Strings) => Box::new(StringGroups::default()),
+            Some(IndexedType::Int32) => Box::new(IntegerGroups::<Int32Type>::default()),
+            Some(IndexedType::Int64) => Box::new(IntegerGroups::<Int64Type>::default()),
+            None => {
+                return Err(DataFusionError::Internal(format!(
+                    "IndexedGroupAggregateExec cannot group by {data_type}"
+                )))
+            }
+        })
+    }
+}
+
+/// The column types [`IndexedGroupAggregateExec`] groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexedType {
+    Strings,
+    Int32,
+    Int64,
+}
+
+/// The kind of groups `data_type` has, when it is indexed.
+pub fn indexed_type(data_type: &DataType) -> Option<IndexedType> {
+    match data_type {
+        DataType::Utf8View => Some(IndexedType::Strings),
+        DataType::Int32 => Some(IndexedType::Int32),
+        DataType::Int64 => Some(IndexedType::Int64),
+        _ => None,
     }
 }
 
@@ -66,7 +115,7 @@ pub(super) fn grouped_column(aggregate: &AggregateExec) -> Option<usize> {
     (aggregate.group_expr().is_single() && !ordered_limit).then_some(column)
 }
 
-impl DisplayAs for StringGroupAggregateExec {
+impl DisplayAs for IndexedGroupAggregateExec {
     fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let group = self
             .partial
@@ -83,15 +132,15 @@ impl DisplayAs for StringGroupAggregateExec {
             .collect();
         write!(
             f,
-            "StringGroupAggregateExec: mode=Partial, gby=[{group}], aggr=[{}]",
+            "IndexedGroupAggregateExec: mode=Partial, gby=[{group}], aggr=[{}]",
             aggregates.join(", ")
         )
     }
 }
 
-impl ExecutionPlan for StringGroupAggregateExec {
+impl ExecutionPlan for IndexedGroupAggregateExec {
     fn name(&self) -> &str {
-        "StringGroupAggregateExec"
+        "IndexedGroupAggregateExec"
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
@@ -130,9 +179,10 @@ impl ExecutionPlan for StringGroupAggregateExec {
     ) -> Result<SendableRecordBatchStream> {
         let partial = &self.partial;
         let input = partial.input().execute(partition, Arc::clone(&context))?;
-        let reservation = MemoryConsumer::new(format!("StringGroupAggregateExec[{partition}]"))
+        let reservation = MemoryConsumer::new(format!("IndexedGroupAggregateExec[{partition}]"))
             .with_can_spill(true)
             .register(context.memory_pool());
+        let options = &context.session_config().options().execution;
         let aggregation = PartialAggregation {
             column: self.column,
             aggregates: partial.aggr_expr().to_vec(),
@@ -140,11 +190,14 @@ impl ExecutionPlan for StringGroupAggregateExec {
             filters: partial.filter_expr().to_vec(),
             limit: partial.limit_options().map(|limit| limit.limit),
             batch_size: context.session_config().batch_size(),
+            probe_rows: options.skip_partial_aggregation_probe_rows_threshold,
+            pass_through_ratio: options.skip_partial_aggregation_probe_ratio_threshold,
         };
         aggregate_stream(
             input,
             self.schema(),
             aggregation,
+            self.new_groups()?,
             reservation,
             BaselineMetrics::new(&self.metrics, partition),
         )
@@ -171,7 +224,7 @@ mod tests {
     use datafusion::physical_plan::collect;
 
     /// `SELECT s, count(*) ... GROUP BY s`'s partial phase over three batches.
-    fn partial_count(limit: Option<usize>) -> StringGroupAggregateExec {
+    fn partial_count(limit: Option<usize>) -> IndexedGroupAggregateExec {
         let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8View, true)]));
         let batch = |values: Vec<Option<&str>>| {
             let column: ArrayRef = Arc::new(StringViewArray::from(values));
@@ -204,10 +257,10 @@ mod tests {
         )
         .unwrap()
         .with_limit_options(limit.map(LimitOptions::new));
-        StringGroupAggregateExec::try_new(Arc::new(partial)).unwrap()
+        IndexedGroupAggregateExec::try_new(Arc::new(partial)).unwrap()
     }
 
-    async fn run(exec: StringGroupAggregateExec, memory: Option<usize>) -> String {
+    async fn run(exec: IndexedGroupAggregateExec, memory: Option<usize>) -> String {
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(memory) = memory {
             runtime = runtime.with_memory_pool(Arc::new(GreedyMemoryPool::new(memory)));

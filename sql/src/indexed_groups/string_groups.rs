@@ -3,9 +3,11 @@
 use std::mem::size_of;
 use std::sync::Arc;
 
-use arrow::array::{Array, StringViewArray, StringViewBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, StringViewArray, StringViewBuilder};
 use arrow::buffer::Buffer;
 use datafusion::common::{DataFusionError, HashMap, Result};
+
+use super::GroupIndices;
 
 /// Strings of at most this many bytes are inlined in their view: the view alone is the
 /// string.
@@ -124,6 +126,30 @@ impl Default for StringGroups {
     }
 }
 
+impl GroupIndices for StringGroups {
+    fn len(&self) -> usize {
+        StringGroups::len(self)
+    }
+
+    fn size(&self) -> usize {
+        self.bytes_held()
+    }
+
+    fn intern(&mut self, column: &ArrayRef, indices: &mut Vec<usize>) -> Result<()> {
+        let strings = column.as_string_view_opt().ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "StringGroups given a {} column",
+                column.data_type()
+            ))
+        })?;
+        self.intern_views(strings, indices)
+    }
+
+    fn emit(&mut self) -> Result<ArrayRef> {
+        Ok(Arc::new(self.emit_strings()))
+    }
+}
+
 impl StringGroups {
     /// How many groups there are.
     pub fn len(&self) -> usize {
@@ -131,7 +157,7 @@ impl StringGroups {
     }
 
     /// The bytes held: the strings, their maps and the cache.
-    pub fn size(&self) -> usize {
+    fn bytes_held(&self) -> usize {
         self.string_bytes
             + self.strings.len() * PER_GROUP_BYTES
             + self.places.len() * (size_of::<u128>() + size_of::<u32>())
@@ -146,7 +172,11 @@ impl StringGroups {
 
     /// Sets `indices` to the group index of each row of `strings`, giving strings not
     /// seen before (and null, the first time) the next indices.
-    pub fn intern(&mut self, strings: &StringViewArray, indices: &mut Vec<usize>) -> Result<()> {
+    pub fn intern_views(
+        &mut self,
+        strings: &StringViewArray,
+        indices: &mut Vec<usize>,
+    ) -> Result<()> {
         let buffers = strings.data_buffers();
         let bases: Vec<usize> = buffers.iter().map(|b| b.as_ptr() as usize).collect();
         let positions = self.retain(buffers);
@@ -182,7 +212,7 @@ impl StringGroups {
 
     /// The groups' strings in index order; the groups are forgotten, and indices start
     /// from 0 again.
-    pub fn emit(&mut self) -> StringViewArray {
+    pub fn emit_strings(&mut self) -> StringViewArray {
         let mut column = StringViewBuilder::with_capacity(self.strings.len());
         for string in self.strings.drain(..) {
             match string {
@@ -350,7 +380,7 @@ mod tests {
 
     fn indices_of(groups: &mut StringGroups, strings: &StringViewArray) -> Vec<usize> {
         let mut indices = vec![7; 3];
-        groups.intern(strings, &mut indices).unwrap();
+        groups.intern_views(strings, &mut indices).unwrap();
         indices
     }
 
@@ -379,7 +409,7 @@ mod tests {
             Some("frontend1"),
             Some("x"),
         ]);
-        assert_eq!(groups.emit(), expected);
+        assert_eq!(groups.emit_strings(), expected);
         // Emitted, the groups start over.
         assert_eq!(indices_of(&mut groups, &second), [0, 1, 2, 3]);
     }
@@ -394,7 +424,7 @@ mod tests {
         let mut groups = StringGroups::default();
         assert_eq!(indices_of(&mut groups, &with_null), [0, 1, 0]);
         assert_eq!(
-            groups.emit(),
+            groups.emit_strings(),
             StringViewArray::from(vec![Some("/api/v1/resources/1"), None])
         );
     }
@@ -418,7 +448,7 @@ mod tests {
         assert_eq!(indices_of(&mut groups, &strings), [0, 1, 2, 3, 3, 2, 1, 0]);
         assert_eq!(indices_of(&mut groups, &strings), [0, 1, 2, 3, 3, 2, 1, 0]);
         assert_eq!(
-            groups.emit(),
+            groups.emit_strings(),
             StringViewArray::from(vec![
                 "abcdefghijklm",
                 "fghijklmnopqr",

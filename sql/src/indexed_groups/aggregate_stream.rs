@@ -1,5 +1,5 @@
-//! One partition of [`super::StringGroupAggregateExec`]: its input's rows folded into the
-//! aggregates' states by string group.
+//! One partition of [`super::IndexedGroupAggregateExec`]: its input's rows folded into
+//! the aggregates' states by group index.
 
 use std::sync::Arc;
 
@@ -16,9 +16,9 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::groups::StringGroups;
+use super::GroupIndices;
 
-/// What a partial aggregation by one string column computes.
+/// What a partial aggregation by one column computes.
 pub struct PartialAggregation {
     /// The grouping column's index in the input.
     pub column: usize,
@@ -31,19 +31,28 @@ pub struct PartialAggregation {
     pub limit: Option<usize>,
     /// Rows per output batch at most.
     pub batch_size: usize,
+    /// Once the groups held come from at least this many rows ...
+    pub probe_rows: usize,
+    /// ... and number more than this share of them, each batch's groups are emitted as
+    /// they come: gathering groups that hardly repeat saves the final phase nothing
+    /// (DataFusion's partial aggregation skips grouping then).
+    pub pass_through_ratio: f64,
 }
 
 /// The partial aggregation's output over `input`: a batch of `schema` (the group's
-/// string, then every aggregate's state columns) per group.
+/// value, then every aggregate's state columns) per group, the groups indexed by
+/// `groups`.
 ///
 /// The groups and states are emitted when the input ends, when `limit` groups are
-/// reached, and early whenever `reservation` cannot grow to hold them: a partial phase
-/// may emit a group more than once, as the final phase merges them. Errors of the input,
+/// reached, early whenever `reservation` cannot grow to hold them, and after every batch
+/// once the groups hardly repeat (`pass_through_ratio`): a partial phase may emit a group
+/// more than once, as the final phase merges them. Errors of the input,
 /// of evaluating arguments and of the accumulators end the stream.
 pub fn aggregate_stream(
     input: SendableRecordBatchStream,
     schema: SchemaRef,
     aggregation: PartialAggregation,
+    groups: Box<dyn GroupIndices>,
     reservation: MemoryReservation,
     metrics: BaselineMetrics,
 ) -> Result<SendableRecordBatchStream> {
@@ -52,7 +61,9 @@ pub fn aggregate_stream(
         input,
         schema: Arc::clone(&schema),
         aggregation,
-        groups: StringGroups::default(),
+        groups,
+        rows_held: 0,
+        passing_through: false,
         indices: Vec::new(),
         accumulators,
         reservation,
@@ -74,7 +85,11 @@ struct State {
     input: SendableRecordBatchStream,
     schema: SchemaRef,
     aggregation: PartialAggregation,
-    groups: StringGroups,
+    groups: Box<dyn GroupIndices>,
+    /// The input rows the groups held come from.
+    rows_held: usize,
+    /// The groups hardly repeat: each batch's are emitted at once.
+    passing_through: bool,
     /// The current batch's group indices, kept to reuse the allocation.
     indices: Vec<usize>,
     /// One per aggregate, indexed by group.
@@ -94,6 +109,14 @@ impl State {
             let timer = elapsed_compute.timer();
             self.aggregate(&batch)?;
             timer.done();
+            self.rows_held += batch.num_rows();
+            if !self.passing_through && self.rows_held >= self.aggregation.probe_rows {
+                self.passing_through = self.groups.len() as f64
+                    > self.aggregation.pass_through_ratio * self.rows_held as f64;
+            }
+            if self.passing_through {
+                return self.emit();
+            }
             if self
                 .aggregation
                 .limit
@@ -117,8 +140,8 @@ impl State {
     }
 
     fn aggregate(&mut self, batch: &RecordBatch) -> Result<()> {
-        let strings = batch.column(self.aggregation.column).as_string_view();
-        self.groups.intern(strings, &mut self.indices)?;
+        self.groups
+            .intern(batch.column(self.aggregation.column), &mut self.indices)?;
         let groups = self.groups.len();
         let arguments = evaluate_many(&self.aggregation.arguments, batch)?;
         for ((accumulator, values), filter) in self
@@ -142,10 +165,11 @@ impl State {
     fn emit(&mut self) -> Result<Vec<RecordBatch>> {
         let elapsed_compute = self.metrics.elapsed_compute().clone();
         let _timer = elapsed_compute.timer();
-        if self.groups.len() == 0 {
+        self.rows_held = 0;
+        if self.groups.is_empty() {
             return Ok(Vec::new());
         }
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(self.groups.emit())];
+        let mut columns: Vec<ArrayRef> = vec![self.groups.emit()?];
         for accumulator in &mut self.accumulators {
             columns.extend(accumulator.state(EmitTo::All)?);
         }
