@@ -33,6 +33,7 @@ use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 use crate::join_estimate;
+use crate::joined_groups_only::column_pairs;
 use crate::options::logical_rule_on;
 use crate::skipping::HandedOut;
 use crate::table_figures::Figures;
@@ -316,19 +317,6 @@ fn table_rows(plan: &LogicalPlan, figures: &dyn Fn(&TableScan) -> Option<Figures
         LogicalPlan::SubqueryAlias(alias) => table_rows(&alias.input, figures),
         _ => None,
     }
-}
-
-/// The join's key pairs as (left, right) columns; `None` when a key is not a column.
-fn column_pairs(on: &[(Expr, Expr)]) -> Option<Vec<(Column, Column)>> {
-    if on.is_empty() {
-        return None;
-    }
-    on.iter()
-        .map(|(l, r)| match (l, r) {
-            (Expr::Column(l), Expr::Column(r)) => Some((l.clone(), r.clone())),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The rewritten plan: the large side aggregated by its keys, joined with the small side,

@@ -168,7 +168,7 @@ fn rejoined(join: &Join, left: Arc<LogicalPlan>, right: Arc<LogicalPlan>) -> Res
 }
 
 /// The join's key pairs as (left, right) columns; `None` when a key is not a column.
-fn column_pairs(on: &[(Expr, Expr)]) -> Option<Vec<(Column, Column)>> {
+pub(crate) fn column_pairs(on: &[(Expr, Expr)]) -> Option<Vec<(Column, Column)>> {
     if on.is_empty() {
         return None;
     }
