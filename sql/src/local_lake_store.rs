@@ -251,13 +251,13 @@ impl ObjectStore for LocalLakeStore {
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         let path = self.inner.path_to_filesystem(location)?;
-        let wanted = ranges.to_vec();
         let total = ranges.iter().fold(0u64, |total, r| {
             total.saturating_add(r.end.saturating_sub(r.start))
         });
         let read = if total <= INLINE_READ_BYTES {
-            read_ranges(&path, &wanted)
+            read_ranges(&path, ranges)
         } else {
+            let wanted = ranges.to_vec();
             tokio::task::spawn_blocking(move || read_ranges(&path, &wanted))
                 .await
                 .map_err(|e| object_store::Error::JoinError { source: e })?
