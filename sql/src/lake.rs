@@ -22,6 +22,7 @@ use url::Url;
 use weir_lake::s3;
 
 use crate::error::{Result, SqlError};
+use crate::lake_log_store::LakeLogStore;
 use crate::local_lake_store::LocalLakeStore;
 use crate::local_listing::{self, Skipped};
 
@@ -363,14 +364,16 @@ impl Lake {
     }
 
     /// `table` as a Delta table, not loaded yet, read with the lake's store options.
-    /// A local table's log is listed by the lake's [`LocalLakeStore`].
+    /// A local table's log is listed by the lake's [`LocalLakeStore`]; the kernel reads
+    /// every table's log on the thread that waits for it ([`LakeLogStore`]).
     pub(crate) fn delta_table(&self, table: &LakeTable) -> Result<DeltaTable> {
         let mut builder = DeltaTableBuilder::from_url(table.url.clone())?
             .with_storage_options(self.options.clone());
         if self.root.scheme() == "file" {
             builder = builder.with_storage_backend(self.store.clone(), table.url.clone());
         }
-        Ok(builder.build()?)
+        let log_store = LakeLogStore::new(builder.build_storage()?);
+        Ok(DeltaTable::new(Arc::new(log_store)))
     }
 
     /// A DataFusion session with every table of the lake registered at its latest
