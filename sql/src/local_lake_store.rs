@@ -157,19 +157,22 @@ fn files_after(folder: PathBuf, prefix: &str, offset: &str) -> Result<Found> {
     let mut objects = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|source| io_error(&folder, source))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str() else {
             return Ok(Found::NotPlain);
         };
-        if !plain(&name) {
+        if !plain(name) {
             return Ok(Found::NotPlain);
         }
-        let path = format!("{prefix}/{name}");
-        let after = path.as_str() > offset;
+        // The entry's path is `{prefix}/{name}`, compared with the offset without being
+        // spelled out: a log's folder has thousands of entries, nearly all before it.
+        let after = joined_cmp(prefix, name, offset).is_gt();
         // Up to the offset, only a folder whose path starts the offset can hold paths
         // after it; nothing else there is asked about.
-        if !after && !offset.starts_with(&path) {
+        if !after && !joined_starts(prefix, name, offset) {
             continue;
         }
+        let path = format!("{prefix}/{name}");
         // A link that leads nowhere is left out, as `LocalFileSystem` leaves it.
         let Ok(metadata) = std::fs::metadata(entry.path()) else {
             continue;
@@ -184,6 +187,20 @@ fn files_after(folder: PathBuf, prefix: &str, offset: &str) -> Result<Found> {
         }
     }
     Ok(Found::Objects(objects))
+}
+
+/// How the path `{prefix}/{name}` sorts against `other`.
+fn joined_cmp(prefix: &str, name: &str, other: &str) -> std::cmp::Ordering {
+    let joined = prefix.bytes().chain([b'/']).chain(name.bytes());
+    joined.cmp(other.bytes())
+}
+
+/// Whether `other` starts with the path `{prefix}/{name}`.
+fn joined_starts(prefix: &str, name: &str, other: &str) -> bool {
+    other
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|rest| rest.starts_with(name))
 }
 
 /// An object's description as `LocalFileSystem` gives it (its entity tag from inode,
@@ -324,6 +341,25 @@ mod tests {
     use object_store::ObjectStoreExt;
 
     use super::*;
+
+    #[test]
+    fn compares_a_joined_path_as_spelled_out() {
+        let offsets = ["t/_delta_log/0009.json", "t/_delta_log", "t", "t-x/a", "t/b", "u"];
+        for (prefix, name) in [
+            ("t/_delta_log", "0009.json"),
+            ("t/_delta_log", "0010.json"),
+            ("t/_delta_log", "0008.checkpoint.parquet"),
+            ("t", "_delta_log"),
+            ("t", "b"),
+            ("t", "a"),
+        ] {
+            let path = format!("{prefix}/{name}");
+            for offset in offsets {
+                assert_eq!(joined_cmp(prefix, name, offset), path.as_str().cmp(offset));
+                assert_eq!(joined_starts(prefix, name, offset), offset.starts_with(&path));
+            }
+        }
+    }
 
     /// The listing after an offset is `LocalFileSystem`'s, file for file, with names
     /// before and after the offset, a nested folder, a link, and a name it spells its way.

@@ -180,6 +180,11 @@ fn link_target(
     target.is_dir().then_some(target)
 }
 
+/// Files one of which a Delta log holds from its first commit on (the first commit until
+/// log cleanup removes it, the checkpoint pointer from the first checkpoint on): when one
+/// is there, the log is not listed (a log of 10,000 commits takes 0.2 ms to start listing).
+const LOG_MARKERS: [&str; 2] = ["_last_checkpoint", "00000000000000000000.json"];
+
 /// Whether `folder`'s `_delta_log` holds a file; its log may be a link inside the lake.
 fn is_table(root: &Path, folder: &Path, skipped: &mut Vec<Skipped>) -> bool {
     let log = folder.join("_delta_log");
@@ -193,6 +198,9 @@ fn is_table(root: &Path, folder: &Path, skipped: &mut Vec<Skipped>) -> bool {
         }
         Ok(_) => {}
         Err(_) => return false,
+    }
+    if LOG_MARKERS.iter().any(|marker| log.join(marker).is_file()) {
+        return true;
     }
     match std::fs::read_dir(&log) {
         Ok(entries) => entries
