@@ -124,8 +124,10 @@ fn read_small(path: &std::path::Path) -> std::io::Result<Option<(Bytes, Metadata
     if !metadata.is_file() || metadata.len() > INLINE_READ_BYTES {
         return Ok(None);
     }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.read_to_end(&mut bytes)?;
+    // As many bytes as the file had when asked about, as `LocalFileSystem` reads; no
+    // further read to find the end.
+    let mut bytes = vec![0; metadata.len() as usize];
+    file.read_exact(&mut bytes)?;
     Ok(Some((Bytes::from(bytes), metadata)))
 }
 
@@ -344,7 +346,14 @@ mod tests {
 
     #[test]
     fn compares_a_joined_path_as_spelled_out() {
-        let offsets = ["t/_delta_log/0009.json", "t/_delta_log", "t", "t-x/a", "t/b", "u"];
+        let offsets = [
+            "t/_delta_log/0009.json",
+            "t/_delta_log",
+            "t",
+            "t-x/a",
+            "t/b",
+            "u",
+        ];
         for (prefix, name) in [
             ("t/_delta_log", "0009.json"),
             ("t/_delta_log", "0010.json"),
@@ -356,7 +365,10 @@ mod tests {
             let path = format!("{prefix}/{name}");
             for offset in offsets {
                 assert_eq!(joined_cmp(prefix, name, offset), path.as_str().cmp(offset));
-                assert_eq!(joined_starts(prefix, name, offset), offset.starts_with(&path));
+                assert_eq!(
+                    joined_starts(prefix, name, offset),
+                    offset.starts_with(&path)
+                );
             }
         }
     }
