@@ -11,7 +11,9 @@
 //! [`CallingThreadExecutor`] polls the future on the waiting thread itself, inside the
 //! runtime's context, so the reads the future makes (`spawn_blocking`, timers, sockets)
 //! still run on the runtime. On a worker thread of the runtime it first hands the worker's
-//! other tasks to another thread (`block_in_place`), as deltalake's executor does.
+//! other tasks to another thread (`block_in_place`), as deltalake's executor does. A wait
+//! inside a future the thread is already polling is run as deltalake's executor runs every
+//! one: spawned on the runtime, its answer waited for on a channel.
 
 use std::future::Future;
 
@@ -46,9 +48,26 @@ impl TaskExecutor for CallingThreadExecutor {
         T::Output: Send + 'static,
     {
         let _context = self.handle.enter();
-        // Off a worker thread (a blocking thread, or no runtime at all) this runs the
-        // closure as it is; on a worker it moves the worker's queue to another thread.
-        tokio::task::block_in_place(|| futures::executor::block_on(task))
+        // Off a worker thread (a blocking thread, or no runtime at all) `block_in_place`
+        // runs the closure as it is; on a worker it moves the worker's queue to another
+        // thread first.
+        match futures::executor::enter() {
+            Ok(entered) => {
+                drop(entered);
+                tokio::task::block_in_place(|| futures::executor::block_on(task))
+            }
+            // This thread is already polling a future that waits for this one: the task
+            // runs on the runtime and the thread waits for its answer.
+            Err(_) => {
+                let (sender, receiver) = std::sync::mpsc::channel();
+                self.handle.spawn(async move {
+                    // The receiver waits until the answer comes.
+                    let _ = sender.send(task.await);
+                });
+                tokio::task::block_in_place(|| receiver.recv())
+                    .expect("the runtime runs a spawned task to its end")
+            }
+        }
     }
 
     fn spawn<F>(&self, task: F)
@@ -120,6 +139,18 @@ mod tests {
         for wait in waits {
             assert_eq!(wait.await.unwrap(), 42);
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waits_inside_a_future_it_polls() {
+        let executor = CallingThreadExecutor::new(Handle::current());
+        let answer = tokio::task::spawn_blocking(move || {
+            let inner = executor.clone();
+            executor.block_on(async move { inner.block_on(uses_the_runtime()) + 1 })
+        })
+        .await
+        .unwrap();
+        assert_eq!(answer, 43);
     }
 
     #[test]
