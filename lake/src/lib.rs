@@ -5,9 +5,11 @@
 //! fast, each an awaitable builder returning its metrics: [`Compact`] (bin-packing and
 //! clustering) and [`Vacuum`] (deleting files no version within the retention needs).
 
+pub mod calling_thread_executor;
 pub mod compact;
 pub mod epoch;
 pub mod error;
+pub mod lake_log_store;
 pub mod replace;
 pub mod s3;
 pub mod schema;

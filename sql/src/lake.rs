@@ -19,10 +19,10 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::ObjectStore;
 use url::Url;
+use weir_lake::lake_log_store::LakeLogStore;
 use weir_lake::s3;
 
 use crate::error::{Result, SqlError};
-use crate::lake_log_store::LakeLogStore;
 use crate::local_lake_store::LocalLakeStore;
 use crate::local_listing::{self, Skipped};
 

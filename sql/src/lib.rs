@@ -9,7 +9,6 @@
 pub mod aggregated_before_join;
 pub mod all_rows_conjunction;
 pub mod averages_from_sums;
-pub mod calling_thread_executor;
 pub mod catalog;
 pub mod cheap_conjuncts_first;
 pub mod counted_quantiles;
@@ -22,7 +21,6 @@ pub mod join_estimate;
 pub mod join_order;
 pub mod joined_groups_only;
 pub mod lake;
-pub mod lake_log_store;
 pub mod local_lake_store;
 pub mod local_listing;
 pub mod merged_ranges;
