@@ -18,9 +18,10 @@
 //!    the files in the page cache; prints both and what an empty process of each costs.
 //!
 //! `cargo run --release --example tpch_bench [-- --scale 1 --runs 3 --dir DIR --reuse
-//! --only N --set datafusion.KEY=VALUE ... --cold]` (`--reuse` queries tables an earlier run made
-//! in DIR, default `target/tpch-sf<scale>`; `--only` runs query N alone; `--set` changes a
-//! DataFusion setting of weir's session).
+//! --only N --set datafusion.KEY=VALUE ... --memory-mib M --cold]` (`--reuse` queries tables
+//! an earlier run made in DIR, default `target/tpch-sf<scale>`; `--only` runs query N alone;
+//! `--set` changes a DataFusion setting of weir's session; `--memory-mib` is the session's
+//! memory limit, `weir sql`'s 1024 MiB by default: scale factor 10 needs more).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -280,9 +281,16 @@ async fn main() {
     if !args.iter().any(|a| a == "--reuse") {
         generate(&lake, scale).await;
     }
+    let limits = match arg(&args, "--memory-mib") {
+        Some(mib) => Limits {
+            memory: mib.parse::<usize>().expect("a number of MiB") << 20,
+            ..Limits::default()
+        },
+        None => Limits::default(),
+    };
     let session = Lake::open(&lake.display().to_string())
         .expect("the lake")
-        .query_session(Limits::default())
+        .query_session(limits)
         .await
         .expect("a session");
     settings::apply(&session, &args);
