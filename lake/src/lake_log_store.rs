@@ -10,7 +10,7 @@ use delta_kernel_default_engine::DefaultEngineBuilder;
 use deltalake::kernel::transaction::TransactionError;
 use deltalake::kernel::Version;
 use deltalake::logstore::{CommitOrBytes, LogStore, LogStoreConfig, LogStoreRef};
-use deltalake::{DeltaResult, ObjectStore, Path};
+use deltalake::{DeltaResult, DeltaTable, DeltaTableBuilder, ObjectStore, Path};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use url::Url;
 use uuid::Uuid;
@@ -30,6 +30,13 @@ impl LakeLogStore {
     pub fn new(inner: LogStoreRef) -> Self {
         Self { inner }
     }
+}
+
+/// The table `builder` describes, not loaded yet, with its log store in a [`LakeLogStore`]:
+/// how weir opens every Delta table it reads or writes.
+pub fn lake_table(builder: &DeltaTableBuilder) -> DeltaResult<DeltaTable> {
+    let log_store = LakeLogStore::new(builder.build_storage()?);
+    Ok(DeltaTable::new(Arc::new(log_store)))
 }
 
 #[async_trait::async_trait]

@@ -3,8 +3,6 @@
 //! a streaming writer keeps an [`EpochCommitter`]). Opening any location registers the S3
 //! handlers first ([`crate::s3::register`]).
 
-use std::sync::Arc;
-
 use arrow::datatypes::SchemaRef;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::CommitProperties;
@@ -14,7 +12,7 @@ use deltalake::{ensure_table_uri, DeltaTable, DeltaTableBuilder, DeltaTableError
 
 use crate::epoch::EpochCommitter;
 use crate::error::{LakeError, Result};
-use crate::lake_log_store::LakeLogStore;
+use crate::lake_log_store::lake_table;
 use crate::schema::table_schema;
 
 fn delta_error(what: String) -> impl FnOnce(DeltaTableError) -> LakeError {
@@ -38,10 +36,9 @@ enum Found {
 /// loading a missing table logs an error in the Delta kernel.
 async fn look_up(uri: &str) -> Result<Found> {
     let url = location(uri)?;
-    let log_store = DeltaTableBuilder::from_url(url)
-        .and_then(|builder| builder.build_storage())
+    let mut table = DeltaTableBuilder::from_url(url)
+        .and_then(|builder| lake_table(&builder))
         .map_err(delta_error(format!("table location '{uri}'")))?;
-    let mut table = DeltaTable::new(Arc::new(LakeLogStore::new(log_store)));
     let exists = table
         .verify_deltatable_existence()
         .await

@@ -19,7 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::ObjectStore;
 use url::Url;
-use weir_lake::lake_log_store::LakeLogStore;
+use weir_lake::lake_log_store::lake_table;
 use weir_lake::s3;
 
 use crate::error::{Result, SqlError};
@@ -365,15 +365,14 @@ impl Lake {
 
     /// `table` as a Delta table, not loaded yet, read with the lake's store options.
     /// A local table's log is listed by the lake's [`LocalLakeStore`]; the kernel reads
-    /// every table's log on the thread that waits for it ([`LakeLogStore`]).
+    /// every table's log on the thread that waits for it ([`lake_table`]).
     pub(crate) fn delta_table(&self, table: &LakeTable) -> Result<DeltaTable> {
         let mut builder = DeltaTableBuilder::from_url(table.url.clone())?
             .with_storage_options(self.options.clone());
         if self.root.scheme() == "file" {
             builder = builder.with_storage_backend(self.store.clone(), table.url.clone());
         }
-        let log_store = LakeLogStore::new(builder.build_storage()?);
-        Ok(DeltaTable::new(Arc::new(log_store)))
+        Ok(lake_table(&builder)?)
     }
 
     /// A DataFusion session with every table of the lake registered at its latest

@@ -129,7 +129,7 @@ impl DimensionSource {
         }
         let url = deltalake::ensure_table_uri(&self.path).map_err(error)?;
         let mut table = deltalake::DeltaTableBuilder::from_url(url)
-            .and_then(deltalake::DeltaTableBuilder::build)
+            .and_then(|builder| weir_lake::lake_log_store::lake_table(&builder))
             .map_err(error)?;
         if load {
             table.load().await.map_err(error)?;
